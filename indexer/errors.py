@@ -1,0 +1,36 @@
+"""Errors of the indexer; only the CLI turns them into messages and exit codes.
+
+    IndexerError
+     ├── SourceError    the source is not IIIF, unreadable, or malformed (names URL and JSON path)
+     ├── FetchError     an image, manifest or OCR file could not be fetched (names URL and reason)
+     └── StoreError     the index could not be opened, locked or written
+          └── IndexBusy another job holds the index's write lock
+"""
+
+from __future__ import annotations
+
+
+class IndexerError(Exception):
+    """Base class of everything the indexer raises on purpose."""
+
+
+class SourceError(IndexerError):
+    """A source that is not a usable IIIF manifest, Collection or folder."""
+
+
+class FetchError(IndexerError):
+    """A URL or file that could not be read within the limits."""
+
+    def __init__(self, url: str, reason: str, status: int | None = None) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+        self.status = status
+
+
+class StoreError(IndexerError):
+    """The Whoosh index could not be opened or written."""
+
+
+class IndexBusy(StoreError):
+    """Another index job holds the write lock of the same data directory."""

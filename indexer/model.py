@@ -1,0 +1,77 @@
+"""What a source becomes before indexing: Book, Canvas, ImageRef, OcrRef.
+
+Frozen dataclasses built by `indexer/sources/`; the pipeline, the store and the
+service read them. Positions here are canvas units unless a name says otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+# Folder sources have no public URL of their own: the manifests written for them
+# start every URL with this marker, and the server puts its public URL in its place
+# when it serves them, so a book indexed once works behind any host name.
+BASE_URL_MARKER = "urn:iiif-search:base"
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    """Where a canvas's painting image comes from, best source first.
+
+    `service` is the IIIF Image API base URI (no trailing /info.json) and
+    `service_version` 2 or 3; `url` a plain image URL; `path` a local file
+    (folder sources). At least one of the three is set.
+    """
+
+    url: str | None = None
+    service: str | None = None
+    service_version: int | None = None
+    service_profile: str | None = None  # e.g. "level1" or ".../level2.json"
+    path: str | None = None
+    width: int | None = None  # pixels of the full image, when the manifest says
+    height: int | None = None
+    format: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OcrRef:
+    """hOCR or ALTO that the manifest already links for a canvas."""
+
+    url: str
+    format: Literal["hocr", "alto"]
+
+
+@dataclass(frozen=True, slots=True)
+class Canvas:
+    """One IIIF Canvas: `index` is its 0-based position in the manifest's order."""
+
+    id: str
+    index: int
+    label: str
+    width: int
+    height: int
+    image: ImageRef | None
+    ocr: OcrRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Book:
+    """One manifest, ready to index.
+
+    `id` is the book id used in our URLs (`--id`, or a stable slug of the source);
+    `manifest_id` is the manifest's own URI. `manifest` is the JSON as read (for a
+    folder, the Presentation 3.0 manifest we wrote), served back with our search
+    services added. `images` maps Image API identifiers to local files (folder
+    sources) for the embedded image endpoint.
+    """
+
+    id: str
+    label: str
+    manifest_id: str
+    version: Literal[2, 3]
+    canvases: tuple[Canvas, ...]
+    source: str
+    manifest: dict[str, Any] = field(repr=False, hash=False, compare=False)
+    language: str | None = None  # ISO 639 code(s) from the manifest, if any
+    images: dict[str, str] = field(default_factory=dict, repr=False, hash=False, compare=False)

@@ -1,0 +1,118 @@
+"""The format-free OCR model every parser emits: Box, Word, Line, Page.
+
+Frozen dataclasses, no I/O and no XML. In `ocr/` every box is in pixels of the
+image that was OCR'd; `indexer/coords.py` is the one place they become canvas units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """An axis-aligned rectangle: integers, top-left origin, w and h at least 1.
+
+    >>> Box(10, 20, 30, 40).xywh
+    '10,20,30,40'
+    """
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @classmethod
+    def from_corners(cls, x0: float, y0: float, x1: float, y1: float) -> Box:
+        """Build from two corners (hOCR `bbox x0 y0 x1 y1`); never zero-sized."""
+        left, right = sorted((x0, x1))
+        top, bottom = sorted((y0, y1))
+        x, y = int(round(left)), int(round(top))
+        return cls(x, y, max(1, int(round(right)) - x), max(1, int(round(bottom)) - y))
+
+    @property
+    def xywh(self) -> str:
+        """The string for a `#xywh=` media fragment."""
+        return f"{self.x},{self.y},{self.w},{self.h}"
+
+    @property
+    def right(self) -> int:
+        return self.x + self.w
+
+    @property
+    def bottom(self) -> int:
+        return self.y + self.h
+
+    def union(self, other: Box) -> Box:
+        """The smallest box holding both."""
+        x, y = min(self.x, other.x), min(self.y, other.y)
+        return Box(x, y, max(self.right, other.right) - x, max(self.bottom, other.bottom) - y)
+
+    def scaled(self, sx: float, sy: float) -> Box:
+        """This box with x/w multiplied by sx and y/h by sy, rounded outwards, never empty."""
+        return Box.from_corners(self.x * sx, self.y * sy, self.right * sx, self.bottom * sy)
+
+    def clipped(self, width: int, height: int) -> Box | None:
+        """This box cut to a width x height area; None when nothing of it is inside."""
+        x0, y0 = max(0, self.x), max(0, self.y)
+        x1, y1 = min(width, self.right), min(height, self.bottom)
+        if x1 <= x0 or y1 <= y0:
+            return None
+        return Box(x0, y0, x1 - x0, y1 - y0)
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One word as printed, with its box.
+
+    `joined` is set on both halves of a word hyphenated across a line end and holds
+    the whole word without the hyphen ("inter-" + "national" -> "international"),
+    so the index can find it while each half keeps its own box and text.
+    """
+
+    text: str
+    box: Box
+    confidence: float | None = None  # 0..100, as hOCR x_wconf; ALTO WC is scaled to it
+    joined: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """Words of one text line, in reading order."""
+
+    words: tuple[Word, ...]
+    box: Box
+    block: int = 0  # index of the block (column, paragraph area) the line belongs to
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One OCR'd page: its pixel size and its lines in reading order."""
+
+    width: int
+    height: int
+    lines: tuple[Line, ...]
+    format: str  # "hocr" or "alto"
+    language: str | None = None
+
+    def words(self) -> list[Word]:
+        """Every word of the page in reading order."""
+        return [word for line in self.lines for word in line.words]
+
+
+@dataclass(frozen=True, slots=True)
+class OcrSettings:
+    """Everything besides the image that decides what Tesseract returns.
+
+    Part of the cache key of a canvas's OCR, so that changing any of them OCRs again.
+    """
+
+    lang: str = "eng"
+    psm: int = 3
+    oem: int = 1
+    timeout: float = 300.0  # seconds per page; not part of the key
+    extra: tuple[str, ...] = field(default_factory=tuple)
+
+    def key(self) -> str:
+        """A string naming the settings that change Tesseract's output."""
+        return f"lang={self.lang};psm={self.psm};oem={self.oem};extra={' '.join(self.extra)}"
