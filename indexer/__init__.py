@@ -1,0 +1,1 @@
+"""Manifests in, Whoosh index out; the index-manifest CLI."""

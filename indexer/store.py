@@ -1,0 +1,453 @@
+"""The Whoosh index: its schema, atomic writes per book, and the reads the service needs.
+
+The only module that imports whoosh. One document per book (its manifest and
+counts) and one per canvas (its tokens, for matching, and a stored blob with the
+printed words and their boxes in canvas units, for highlighting), so a search
+never re-reads hOCR. Replacing a book is one Whoosh commit: a reader sees the old
+book or the new one, never half of each.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as whoosh_index
+from whoosh.analysis import SpaceSeparatedTokenizer
+from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
+from whoosh.index import LockError
+from whoosh.query import Term
+from whoosh.searching import Searcher
+
+from indexer import paths
+from indexer.errors import IndexBusy, StoreError
+
+# Tokens arrive normalised by ocr.text.tokens() and joined by single spaces, so the
+# analyzer only splits: token i of a page is at position i in the index.
+SCHEMA = Schema(
+    key=ID(unique=True, stored=True),
+    kind=ID(stored=True),
+    book=ID(stored=True, sortable=True),
+    canvas=NUMERIC(stored=True, sortable=True),
+    text=TEXT(analyzer=SpaceSeparatedTokenizer(), phrase=True),
+    data=STORED,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredWord:
+    """A printed word on a canvas: display text and box in canvas units."""
+
+    text: str
+    x: int
+    y: int
+    w: int
+    h: int
+    line: int  # index of its line on the page, so a match spanning lines gets a box per line
+
+
+@dataclass(frozen=True, slots=True)
+class PageRecord:
+    """One canvas as indexed.
+
+    `tokens` are the normalised index tokens in reading order; token i stands for
+    the printed words `token_words[i][0]..token_words[i][1]` (inclusive), which
+    is more than one word for a word hyphenated across a line end.
+    """
+
+    book_id: str
+    canvas_index: int
+    canvas_id: str
+    label: str
+    width: int
+    height: int
+    words: tuple[StoredWord, ...]
+    tokens: tuple[str, ...]
+    token_words: tuple[tuple[int, int], ...]
+
+    def to_blob(self) -> bytes:
+        data = {
+            "canvas": self.canvas_id,
+            "label": self.label,
+            "size": [self.width, self.height],
+            "words": [[w.text, w.x, w.y, w.w, w.h, w.line] for w in self.words],
+            "tokens": list(self.tokens),
+            "tw": [list(pair) for pair in self.token_words],
+        }
+        return zlib.compress(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode(), 6)
+
+    @classmethod
+    def from_blob(cls, book_id: str, canvas_index: int, blob: bytes) -> PageRecord:
+        data = json.loads(zlib.decompress(blob))
+        return cls(
+            book_id=book_id,
+            canvas_index=canvas_index,
+            canvas_id=data["canvas"],
+            label=data["label"],
+            width=data["size"][0],
+            height=data["size"][1],
+            words=tuple(StoredWord(*w) for w in data["words"]),
+            tokens=tuple(data["tokens"]),
+            token_words=tuple((a, b) for a, b in data["tw"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BookRecord:
+    """One indexed book: what the server needs without opening its pages."""
+
+    id: str
+    label: str
+    manifest_id: str
+    version: int
+    source: str
+    manifest: dict[str, Any] = field(repr=False, compare=False)
+    canvas_count: int = 0
+    page_count: int = 0  # canvases with text in the index
+    word_count: int = 0
+    language: str | None = None
+    images: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    indexed_at: float = 0.0
+
+    def to_blob(self) -> bytes:
+        data = {
+            "id": self.id,
+            "label": self.label,
+            "manifest_id": self.manifest_id,
+            "version": self.version,
+            "source": self.source,
+            "manifest": self.manifest,
+            "canvas_count": self.canvas_count,
+            "page_count": self.page_count,
+            "word_count": self.word_count,
+            "language": self.language,
+            "images": self.images,
+            "indexed_at": self.indexed_at,
+        }
+        return zlib.compress(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode(), 6)
+
+    @classmethod
+    def from_blob(cls, blob: bytes) -> BookRecord:
+        return cls(**json.loads(zlib.decompress(blob)))
+
+
+@dataclass(frozen=True, slots=True)
+class PageMatch:
+    """A canvas that holds every group of a query.
+
+    `positions` maps each matched index term to its token positions on the page;
+    it is filled only when asked for (counting hits of one word needs none).
+    """
+
+    docnum: int
+    book_id: str
+    canvas_index: int
+    counts: dict[str, int]
+    positions: dict[str, list[int]] | None = None
+
+
+def _key(book_id: str, canvas_index: int | None = None) -> str:
+    return f"b:{book_id}" if canvas_index is None else f"p:{book_id}:{canvas_index}"
+
+
+class Store:
+    """A Whoosh index in `DATA_DIR/index`, created on first write.
+
+    >>> store = Store(Path("data"))              # doctest: +SKIP
+    >>> store.replace_book(book, pages)          # doctest: +SKIP
+    >>> with store.snapshot() as snap: snap.books()  # doctest: +SKIP
+    """
+
+    def __init__(self, data_dir: Path, *, refresh_interval: float = 0.25) -> None:
+        self.data_dir = Path(data_dir)
+        self.path = paths.index_dir(self.data_dir)
+        self._refresh_interval = refresh_interval
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._checked = 0.0
+
+    # -- writing -----------------------------------------------------------
+
+    def _open_for_write(self) -> whoosh_index.Index:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            if whoosh_index.exists_in(str(self.path)):
+                return whoosh_index.open_dir(str(self.path))
+            return whoosh_index.create_in(str(self.path), SCHEMA)
+        except OSError as exc:
+            raise StoreError(f"cannot open the index in {self.path}: {exc}") from exc
+
+    def _writer(self, wait: float) -> Any:
+        ix = self._open_for_write()
+        try:
+            # Whoosh's lock is an fcntl lock: the kernel frees it if a holder is killed.
+            return ix.writer(timeout=wait, delay=0.25)
+        except LockError as exc:
+            raise IndexBusy(
+                f"another index job is writing to {self.path}; "
+                "wait for it to finish (or pass --wait SECONDS) and run again"
+            ) from exc
+
+    def replace_book(self, book: BookRecord, pages: Iterable[PageRecord], *, wait: float = 0.0) -> None:
+        """Replace every document of `book` with these, in one commit."""
+        writer = self._writer(wait)
+        try:
+            writer.delete_by_term("book", book.id)
+            writer.add_document(key=_key(book.id), kind="book", book=book.id, canvas=0, data=book.to_blob())
+            for page in pages:
+                writer.add_document(
+                    key=_key(book.id, page.canvas_index),
+                    kind="page",
+                    book=book.id,
+                    canvas=page.canvas_index,
+                    text=" ".join(page.tokens),
+                    data=page.to_blob(),
+                )
+            writer.commit()
+        except BaseException as exc:
+            writer.cancel()
+            if isinstance(exc, OSError):
+                raise StoreError(f"could not write the index in {self.path}: {exc}") from exc
+            raise
+
+    def remove_book(self, book_id: str, *, wait: float = 0.0) -> bool:
+        """Delete a book and its pages; False when it was not indexed."""
+        if not whoosh_index.exists_in(str(self.path)):
+            return False
+        writer = self._writer(wait)
+        try:
+            removed = writer.delete_by_term("book", book_id)
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+        return bool(removed)
+
+    # -- reading -----------------------------------------------------------
+
+    def exists(self) -> bool:
+        return whoosh_index.exists_in(str(self.path))
+
+    def snapshot(self) -> Snapshot:
+        """The newest committed state, reusing the open one while nothing changed.
+
+        Checks the disk at most every `refresh_interval` seconds, so a server sees a
+        book added, replaced or removed by `index-manifest` without a restart.
+        """
+        now = time.monotonic()
+        with self._lock:
+            snap = self._snapshot
+            if snap is not None and now - self._checked < self._refresh_interval:
+                return snap
+            self._checked = now
+            try:
+                if snap is None:
+                    if not self.exists():
+                        return Snapshot(None)
+                    snap = Snapshot(whoosh_index.open_dir(str(self.path)).searcher())
+                elif snap.searcher is None:
+                    if self.exists():
+                        snap = Snapshot(whoosh_index.open_dir(str(self.path)).searcher())
+                elif not snap.searcher.up_to_date():
+                    # Old snapshots stay usable by requests still holding them.
+                    snap = Snapshot(snap.searcher.refresh())
+            except (OSError, whoosh_index.IndexError) as exc:
+                raise StoreError(f"cannot read the index in {self.path}: {exc}") from exc
+            self._snapshot = snap
+            return snap
+
+
+class Snapshot:
+    """One committed state of the index, for any number of concurrent reads."""
+
+    def __init__(self, searcher: Searcher | None) -> None:
+        self.searcher = searcher
+        self._lock = threading.Lock()
+        self._books: dict[str, BookRecord] | None = None
+        self._book_docs: dict[str, list[int]] = {}
+        self._images: dict[str, str] | None = None
+        self._columns: tuple[Any, Any] | None = None
+
+    @property
+    def generation(self) -> int:
+        return -1 if self.searcher is None else self.searcher.reader().generation()
+
+    # -- books ---------------------------------------------------------------
+
+    def _load_books(self) -> dict[str, BookRecord]:
+        with self._lock:
+            if self._books is None:
+                books: dict[str, BookRecord] = {}
+                if self.searcher is not None:
+                    for docnum in self.searcher.document_numbers(kind="book"):
+                        record = BookRecord.from_blob(self.searcher.stored_fields(docnum)["data"])
+                        books[record.id] = record
+                self._books = dict(sorted(books.items()))
+            return self._books
+
+    def books(self) -> list[BookRecord]:
+        """Every indexed book, by id."""
+        return list(self._load_books().values())
+
+    def book(self, book_id: str) -> BookRecord | None:
+        return self._load_books().get(book_id)
+
+    def images(self) -> dict[str, str]:
+        """Image API identifier -> local file, over every book indexed from a folder."""
+        if self._images is None:
+            merged: dict[str, str] = {}
+            for record in self.books():
+                merged.update(record.images)
+            self._images = merged
+        return self._images
+
+    def _docs_of(self, book_id: str) -> list[int]:
+        docs = self._book_docs.get(book_id)
+        if docs is None and self.searcher is not None:
+            docs = sorted(self.searcher.document_numbers(book=book_id, kind="page"))
+            self._book_docs[book_id] = docs
+        return docs or []
+
+    def _order_columns(self) -> tuple[Any, Any]:
+        if self._columns is None:
+            assert self.searcher is not None
+            reader = self.searcher.reader()
+            self._columns = (reader.column_reader("book"), reader.column_reader("canvas"))
+        return self._columns
+
+    # -- terms ---------------------------------------------------------------
+
+    def has_term(self, term: str) -> bool:
+        return self.searcher is not None and ("text", term) in self.searcher.reader()
+
+    def expand_prefix(self, prefix: str, limit: int) -> list[str]:
+        """Index terms that start with `prefix`, in term order, at most `limit`."""
+        if self.searcher is None or not prefix:
+            return []
+        out: list[str] = []
+        for term in self.searcher.reader().expand_prefix("text", prefix):
+            out.append(term.decode() if isinstance(term, bytes) else term)
+            if len(out) >= limit:
+                break
+        return out
+
+    def term_counts(self, terms: Sequence[str], book_id: str | None) -> dict[str, int]:
+        """Occurrences of each term in one book, or in the whole index."""
+        if self.searcher is None:
+            return {}
+        reader = self.searcher.reader()
+        if book_id is None:
+            return {t: int(reader.frequency("text", t)) for t in terms if ("text", t) in reader}
+        docs = self._docs_of(book_id)
+        counts: dict[str, int] = {}
+        for term in terms:
+            total = sum(self._postings(term, docs, positions=False).get(d, (0, None))[0] for d in docs)
+            if total:
+                counts[term] = total
+        return counts
+
+    def _postings(
+        self, term: str, docs: list[int] | None, *, positions: bool
+    ) -> dict[int, tuple[int, list[int] | None]]:
+        """docnum -> (frequency, positions or None) for one term, limited to `docs` if given."""
+        assert self.searcher is not None
+        reader = self.searcher.reader()
+        if ("text", term) not in reader:
+            return {}
+        matcher = reader.postings("text", term)
+        out: dict[int, tuple[int, list[int] | None]] = {}
+        if docs is None:
+            while matcher.is_active():
+                out[matcher.id()] = (
+                    int(matcher.weight()),
+                    list(matcher.value_as("positions")) if positions else None,
+                )
+                matcher.next()
+            return out
+        for docnum in docs:
+            if not matcher.is_active():
+                break
+            if matcher.id() < docnum:
+                matcher.skip_to(docnum)
+                if not matcher.is_active():
+                    break
+            if matcher.id() == docnum:
+                out[docnum] = (
+                    int(matcher.weight()),
+                    list(matcher.value_as("positions")) if positions else None,
+                )
+        return out
+
+    # -- matching ------------------------------------------------------------
+
+    def match(
+        self, groups: Sequence[Sequence[str]], book_id: str | None, *, positions: bool
+    ) -> list[PageMatch]:
+        """Pages holding at least one term of every group, in reading order.
+
+        Reading order is book id, then canvas index. With `positions`, each match
+        carries the token positions of its terms; otherwise only their counts.
+        """
+        if self.searcher is None or not groups:
+            return []
+        docs = self._docs_of(book_id) if book_id is not None else None
+        if docs is not None and not docs:
+            return []
+        per_doc: dict[int, dict[str, tuple[int, list[int] | None]]] | None = None
+        # Rarest group first keeps the intersection small.
+        group_postings = []
+        for group in groups:
+            merged: dict[int, dict[str, tuple[int, list[int] | None]]] = {}
+            for term in dict.fromkeys(group):
+                for docnum, value in self._postings(term, docs, positions=positions).items():
+                    merged.setdefault(docnum, {})[term] = value
+            if not merged:
+                return []
+            group_postings.append(merged)
+        group_postings.sort(key=len)
+        for merged in group_postings:
+            if per_doc is None:
+                per_doc = {d: dict(v) for d, v in merged.items()}
+            else:
+                per_doc = {d: {**terms, **merged[d]} for d, terms in per_doc.items() if d in merged}
+            if not per_doc:
+                return []
+        assert per_doc is not None
+        book_col, canvas_col = self._order_columns()
+        matches = []
+        for docnum, terms in per_doc.items():
+            book = book_col[docnum]
+            matches.append(
+                PageMatch(
+                    docnum=docnum,
+                    book_id=book.decode() if isinstance(book, bytes) else book,
+                    canvas_index=int(canvas_col[docnum]),
+                    counts={t: f for t, (f, _) in terms.items()},
+                    positions={t: p or [] for t, (_, p) in terms.items()} if positions else None,
+                )
+            )
+        matches.sort(key=lambda m: (m.book_id, m.canvas_index))
+        return matches
+
+    def page(self, docnum: int) -> PageRecord:
+        """The stored words and tokens of a matched page."""
+        assert self.searcher is not None
+        fields = self.searcher.stored_fields(docnum)
+        return PageRecord.from_blob(fields["book"], int(fields["canvas"]), fields["data"])
+
+    def page_of(self, book_id: str, canvas_index: int) -> PageRecord | None:
+        """A page by book and canvas index, or None."""
+        if self.searcher is None:
+            return None
+        docnum = self.searcher.document_number(key=_key(book_id, canvas_index))
+        return None if docnum is None else self.page(docnum)
+
+    def close(self) -> None:
+        if self.searcher is not None:
+            self.searcher.close()

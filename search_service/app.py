@@ -1,0 +1,36 @@
+"""create_app(settings) -> FastAPI: routers, middleware and error handlers; nothing else."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
+
+from indexer.store import Store
+from search_service.errors import install_error_handlers
+from search_service.middleware import IiifHttpMiddleware
+from search_service.routes import home, image, manifest, search, viewer
+from search_service.settings import Settings
+
+__version__ = "0.1.0"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application around one Settings object and one index Store."""
+    settings = settings or Settings()
+    app = FastAPI(
+        title="IIIF Content Search",
+        version=__version__,
+        description="IIIF Content Search 2.0 and 1.0 with autocomplete over OCR'd books, "
+        "collection-wide search, and an embedded IIIF Image API (level 1).",
+    )
+    app.state.settings = settings
+    app.state.store = Store(settings.data_dir)
+    install_error_handlers(app)
+    app.include_router(home.router)
+    app.include_router(manifest.router)
+    app.include_router(search.router)
+    app.include_router(image.router)
+    app.include_router(viewer.router)
+    app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=5)
+    app.add_middleware(IiifHttpMiddleware, allow_origin=settings.cors_origins)
+    return app

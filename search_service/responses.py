@@ -1,0 +1,63 @@
+"""Response helpers shared by the JSON routes: public base URL, JSON-LD negotiation, ETag.
+
+Search 1.0 follows Presentation 2.1 §7.2 and Search 2.0 Presentation 3.0 §6.3:
+`application/json` unless the client asks for `application/ld+json`, then that
+type with the context URI as `profile`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from indexer.model import BASE_URL_MARKER
+from search_service.settings import Settings
+
+
+def base_url(request: Request, settings: Settings) -> str:
+    """The public URL of this server, without a trailing slash."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
+def resolve_markers(data: Any, base: str) -> Any:
+    """Put the public base URL where folder manifests hold BASE_URL_MARKER."""
+    text = json.dumps(data, ensure_ascii=False)
+    if BASE_URL_MARKER not in text:
+        return data
+    return json.loads(text.replace(BASE_URL_MARKER, base))
+
+
+def etag_for(body: bytes) -> str:
+    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+
+
+def not_modified(request: Request, etag: str) -> bool:
+    """True when the client's If-None-Match already names this ETag."""
+    header = request.headers.get("if-none-match", "")
+    return etag in {tag.strip() for tag in header.split(",")} or header.strip() == "*"
+
+
+def json_ld_response(
+    request: Request, data: Any, *, context: str, settings: Settings, status_code: int = 200
+) -> Response:
+    """Serialise `data` with content negotiation, an ETag, and Cache-Control."""
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    etag = etag_for(body)
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={settings.cache_max_age}",
+        "Vary": "Accept",
+    }
+    if status_code == 200 and not_modified(request, etag):
+        return Response(status_code=304, headers=headers)
+    if "application/ld+json" in request.headers.get("accept", ""):
+        media_type = f'application/ld+json;profile="{context}"'
+    else:
+        media_type = "application/json"
+    return Response(body, status_code=status_code, media_type=media_type, headers=headers)

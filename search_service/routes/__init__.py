@@ -1,0 +1,1 @@
+"""One router per concern; each handler only parses, calls, and raises."""

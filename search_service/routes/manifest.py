@@ -1,0 +1,7 @@
+"""Placeholder router; replaced by its owner."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
