@@ -1,0 +1,148 @@
+"""page_for(canvas) -> the OCR Page of one canvas: linked hOCR/ALTO if any, else Tesseract.
+
+Tesseract's result is cached by a key made of the image's digest and the OCR
+settings only, so the OCR of a canvas is a pure function of its inputs: a re-run,
+an interrupted run, or another machine sharing the cache never OCRs the same
+image twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from indexer.errors import FetchError
+from indexer.fetch import Fetcher
+from indexer.model import Canvas, ImageRef
+from ocr import OcrCache, OcrSettings, Page, ocr_image, parse_ocr
+
+OcrMode = Literal["auto", "tesseract", "existing"]
+Origin = Literal["ocr", "cache", "existing"]
+
+MAX_IMAGE_BYTES = 100 * 1024 * 1024
+MAX_OCR_FILE_BYTES = 50 * 1024 * 1024
+# Leptonica would try to allocate a decompression bomb whole; refuse it before Tesseract.
+MAX_IMAGE_PIXELS = 200_000_000
+
+_IMAGE_MAGIC = (
+    b"\xff\xd8\xff",  # JPEG
+    b"\x89PNG\r\n\x1a\n",
+    b"II*\x00",  # TIFF little-endian
+    b"MM\x00*",  # TIFF big-endian
+    b"\x00\x00\x00\x0cjP  ",  # JPEG 2000
+    b"\xff\x4f\xff\x51",  # JPEG 2000 codestream
+    b"GIF8",
+    b"BM",
+)
+
+
+class CanvasFailed(Exception):
+    """This canvas could not be turned into text; the reason is for the summary."""
+
+
+@dataclass(frozen=True, slots=True)
+class CanvasText:
+    page: Page
+    origin: Origin
+
+
+def image_url(image: ImageRef, ocr_width: int) -> str | None:
+    """The URL to fetch for OCR: a IIIF size near `ocr_width` pixels wide, else the plain URL.
+
+    `w,` is level 1 in both Image API 2.1 and 3.0; `max`/`full` when the image is
+    no wider than asked, so we never ask a level-1 server to upscale.
+    """
+    if image.service:
+        if image.width is not None and image.width <= ocr_width:
+            size = "max" if image.service_version == 3 else "full"
+        else:
+            size = f"{ocr_width},"
+        return f"{image.service}/full/{size}/0/default.jpg"
+    return image.url
+
+
+def looks_like_image(data: bytes) -> bool:
+    """True for the image formats Tesseract (Leptonica) reads, by magic bytes."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return True
+    return any(data.startswith(magic) for magic in _IMAGE_MAGIC)
+
+
+def _check_pixels(data: bytes, source: str) -> None:
+    """Refuse images whose header promises more pixels than MAX_IMAGE_PIXELS."""
+    import pyvips
+
+    try:
+        header = pyvips.Image.new_from_buffer(data, "", access="sequential")
+    except pyvips.Error as exc:
+        raise CanvasFailed(f"{source}: not a readable image ({str(exc).splitlines()[0]})") from exc
+    if header.width * header.height > MAX_IMAGE_PIXELS:
+        raise CanvasFailed(
+            f"{source}: {header.width}x{header.height} pixels is over the {MAX_IMAGE_PIXELS:,} pixel limit"
+        )
+    if header.width < 2 or header.height < 2:
+        raise CanvasFailed(f"{source}: {header.width}x{header.height} pixels is too small to OCR")
+
+
+def _read_image(image: ImageRef, fetcher: Fetcher, ocr_width: int) -> tuple[bytes, str]:
+    if image.path:
+        path = Path(image.path)
+        try:
+            return path.read_bytes(), str(path)
+        except OSError as exc:
+            raise CanvasFailed(f"{path}: {exc.strerror or exc}") from exc
+    url = image_url(image, ocr_width)
+    if url is None:
+        raise CanvasFailed("the canvas has no image URL")
+    try:
+        fetched = fetcher.get(url, max_bytes=MAX_IMAGE_BYTES)
+    except FetchError as exc:
+        raise CanvasFailed(str(exc)) from exc
+    if not looks_like_image(fetched.data):
+        kind = fetched.content_type or "unknown content type"
+        raise CanvasFailed(f"{url}: not an image ({kind}, {len(fetched.data)} bytes)")
+    return fetched.data, url
+
+
+def _existing(canvas: Canvas, fetcher: Fetcher) -> Page:
+    assert canvas.ocr is not None
+    try:
+        fetched = fetcher.get(canvas.ocr.url, max_bytes=MAX_OCR_FILE_BYTES)
+    except FetchError as exc:
+        raise CanvasFailed(str(exc)) from exc
+    return parse_ocr(fetched.data, canvas.ocr.format, source=canvas.ocr.url)
+
+
+def page_for(
+    canvas: Canvas,
+    *,
+    mode: OcrMode,
+    settings: OcrSettings,
+    fetcher: Fetcher,
+    cache: OcrCache,
+    ocr_width: int = 2400,
+) -> CanvasText:
+    """The text of a canvas, from linked OCR (mode auto/existing) or Tesseract (auto/tesseract).
+
+    Raises CanvasFailed with a reason fit for the run's summary; OcrError from a
+    malformed linked file or a failing Tesseract passes through.
+    """
+    if canvas.ocr is not None and mode in ("auto", "existing"):
+        return CanvasText(_existing(canvas, fetcher), "existing")
+    if mode == "existing":
+        raise CanvasFailed("no linked hOCR or ALTO (--ocr existing)")
+    if canvas.image is None:
+        raise CanvasFailed("the canvas has no image")
+    data, source = _read_image(canvas.image, fetcher, ocr_width)
+    key = cache.key_for(hashlib.sha256(data).hexdigest(), settings)
+    hocr = cache.get(key)
+    origin: Origin = "cache"
+    if hocr is None:
+        _check_pixels(data, source)
+        # A local file goes to Tesseract by path: no re-encoding on our side.
+        hocr = ocr_image(canvas.image.path or data, settings)
+        cache.put(key, hocr)
+        origin = "ocr"
+    return CanvasText(parse_ocr(hocr, "hocr", source=source), origin)

@@ -1,0 +1,169 @@
+"""index-manifest: options in, one pipeline call, a summary and an exit status out.
+
+Progress goes to stderr (a bar on a terminal, plain lines otherwise); the summary
+goes to stdout, as one JSON object with --json. Exit 0 when everything was
+indexed, 1 when something failed (the summary names it), 2 for usage errors,
+130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from indexer.errors import IndexerError
+from indexer.model import Book
+from indexer.paths import default_data_dir
+from indexer.pipeline import BookReport, CanvasOutcome, IndexOptions, Progress, index
+
+
+class TerminalProgress(Progress):
+    """A tqdm bar per book on a terminal; log lines with pages/s and ETA otherwise."""
+
+    def __init__(self, stream: Any = None, bar: bool | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.bar_enabled = self.stream.isatty() if bar is None else bar
+        self._bar: Any = None
+        self._total = 0
+        self._done = 0
+        self._started = 0.0
+        self._last_line = 0.0
+        self._book = ""
+
+    def book_started(self, book: Book, total: int) -> None:
+        self._book, self._total, self._done = book.id, total, 0
+        self._started = self._last_line = time.monotonic()
+        if self.bar_enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=book.id[:40], unit="page", file=self.stream, dynamic_ncols=True)
+        else:
+            self._line(f"{book.id}: {total} canvases ({book.label})")
+
+    def canvas_done(self, outcome: CanvasOutcome) -> None:
+        self._done += 1
+        if outcome.error:
+            message = f"{self._book}: canvas {outcome.index + 1} ({outcome.label}) failed: {outcome.error}"
+            if self._bar is not None:
+                self._bar.write(message, file=self.stream)
+            else:
+                self._line(message)
+        if self._bar is not None:
+            self._bar.update(1)
+            return
+        now = time.monotonic()
+        # Every page for small books, every 2 seconds for big ones, so logs stay readable.
+        if self._total <= 50 or now - self._last_line >= 2 or self._done == self._total:
+            elapsed = max(now - self._started, 1e-6)
+            rate = self._done / elapsed
+            eta = (self._total - self._done) / rate if rate else 0
+            self._line(f"{self._book}: {self._done}/{self._total} pages, {rate:.2f} pages/s, ETA {eta:.0f}s")
+            self._last_line = now
+
+    def book_finished(self, report: BookReport) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def _line(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+
+def summary_text(reports: list[BookReport], seconds: float) -> str:
+    lines = []
+    for r in reports:
+        if r.error and not r.committed:
+            lines.append(f"FAILED  {r.id or r.source}: {r.error}")
+            continue
+        status = "ok     " if r.ok else "PARTIAL"
+        lines.append(
+            f"{status} {r.id}: {r.canvases} canvases: {r.ocr} OCR'd, {r.cached} from cache, "
+            f"{r.existing} from existing OCR, {len(r.failed)} failed"
+            + (f" ({r.kept} kept from the previous index)" if r.kept else "")
+            + f"; {r.words} words in {r.seconds:.1f}s"
+        )
+        for failure in r.failed:
+            lines.append(f"        canvas {int(str(failure['canvas'])) + 1} ({failure['label']}): {failure['reason']}")
+    total_pages = sum(r.ocr + r.cached + r.existing for r in reports)
+    lines.append(f"{len(reports)} book(s), {total_pages} pages indexed in {seconds:.1f}s")
+    return "\n".join(lines)
+
+
+def summary_json(reports: list[BookReport], seconds: float) -> dict[str, object]:
+    return {
+        "books": [r.to_json() for r in reports],
+        "canvases": sum(r.canvases for r in reports),
+        "ocr": sum(r.ocr for r in reports),
+        "cached": sum(r.cached for r in reports),
+        "existing": sum(r.existing for r in reports),
+        "failed": sum(len(r.failed) for r in reports) + sum(1 for r in reports if r.error),
+        "words": sum(r.words for r in reports),
+        "seconds": round(seconds, 3),
+        "ok": all(r.ok for r in reports),
+    }
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--id", "book_id", help="Book id for the URLs (one book only); default: a slug of the source.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="IIIF_SEARCH_DATA_DIR",
+              default=default_data_dir, show_default="$IIIF_SEARCH_DATA_DIR or ./data",
+              help="Where the index and the OCR cache live.")
+@click.option("--lang", help="Tesseract languages, e.g. eng or deu+lat; default: the manifest's language, else eng.")
+@click.option("--workers", type=click.IntRange(1, 256), default=lambda: os.cpu_count() or 1,
+              show_default="one per core", help="Tesseract processes in parallel.")
+@click.option("--ocr", "ocr_mode", type=click.Choice(["auto", "tesseract", "existing"]), default="auto",
+              show_default=True, help="auto: linked hOCR/ALTO when a canvas has it, else Tesseract.")
+@click.option("--ocr-width", type=click.IntRange(100, 20000), default=2400, show_default=True,
+              help="Width in pixels asked of a IIIF image service for OCR.")
+@click.option("--timeout", type=click.FloatRange(1, 86400), default=300.0, show_default=True,
+              help="Seconds of Tesseract allowed per page.")
+@click.option("--psm", type=click.IntRange(0, 13), default=3, show_default=True, help="Tesseract page segmentation mode.")
+@click.option("--wait", type=click.FloatRange(0), default=300.0, show_default=True,
+              help="Seconds to wait when another job is writing the index.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.version_option(package_name="iiif-search")
+def main(sources: tuple[str, ...], book_id: str | None, data_dir: Path, lang: str | None, workers: int,
+         ocr_mode: str, ocr_width: int, timeout: float, psm: int, wait: float, as_json: bool, quiet: bool) -> None:
+    """OCR and index IIIF books for search.
+
+    SOURCE is a manifest URL (http/https), a manifest file, a IIIF Collection
+    (every manifest in it), or a folder of page images.
+    """
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    if book_id and len(sources) > 1:
+        raise click.UsageError("--id names one book: give one SOURCE with it")
+    if lang:
+        from ocr.tesseract import available_languages
+
+        missing = [code for code in lang.split("+") if code not in set(available_languages())]
+        if missing:
+            raise click.UsageError(
+                f"Tesseract has no model for {', '.join(missing)}; install tesseract-ocr-{missing[0]} "
+                f"(installed: {', '.join(sorted(available_languages()))})"
+            )
+    options = IndexOptions(data_dir=data_dir, lang=lang, workers=workers, ocr=ocr_mode,  # type: ignore[arg-type]
+                           ocr_width=ocr_width, timeout=timeout, psm=psm, book_id=book_id, wait=wait)
+    progress = Progress() if quiet else TerminalProgress()
+    started = time.monotonic()
+    try:
+        reports = index(sources, options, progress)
+    except KeyboardInterrupt:
+        click.echo("interrupted: pages OCR'd so far are cached; run the same command again to finish", err=True)
+        sys.exit(130)
+    except IndexerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    seconds = time.monotonic() - started
+    if as_json:
+        click.echo(json.dumps(summary_json(reports, seconds), ensure_ascii=False))
+    else:
+        click.echo(summary_text(reports, seconds))
+    sys.exit(0 if reports and all(r.ok for r in reports) else 1)

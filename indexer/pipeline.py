@@ -1,0 +1,268 @@
+"""index(sources, options) -> reports: read each source, get every canvas's text, commit each book.
+
+Canvases run in a pool of worker processes (one Tesseract each). A canvas that
+fails is recorded and the rest carry on; the book is then committed in one Whoosh
+commit, keeping the previously indexed text of any canvas that failed this time,
+so a flaky run never loses what was there. An interrupted run resumes from the
+OCR cache without OCRing finished pages again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from indexer import paths
+from indexer.canvas_text import CanvasFailed, OcrMode, Origin, page_for
+from indexer.errors import IndexerError, SourceError
+from indexer.fetch import Fetcher
+from indexer.model import Book, Canvas
+from indexer.records import page_record
+from indexer.sources import read_source
+from indexer.store import BookRecord, PageRecord, Store
+from ocr import OcrCache, OcrError, OcrSettings
+
+log = logging.getLogger("indexer")
+
+
+@dataclass(frozen=True, slots=True)
+class IndexOptions:
+    """Everything `index-manifest` can be told, with the defaults of its options."""
+
+    data_dir: Path
+    lang: str | None = None  # None: the manifest's language, else eng
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    ocr: OcrMode = "auto"
+    ocr_width: int = 2400  # pixels wide asked of a IIIF image service; ~300 dpi for a book page
+    timeout: float = 300.0  # seconds of Tesseract per page
+    psm: int = 3
+    book_id: str | None = None
+    wait: float = 300.0  # seconds to wait for another job's write lock
+
+
+@dataclass(slots=True)
+class CanvasOutcome:
+    """What became of one canvas: its record, or why it has none."""
+
+    index: int
+    label: str
+    origin: Origin | None = None
+    words: int = 0
+    error: str | None = None
+    record: PageRecord | None = None
+
+
+@dataclass(slots=True)
+class BookReport:
+    """The summary of one book (or of a source that yielded none, with `error`)."""
+
+    id: str
+    label: str
+    source: str
+    canvases: int = 0
+    ocr: int = 0
+    cached: int = 0
+    existing: int = 0
+    kept: int = 0  # failed now, previous text kept
+    words: int = 0
+    failed: list[dict[str, object]] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+    committed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.failed
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class Progress:
+    """Receives progress events; the CLI gives a bar or log lines, tests give nothing."""
+
+    def book_started(self, book: Book, total: int) -> None:
+        pass
+
+    def canvas_done(self, outcome: CanvasOutcome) -> None:
+        pass
+
+    def book_finished(self, report: BookReport) -> None:
+        pass
+
+
+# -- worker side ----------------------------------------------------------------
+
+_worker: tuple[Fetcher, OcrCache] | None = None
+
+
+def _init_worker(cache_dir: str) -> None:
+    global _worker
+    _worker = (Fetcher(), OcrCache(Path(cache_dir)))
+
+
+def _canvas_job(
+    book_id: str, canvas: Canvas, mode: OcrMode, settings: OcrSettings, ocr_width: int, cache_dir: str
+) -> CanvasOutcome:
+    """Text of one canvas as a PageRecord; never raises, so one page cannot stop a book."""
+    if _worker is None:
+        _init_worker(cache_dir)
+    assert _worker is not None
+    fetcher, cache = _worker
+    outcome = CanvasOutcome(canvas.index, canvas.label)
+    try:
+        text = page_for(canvas, mode=mode, settings=settings, fetcher=fetcher, cache=cache, ocr_width=ocr_width)
+        outcome.record = page_record(book_id, canvas, text.page)
+        outcome.origin = text.origin
+        outcome.words = len(outcome.record.words)
+    except (CanvasFailed, OcrError, IndexerError) as exc:
+        outcome.error = str(exc) or type(exc).__name__
+    except Exception as exc:  # an unexpected library error is still one canvas's failure
+        log.debug("canvas %s failed", canvas.id, exc_info=True)
+        outcome.error = f"{type(exc).__name__}: {exc}"
+    return outcome
+
+
+# -- driver side ------------------------------------------------------------------
+
+
+def _ocr_settings(options: IndexOptions, book: Book) -> OcrSettings:
+    from ocr.tesseract import available_languages
+
+    lang = options.lang or book.language or "eng"
+    if not options.lang:
+        installed = set(available_languages())
+        wanted = [code for code in lang.split("+") if code in installed]
+        if not wanted:
+            log.warning("no Tesseract model for %r (book %s); using eng", lang, book.id)
+        lang = "+".join(wanted) or "eng"
+    return OcrSettings(lang=lang, psm=options.psm, timeout=options.timeout)
+
+
+def _run_canvases(
+    book: Book, options: IndexOptions, settings: OcrSettings, pool: ProcessPoolExecutor | None
+) -> Iterator[CanvasOutcome]:
+    cache_dir = str(paths.ocr_cache_dir(options.data_dir))
+    args = [(book.id, c, options.ocr, settings, options.ocr_width, cache_dir) for c in book.canvases]
+    if pool is None:
+        for job in args:
+            yield _canvas_job(*job)
+        return
+    # Keep a bounded number of canvases in flight so a 10,000-page book does not queue everything.
+    pending: set[Future[CanvasOutcome]] = set()
+    queue = iter(args)
+    limit = max(2, options.workers * 2)
+    try:
+        while True:
+            while len(pending) < limit:
+                job = next(queue, None)
+                if job is None:
+                    break
+                pending.add(pool.submit(_canvas_job, *job))
+            if not pending:
+                return
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def index_book(
+    book: Book, store: Store, options: IndexOptions, progress: Progress, pool: ProcessPoolExecutor | None
+) -> BookReport:
+    """OCR or read every canvas of `book` and commit it; the report says what happened."""
+    started = time.monotonic()
+    report = BookReport(id=book.id, label=book.label, source=book.source, canvases=len(book.canvases))
+    progress.book_started(book, len(book.canvases))
+    settings = _ocr_settings(options, book)
+    records: dict[int, PageRecord] = {}
+    failures: dict[int, CanvasOutcome] = {}
+    for outcome in _run_canvases(book, options, settings, pool):
+        if outcome.record is not None:
+            records[outcome.index] = outcome.record
+            report.words += outcome.words
+            if outcome.origin == "ocr":
+                report.ocr += 1
+            elif outcome.origin == "cache":
+                report.cached += 1
+            else:
+                report.existing += 1
+        else:
+            failures[outcome.index] = outcome
+        progress.canvas_done(outcome)
+    previous = store.snapshot()
+    for index, outcome in sorted(failures.items()):
+        report.failed.append({"canvas": index, "label": outcome.label, "reason": outcome.error})
+        old = previous.page_of(book.id, index)
+        if old is not None and old.canvas_id == _canvas_id(book, index):
+            records[index] = old
+            report.kept += 1
+    if not records:
+        report.error = "no canvas could be read; nothing was written"
+    else:
+        record = BookRecord(
+            id=book.id,
+            label=book.label,
+            manifest_id=book.manifest_id,
+            version=book.version,
+            source=book.source,
+            manifest=book.manifest,
+            canvas_count=len(book.canvases),
+            page_count=len(records),
+            word_count=sum(len(r.words) for r in records.values()),
+            language=settings.lang,
+            images=dict(book.images),
+            indexed_at=time.time(),
+        )
+        store.replace_book(record, (records[i] for i in sorted(records)), wait=options.wait)
+        report.committed = True
+    report.seconds = round(time.monotonic() - started, 3)
+    progress.book_finished(report)
+    return report
+
+
+def _canvas_id(book: Book, index: int) -> str | None:
+    for canvas in book.canvases:
+        if canvas.index == index:
+            return canvas.id
+    return None
+
+
+def index(
+    sources: Iterable[str],
+    options: IndexOptions,
+    progress: Progress | None = None,
+    *,
+    fetcher_factory: Callable[[], Fetcher] = Fetcher,
+) -> list[BookReport]:
+    """Index every book of every source; a bad source is reported and the rest go on."""
+    progress = progress or Progress()
+    store = Store(options.data_dir)
+    reports: list[BookReport] = []
+    fetcher = fetcher_factory()
+    pool = None
+    if options.workers > 1:
+        pool = ProcessPoolExecutor(
+            max_workers=options.workers,
+            initializer=_init_worker,
+            initargs=(str(paths.ocr_cache_dir(options.data_dir)),),
+        )
+    try:
+        for location in sources:
+            try:
+                for book in read_source(location, fetcher, book_id=options.book_id):
+                    reports.append(index_book(book, store, options, progress, pool))
+            except SourceError as exc:
+                reports.append(BookReport(id="", label="", source=location, error=str(exc)))
+                progress.book_finished(reports[-1])
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+    return reports
