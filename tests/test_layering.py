@@ -1,0 +1,51 @@
+"""Dependencies flow one way: search_service -> indexer -> ocr; each engine is imported by one module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _modules(package: str) -> list[Path]:
+    return sorted((REPO / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [("ocr", {"indexer", "search_service"}), ("indexer", {"search_service"})],
+)
+def test_dependencies_flow_one_way(package: str, forbidden: set[str]) -> None:
+    offenders = {str(p.relative_to(REPO)): _imports(p) & forbidden for p in _modules(package)}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+@pytest.mark.parametrize(
+    ("engine", "allowed"),
+    [
+        ("whoosh", {"indexer/store.py"}),
+        ("pytesseract", {"ocr/tesseract.py"}),
+    ],
+)
+def test_each_engine_has_one_home(engine: str, allowed: set[str]) -> None:
+    users = {
+        str(p.relative_to(REPO))
+        for package in ("ocr", "indexer", "search_service")
+        for p in _modules(package)
+        if engine in _imports(p)
+    }
+    assert users <= allowed
