@@ -1,7 +1,164 @@
-"""Placeholder router; replaced by its owner."""
+"""Thin handlers of the embedded Image API: 3.0 under /iiif/image/3/, 2.1 under /iiif/image/2/.
+
+Each request is split on the raw (still percent-encoded) path, so `%2F` stays
+inside an identifier (Image API 3.0 §9); then parse, resolve, plan and render
+run in the thread pool (pyvips releases the GIL) and the answer gets an ETag,
+Cache-Control and the profile (and canonical) Link header. Errors are raised
+and become plain-text responses in `search_service/errors.py`; CORS and HEAD
+come from the middleware.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hashlib
+import json
+from typing import Any
+from urllib.parse import quote
 
-router = APIRouter()
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from indexer.store import Snapshot
+from search_service.deps import BaseUrlDep, SettingsDep, SnapshotDep
+from search_service.errors import ImageRequestError, NotFound
+from search_service.image import info_v2, info_v3
+from search_service.image.derivative import build_derivative, derivative_path, source_info
+from search_service.image.plan import Limits, plan
+from search_service.image.render import render
+from search_service.image.request import ApiVersion, parse_identifier, parse_image_path
+from search_service.image.resolve import resolve_image
+from search_service.responses import etag_for, not_modified
+from search_service.settings import Settings
+
+router = APIRouter(tags=["image"])
+
+_MEDIA_TYPES = {"jpg": "image/jpeg", "png": "image/png"}
+_PROFILES = {"3.0": info_v3.PROFILE_URI, "2.1": info_v2.PROFILE_URI}
+_CONTEXTS = {"3.0": info_v3.CONTEXT, "2.1": info_v2.CONTEXT}
+
+
+@router.api_route("/iiif/image/3/{path:path}", methods=["GET"], summary="IIIF Image API 3.0 (level 1)")
+async def image_service_v3(
+    request: Request, path: str, settings: SettingsDep, snapshot: SnapshotDep, base: BaseUrlDep
+) -> Response:
+    """info.json, image requests and base-URI redirects of Image API 3.0."""
+    return await _serve(request, "3.0", settings, snapshot, base)
+
+
+@router.api_route("/iiif/image/2/{path:path}", methods=["GET"], summary="IIIF Image API 2.1 (level 1)")
+async def image_service_v2(
+    request: Request, path: str, settings: SettingsDep, snapshot: SnapshotDep, base: BaseUrlDep
+) -> Response:
+    """info.json, image requests and base-URI redirects of Image API 2.1."""
+    return await _serve(request, "2.1", settings, snapshot, base)
+
+
+async def _serve(request: Request, version: ApiVersion, settings: Settings, snapshot: Snapshot, base: str) -> Response:
+    segments = _service_path(request, version).split("/")
+    if len(segments) == 1 or segments[1:] == [""]:
+        identifier = parse_identifier(segments[0])
+        resolve_image(identifier, snapshot.images(), settings.image_roots)
+        # 3.0 §2: dereferencing the base URI is "RECOMMENDED [to] be a 303 status redirection".
+        return RedirectResponse(f"{_service_id(base, version, identifier)}/info.json", status_code=303)
+    if len(segments) == 2 and segments[1] == "info.json":
+        identifier = parse_identifier(segments[0])
+        return await run_in_threadpool(_info, request, version, identifier, settings, snapshot, base)
+    if len(segments) == 5:
+        return await run_in_threadpool(_image, request, version, "/".join(segments), settings, snapshot, base)
+    # 3.0 §2: paths of other shapes are outside the spec; an unencoded slash in an identifier lands here.
+    raise NotFound("not an Image API path: expected {identifier}/info.json or "
+                   "{identifier}/{region}/{size}/{rotation}/{quality}.{format}")
+
+
+def _info(
+    request: Request, version: ApiVersion, identifier: str, settings: Settings, snapshot: Snapshot, base: str
+) -> Response:
+    source = resolve_image(identifier, snapshot.images(), settings.image_roots)
+    info = source_info(source, settings.max_source_pixels)
+    service_id = _service_id(base, version, identifier)
+    shape = info_v3.info_v3 if version == "3.0" else info_v2.info_v2
+    doc = shape(service_id, info.width, info.height, info.color, _limits(settings))
+    return _json_response(request, version, doc, settings)
+
+
+def _image(
+    request: Request, version: ApiVersion, path: str, settings: Settings, snapshot: Snapshot, base: str
+) -> Response:
+    image_request = parse_image_path(path, version)
+    source = resolve_image(image_request.identifier, snapshot.images(), settings.image_roots)
+    info = source_info(source, settings.max_source_pixels)
+    image_plan = plan(image_request, info.width, info.height, _limits(settings))
+    pyramid = derivative_path(source, settings.data_dir)
+    # The ETag names the source's state and the canonical request, so equivalent URLs share it
+    # and a revalidation costs a stat, not a render.
+    etag = '"' + hashlib.blake2b(f"{pyramid.name}/{image_plan.canonical}".encode(), digest_size=12).hexdigest() + '"'
+    service_id = _service_id(base, version, image_request.identifier)
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={settings.cache_max_age}",
+        # 3.0 §4.8 canonical link and §6 profile link (canonicalLinkHeader, profileLinkHeader).
+        "Link": f'<{service_id}/{image_plan.canonical}>;rel="canonical", <{_PROFILES[version]}>;rel="profile"',
+    }
+    if not_modified(request, etag):
+        return Response(status_code=304, headers=headers)
+    pyramid = build_derivative(source, settings.data_dir, max_pixels=settings.max_source_pixels)
+    body = render(image_plan, pyramid)
+    return Response(body, media_type=_MEDIA_TYPES[image_plan.format], headers=headers)
+
+
+def _json_response(request: Request, version: ApiVersion, doc: dict[str, Any], settings: Settings) -> Response:
+    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+    etag = etag_for(body)
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={settings.cache_max_age}",
+        "Vary": "Accept",
+        "Link": f'<{_PROFILES[version]}>;rel="profile"',
+    }
+    if not_modified(request, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=_json_media_type(request, version), headers=headers)
+
+
+def _json_media_type(request: Request, version: ApiVersion) -> str:
+    """Content negotiation of info.json (3.0 §5.1; 2.1 §5.1)."""
+    accept = request.headers.get("accept", "")
+    json_ld = f'application/ld+json;profile="{_CONTEXTS[version]}"'
+    if "application/ld+json" in accept:
+        return json_ld
+    if version == "2.1":
+        # 2.1 §5.1: JSON-LD only when the Accept header asks for it, else application/json.
+        return "application/json"
+    # 3.0 §5.1: without an Accept header the type SHOULD be application/ld+json with the
+    # context as profile; a client that names application/json (and not JSON-LD) gets that.
+    return "application/json" if "application/json" in accept else json_ld
+
+
+def _service_path(request: Request, version: ApiVersion) -> str:
+    """The raw path after `/iiif/image/{3|2}/`, percent-encoding intact."""
+    prefix = f"/iiif/image/{version[0]}/"
+    raw = request.scope.get("raw_path")
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ImageRequestError("path: not UTF-8", "path") from exc
+        start = text.find(prefix)
+        if start >= 0:
+            return text[start + len(prefix):]
+    # No raw path from the server: the decoded one, re-encoded (an encoded slash is lost).
+    return quote(str(request.path_params.get("path", "")), safe="/:,!^~$&'()*+;=@")
+
+
+def _service_id(base: str, version: ApiVersion, identifier: str) -> str:
+    """The base URI of an image service (3.0 §2), with the identifier encoded as §9 asks."""
+    return f"{base}/iiif/image/{version[0]}/{quote(identifier, safe=_IDENTIFIER_SAFE)}"
+
+
+# §9 encodes "/ ? # [ ] @ %" and non-ASCII; other sub-delims and ':' may stay as they are.
+_IDENTIFIER_SAFE = "!$&'()*+,;=:~"
+
+
+def _limits(settings: Settings) -> Limits:
+    return Limits(settings.max_image_width, settings.max_image_height, settings.max_image_area)
