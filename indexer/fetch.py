@@ -68,8 +68,7 @@ class Fetched:
 class Fetcher:
     """Reads files and http(s) URLs with limits; one per process, close it when done.
 
-    >>> with Fetcher() as fetcher:
-    ...     manifest = fetcher.get_json("https://example.org/iiif/book1/manifest")
+    Example: `with Fetcher() as fetcher: manifest = fetcher.get_json(url)`.
     """
 
     def __init__(
@@ -128,11 +127,15 @@ class Fetcher:
         Raises FetchError for other schemes, missing files, HTTP errors, exhausted
         retries and bodies over the cap.
         """
-        scheme = urlsplit(location).scheme.lower()
+        try:
+            parts = urlsplit(location)
+        except ValueError as exc:  # e.g. "https://[::1": a broken IPv6 host
+            raise FetchError(location, f"not a valid URL ({exc})") from exc
+        scheme = parts.scheme.lower()
         if scheme in ("http", "https"):
             return self._get_http(location, max_bytes, accept)
         if scheme == "file":
-            return _read_file(Path(url2pathname(urlsplit(location).path)), location, max_bytes)
+            return _read_file(Path(url2pathname(parts.path)), location, max_bytes)
         # A bare path has no scheme; "C:\..." or "a:b.json" parse as one, so a
         # path that exists wins over the scheme check.
         if scheme == "" or _exists(Path(location)):
@@ -159,19 +162,18 @@ class Fetcher:
             last = attempt == attempts - 1
             try:
                 with self._client.stream("GET", url, headers=headers) as response:
+                    status = response.status_code
                     # 429 and 5xx are worth another try: rate limits and overloaded servers recover.
-                    if response.status_code == 429 or response.status_code >= 500:
-                        if last:
-                            raise FetchError(
-                                url, f"HTTP {response.status_code} after {attempts} attempts", response.status_code
-                            )
-                        self._sleep(self._delay(attempt, response))
-                        continue
-                    if response.status_code >= 400:
-                        # 4xx other than 429 will not change on a retry.
-                        raise FetchError(url, f"HTTP {response.status_code}", response.status_code)
-                    data = _read_capped(response, url, max_bytes)
-                    return Fetched(data, response.headers.get("Content-Type"), str(response.url))
+                    retry = status == 429 or status >= 500
+                    if retry and last:
+                        raise FetchError(url, f"HTTP {status} after {attempts} attempts", status)
+                    if not retry and not response.is_success:
+                        # Other 4xx (and a 3xx left unfollowed) will not change on a retry.
+                        raise FetchError(url, f"HTTP {status}", status)
+                    if not retry:
+                        data = _read_capped(response, url, max_bytes)
+                        return Fetched(data, response.headers.get("Content-Type"), str(response.url))
+                    delay = self._delay(attempt, response)
             except httpx.TooManyRedirects as exc:
                 raise FetchError(url, f"too many redirects ({exc})") from exc
             except httpx.UnsupportedProtocol as exc:
@@ -180,7 +182,10 @@ class Fetcher:
             except httpx.TransportError as exc:  # timeouts, refused connections, dropped bodies
                 if last:
                     raise FetchError(url, f"{_describe(exc)} after {attempts} attempts") from exc
-                self._sleep(self._delay(attempt, None))
+                delay = self._delay(attempt, None)
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:  # e.g. a broken gzip body, "http://["
+                raise FetchError(url, f"{type(exc).__name__}: {exc}") from exc
+            self._sleep(delay)  # outside the `with`: the connection goes back to the pool first
         raise AssertionError("unreachable")  # the loop returns or raises on its last attempt
 
     def _check_request(self, request: httpx.Request) -> None:
@@ -195,7 +200,7 @@ class Fetcher:
             retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
             if retry_after is not None:
                 return min(retry_after, self.max_retry_after)
-        return min(self.backoff * 2**attempt, self.max_retry_after)
+        return min(self.backoff * 2.0**attempt, self.max_retry_after)
 
 
 def _read_capped(response: httpx.Response, url: str, max_bytes: int) -> bytes:

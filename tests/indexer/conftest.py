@@ -1,4 +1,4 @@
-"""Fixtures for the indexer tests: the shared data, a local HTTP server, fetchers that never leave the machine."""
+"""Fixtures for the indexer tests: a local HTTP server and fetchers that never leave the machine."""
 
 from __future__ import annotations
 
@@ -15,20 +15,9 @@ import pytest
 
 from indexer.fetch import Fetcher
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The shared test data beside the clone (../shared/data); skips when this checkout has none."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared test data not found at {SHARED_DATA}")
-    return SHARED_DATA
-
-
 @pytest.fixture(scope="session")
 def manifests_dir(shared_data: Path) -> Path:
-    """The real v2 and v3 manifests and collections."""
+    """The real v2 and v3 manifests and collections (`shared_data` is tests/conftest.py's)."""
     return shared_data / "iiif" / "manifests"
 
 
@@ -82,6 +71,10 @@ class LocalIiif:
                 if isinstance(own_id, str):
                     self.files.setdefault(own_id, path)
         self.requested: list[str] = []
+
+    def alias(self, url: str, path: Path) -> None:
+        """Answer `url` with the file at `path` (for members we have no copy of)."""
+        self.files[url] = path
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         url = str(request.url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -31,8 +32,8 @@ class Recorder:
             raise response
         return response
 
-    def fetcher(self, **options: float) -> Fetcher:
-        return Fetcher(transport=httpx.MockTransport(self.handle), sleep=self.sleeps.append, **options)  # type: ignore[arg-type]
+    def fetcher(self, **options: Any) -> Fetcher:
+        return Fetcher(transport=httpx.MockTransport(self.handle), sleep=self.sleeps.append, **options)
 
 
 def test_500_then_success_is_retried_with_backoff() -> None:
@@ -199,3 +200,23 @@ def test_local_http_server(http_server: Callable[[Path], str], tmp_path: Path) -
         with pytest.raises(FetchError) as caught:
             fetcher.get(f"{base}/missing.json")
     assert caught.value.status == 404
+
+
+def test_an_unfollowed_redirect_is_an_error() -> None:
+    recorder = Recorder(httpx.Response(304))
+    with recorder.fetcher() as fetcher, pytest.raises(FetchError) as caught:
+        fetcher.get(URL)
+    assert caught.value.status == 304
+
+
+@pytest.mark.parametrize("location", ["http://", "https://[::1"])
+def test_malformed_urls_are_fetch_errors(location: str) -> None:
+    with Fetcher(transport=httpx.MockTransport(lambda request: httpx.Response(200))) as fetcher:
+        with pytest.raises(FetchError):
+            fetcher.get(location)
+
+
+def test_broken_compressed_body_is_a_fetch_error() -> None:
+    recorder = Recorder(httpx.Response(200, content=iter([b"not gzip"]), headers={"Content-Encoding": "gzip"}))
+    with recorder.fetcher() as fetcher, pytest.raises(FetchError, match="DecodingError"):
+        fetcher.get(URL)
