@@ -1,7 +1,254 @@
-"""Placeholder router; replaced by its owner."""
+"""Content Search 2.0 and 1.0, and their autocomplete, for one book or across every book.
+
+Thin handlers: check the parameters, `parse_query` -> `hits.search` -> `search_v1` or
+`search_v2`, then `json_ld_response`. Parameters are plain strings so that odd input
+gets our 400 with a JSON body rather than a validation error.
+
+    /iiif/{book}/search/{1,2}?q=&motivation=&page=     one book's hits
+    /iiif/search/{1,2}?q=&motivation=&page=            every book's hits, each naming its manifest
+    /iiif/{book}/autocomplete/{1,2}?q=&motivation=&min=
+    /iiif/autocomplete/{1,2}?q=&motivation=&min=
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from indexer.store import Snapshot
+from search_service.deps import BaseUrlDep, SettingsDep, SnapshotDep
+from search_service.errors import BadQuery, UnknownBook
+from search_service.hits import HitPage, search, terms
+from search_service.query import parse_query
+from search_service.responses import json_ld_response, resolve_markers
+from search_service.search_v1 import annotation_list, term_list
+from search_service.search_v2 import annotation_page, term_page
+from search_service.services import (
+    PRESENTATION2_CONTEXT,
+    SEARCH1_CONTEXT,
+    SEARCH2_CONTEXT,
+    ManifestRef,
+    ResultLinks,
+    autocomplete_url,
+    manifest_url,
+    search_url,
+    url_with,
+)
+from search_service.settings import Settings
+
+router = APIRouter(tags=["search"])
+
+Version = Literal[1, 2]
+
+#: Search 2.0 §4.1.1 / 1.0 §3.2.1 parameters we accept but do not implement: reported in `ignored`.
+IGNORED_PARAMETERS = ("date", "user")
+#: The motivation values our annotations answer to: 2.0 `highlighting`, 1.0 `sc:painting`.
+_MOTIVATIONS: dict[int, frozenset[str]] = {
+    2: frozenset({"highlighting", "oa:highlighting"}),
+    1: frozenset({"painting", "sc:painting"}),
+}
+
+Q = Annotated[str | None, Query(description="Words, \"quoted phrases\" and prefix* (docs/query-language.md).")]
+Motivation = Annotated[
+    str | None, Query(description="Space-separated motivations; ours are `highlighting` (2.0) and `painting` (1.0).")
+]
+PageParam = Annotated[str | None, Query(description="Result page, 0-based.")]
+Ignored = Annotated[str | None, Query(description="Accepted and reported in `ignored`; not implemented.")]
+Min = Annotated[str | None, Query(alias="min", description="Least number of occurrences of a term (default 1).")]
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _check_book(snapshot: Snapshot, book_id: str | None) -> None:
+    if book_id is not None and snapshot.book(book_id) is None:
+        raise UnknownBook(f"no book {book_id!r} is indexed here")
+
+
+def _required_q(q: str | None, settings: Settings) -> str:
+    if q is None or not q.strip():
+        raise BadQuery("q is required: the words to look for", parameter="q")
+    if len(q) > settings.max_query_length:
+        raise BadQuery(f"q is {len(q)} characters long; the limit is {settings.max_query_length}", parameter="q")
+    return q
+
+
+def _page_number(page: str | None) -> int:
+    if page is None or page == "":
+        return 0
+    try:
+        number = int(page)
+    except ValueError:
+        raise BadQuery("page must be a whole number, 0 for the first page", parameter="page") from None
+    if number < 0 or number > 10**9:
+        raise BadQuery("page must be between 0 and 1000000000", parameter="page")
+    return number
+
+
+def _min_count(value: str | None) -> int:
+    if value is None or value == "":
+        return 1
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadQuery("min must be a whole number", parameter="min") from None
+    return max(1, number)
+
+
+def _motivation_allows(motivation: str | None, version: int) -> bool:
+    """Search 2.0 §4.1.1: any-of; an empty or absent parameter does not restrict."""
+    wanted = set((motivation or "").split())
+    return not wanted or bool(wanted & _MOTIVATIONS[version])
+
+
+def _ignored(request: Request) -> list[str]:
+    return [name for name in IGNORED_PARAMETERS if name in request.query_params]
+
+
+def _kept_params(q: str | None, motivation: str | None) -> tuple[tuple[str, str], ...]:
+    """The parameters every page URL repeats; ignored ones are dropped (2.0 §4.2.4, 1.0 §3.3.1 MAY)."""
+    params: list[tuple[str, str]] = []
+    if q is not None:
+        params.append(("q", q))
+    if motivation:
+        params.append(("motivation", motivation))
+    return tuple(params)
+
+
+# -- search -----------------------------------------------------------------------------------
+
+
+def _search(
+    request: Request,
+    version: Version,
+    book_id: str | None,
+    q: str | None,
+    motivation: str | None,
+    page: str | None,
+    snapshot: Snapshot,
+    settings: Settings,
+    base: str,
+) -> Response:
+    _check_book(snapshot, book_id)
+    text = _required_q(q, settings)
+    query = parse_query(text, max_length=settings.max_query_length)
+    number = _page_number(page)
+    size = settings.page_size
+    if _motivation_allows(motivation, version):
+        results = search(snapshot, query, book_id, number * size, size)
+    else:
+        results = HitPage((), 0, number * size, size)  # none of our annotations has that motivation
+    links = ResultLinks(search_url(base, book_id, version), _kept_params(text, motivation))
+    manifests = None
+    if book_id is None:
+        manifests = {}
+        for hit_book in {hit.book_id for hit in results.hits}:
+            record = snapshot.book(hit_book)
+            manifests[hit_book] = ManifestRef(manifest_url(base, hit_book), record.label if record else hit_book)
+    render = annotation_page if version == 2 else annotation_list
+    data = render(results, links, base, manifests=manifests, ignored=_ignored(request))
+    context = SEARCH2_CONTEXT if version == 2 else PRESENTATION2_CONTEXT
+    # Canvas ids of folder books start with BASE_URL_MARKER, like their manifests.
+    return json_ld_response(request, resolve_markers(data, base), context=context, settings=settings)
+
+
+@router.api_route("/iiif/search/2", methods=["GET"], summary="Search every book (Content Search 2.0)")
+def search_all_v2(
+    request: Request, snapshot: SnapshotDep, settings: SettingsDep, base: BaseUrlDep,
+    q: Q = None, motivation: Motivation = None, page: PageParam = None, date: Ignored = None, user: Ignored = None,
+) -> Response:
+    """Hits in every indexed book as an AnnotationPage; each target's `partOf` names its manifest."""
+    return _search(request, 2, None, q, motivation, page, snapshot, settings, base)
+
+
+@router.api_route("/iiif/search/1", methods=["GET"], summary="Search every book (Content Search 1.0)")
+def search_all_v1(
+    request: Request, snapshot: SnapshotDep, settings: SettingsDep, base: BaseUrlDep,
+    q: Q = None, motivation: Motivation = None, page: PageParam = None, date: Ignored = None, user: Ignored = None,
+) -> Response:
+    """Hits in every indexed book as an sc:AnnotationList; each annotation's `within` names its manifest."""
+    return _search(request, 1, None, q, motivation, page, snapshot, settings, base)
+
+
+@router.api_route("/iiif/{book_id}/search/2", methods=["GET"], summary="Search one book (Content Search 2.0)")
+def search_book_v2(
+    request: Request, book_id: str, snapshot: SnapshotDep, settings: SettingsDep, base: BaseUrlDep,
+    q: Q = None, motivation: Motivation = None, page: PageParam = None, date: Ignored = None, user: Ignored = None,
+) -> Response:
+    """Hits in one book as a Search 2.0 AnnotationPage."""
+    return _search(request, 2, book_id, q, motivation, page, snapshot, settings, base)
+
+
+@router.api_route("/iiif/{book_id}/search/1", methods=["GET"], summary="Search one book (Content Search 1.0)")
+def search_book_v1(
+    request: Request, book_id: str, snapshot: SnapshotDep, settings: SettingsDep, base: BaseUrlDep,
+    q: Q = None, motivation: Motivation = None, page: PageParam = None, date: Ignored = None, user: Ignored = None,
+) -> Response:
+    """Hits in one book as a Search 1.0 sc:AnnotationList (what Mirador and UV read)."""
+    return _search(request, 1, book_id, q, motivation, page, snapshot, settings, base)
+
+
+# -- autocomplete ---------------------------------------------------------------------------------
+
+
+def _autocomplete(
+    request: Request,
+    version: Version,
+    book_id: str | None,
+    q: str | None,
+    motivation: str | None,
+    min_count: str | None,
+    snapshot: Snapshot,
+    settings: Settings,
+    base: str,
+) -> Response:
+    _check_book(snapshot, book_id)
+    text = _required_q(q, settings)  # 2.0 §5.1, 1.0 §4.2: q MUST be present
+    least = _min_count(min_count)
+    found = terms(snapshot, text, book_id, least, settings.autocomplete_limit) if _motivation_allows(motivation, version) else []
+    params = list(_kept_params(text, motivation))
+    if min_count:
+        params.append(("min", str(least)))
+    request_id = url_with(autocomplete_url(base, book_id, version), params)
+    kept = [(k, v) for k, v in params if k == "motivation"]
+    render = term_page if version == 2 else term_list
+    data = render(found, request_id, search_url(base, book_id, version), params=kept, ignored=_ignored(request))
+    return json_ld_response(request, data, context=SEARCH2_CONTEXT if version == 2 else SEARCH1_CONTEXT, settings=settings)
+
+
+@router.api_route("/iiif/autocomplete/2", methods=["GET"], summary="Autocomplete over every book (2.0)")
+def autocomplete_all_v2(
+    request: Request, snapshot: SnapshotDep, settings: SettingsDep, base: BaseUrlDep,
+    q: Q = None, motivation: Motivation = None, min_count: Min = None, date: Ignored = None, user: Ignored = None,
+) -> Response:
+    """Terms of every book that start with `q`, as a TermPage."""
+    return _autocomplete(request, 2, None, q, motivation, min_count, snapshot, settings, base)
+
+
+@router.api_route("/iiif/autocomplete/1", methods=["GET"], summary="Autocomplete over every book (1.0)")
+def autocomplete_all_v1(
+    request: Request, snapshot: SnapshotDep, settings: SettingsDep, base: BaseUrlDep,
+    q: Q = None, motivation: Motivation = None, min_count: Min = None, date: Ignored = None, user: Ignored = None,
+) -> Response:
+    """Terms of every book that start with `q`, as a search:TermList."""
+    return _autocomplete(request, 1, None, q, motivation, min_count, snapshot, settings, base)
+
+
+@router.api_route("/iiif/{book_id}/autocomplete/2", methods=["GET"], summary="Autocomplete in one book (2.0)")
+def autocomplete_book_v2(
+    request: Request, book_id: str, snapshot: SnapshotDep, settings: SettingsDep, base: BaseUrlDep,
+    q: Q = None, motivation: Motivation = None, min_count: Min = None, date: Ignored = None, user: Ignored = None,
+) -> Response:
+    """Terms of one book that start with `q`, as a TermPage."""
+    return _autocomplete(request, 2, book_id, q, motivation, min_count, snapshot, settings, base)
+
+
+@router.api_route("/iiif/{book_id}/autocomplete/1", methods=["GET"], summary="Autocomplete in one book (1.0)")
+def autocomplete_book_v1(
+    request: Request, book_id: str, snapshot: SnapshotDep, settings: SettingsDep, base: BaseUrlDep,
+    q: Q = None, motivation: Motivation = None, min_count: Min = None, date: Ignored = None, user: Ignored = None,
+) -> Response:
+    """Terms of one book that start with `q`, as a search:TermList."""
+    return _autocomplete(request, 1, book_id, q, motivation, min_count, snapshot, settings, base)

@@ -1,0 +1,343 @@
+"""Run a parsed query against an index snapshot: hits with boxes, paged; and autocomplete terms.
+
+Knows no spec version and no URL: `search_v1.py` and `search_v2.py` render what this
+returns. The rule that decides what a hit is lives in one pure function,
+`hit_spans(plan, positions)`, fed either by the index's term positions (to count
+hits on every matching page) or by a page's stored tokens (to draw the hits of the
+pages a result page shows), so `total` and the hits listed always agree. Only the
+pages that the requested result page covers are loaded from the store.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from indexer.store import PageMatch, PageRecord, Snapshot
+from ocr.model import Box
+from ocr.text import tokens as text_tokens
+from search_service.query import Query, Slot
+
+#: A prefix (`a*`) stands for at most this many index terms: the most frequent ones of
+#: the first PREFIX_SCAN terms that start with it, so `a*` in a huge index answers fast.
+MAX_PREFIX_TERMS = 200
+PREFIX_SCAN = 2000
+#: Autocomplete looks at this many candidate terms (the most frequent in the whole index).
+AUTOCOMPLETE_CANDIDATES = 200
+#: About this many characters of context on each side of a hit (whole words).
+CONTEXT_CHARS = 60
+#: The line-end hyphen marks that ocr/dehyphenate.py joins on, dropped when a split word is shown whole.
+_HYPHENS = "-\u00ad\u00ac\u2e17\u2010\u2011"
+
+#: One query unit resolved against the index: for each of its slots, the index terms that fill it.
+UnitPlan = tuple[frozenset[str], ...]
+#: A query resolved against the index: its units, all required on a page.
+Plan = tuple[UnitPlan, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """The part of a hit on one printed line: one annotation in a response.
+
+    `first_word`..`last_word` index the page's stored words (inclusive); `box` is in
+    canvas units, never zero-sized.
+    """
+
+    text: str
+    box: Box
+    line: int
+    first_word: int
+    last_word: int
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One match of the query on a canvas, with one `Match` per line it covers.
+
+    `text` is the matched text as printed, with a word hyphenated across a line end
+    shown whole; `before`/`after` are the text around it on the same page (with the
+    separating space), empty at the page's edges.
+    """
+
+    book_id: str
+    canvas_index: int
+    canvas_id: str
+    text: str
+    before: str
+    after: str
+    matches: tuple[Match, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HitPage:
+    """One page of results: `hits[0]` is hit number `start` (0-based) of `total`."""
+
+    hits: tuple[Hit, ...]
+    total: int
+    start: int
+    size: int
+
+    @property
+    def number(self) -> int:
+        """This page's number, 0-based."""
+        return self.start // self.size
+
+    @property
+    def last(self) -> int:
+        """Number of the last page (0 when there are no hits: the first page is also the last)."""
+        return max(0, math.ceil(self.total / self.size) - 1)
+
+    @property
+    def next(self) -> int | None:
+        """Number of the following page, if one holds hits."""
+        return self.number + 1 if self.number < self.last else None
+
+    @property
+    def prev(self) -> int | None:
+        """Number of the previous page (the last one when this page is past the end)."""
+        return min(self.number - 1, self.last) if self.number > 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """An index term and how often it occurs in the searched scope."""
+
+    text: str
+    count: int
+
+
+# -- resolving a query against the index -------------------------------------------------
+
+
+def expand_prefix(snapshot: Snapshot, prefix: str, limit: int = MAX_PREFIX_TERMS) -> list[str]:
+    """Index terms starting with `prefix`: all of them, or the `limit` most frequent.
+
+    Bounded twice so a one-letter prefix in a huge index stays fast: at most
+    PREFIX_SCAN terms are read (in term order), and of those the `limit` that occur
+    most often in the whole index are kept.
+    """
+    found = snapshot.expand_prefix(prefix, PREFIX_SCAN)
+    if len(found) <= limit:
+        return found
+    counts = snapshot.term_counts(found, None)
+    return sorted(found, key=lambda term: (-counts.get(term, 0), term))[:limit]
+
+
+def plan_query(snapshot: Snapshot, query: Query) -> Plan | None:
+    """The index terms each slot of each unit stands for; None when some slot has none."""
+    plan: list[UnitPlan] = []
+    for unit in query.units:
+        slots: list[frozenset[str]] = []
+        for slot in unit.slots:
+            terms = _slot_terms(snapshot, slot)
+            if not terms:
+                return None  # every unit is required, so nothing can match
+            slots.append(terms)
+        plan.append(tuple(slots))
+    return tuple(plan) or None
+
+
+def _slot_terms(snapshot: Snapshot, slot: Slot) -> frozenset[str]:
+    if slot.prefix:
+        return frozenset(expand_prefix(snapshot, slot.text))
+    return frozenset((slot.text,)) if snapshot.has_term(slot.text) else frozenset()
+
+
+# -- the one rule for what a hit is ------------------------------------------------------
+
+
+def token_positions(page_tokens: Sequence[str]) -> dict[str, list[int]]:
+    """Token -> its positions on a page, as the index records them (token i at position i)."""
+    positions: dict[str, list[int]] = {}
+    for i, token in enumerate(page_tokens):
+        positions.setdefault(token, []).append(i)
+    return positions
+
+
+def hit_spans(plan: Plan, positions: Mapping[str, Sequence[int]]) -> list[tuple[int, int]]:
+    """The hits on one page as (first token, last token) spans, in reading order.
+
+    `positions` maps index terms to their token positions on the page (from the
+    index, or from `token_positions` of the stored tokens). A unit occurs where its
+    slots' terms follow each other; a page with no occurrence of some unit has no
+    hits. Occurrences of units that follow each other in the query and on the page
+    form one hit ("hand is" on "in the hand is worth"); occurrences never overlap
+    (at one position the longest chain wins, then the next free position is tried).
+
+    >>> hit_spans(((frozenset({"hand"}),), (frozenset({"is"}),)), {"hand": [3], "is": [4, 9]})
+    [(3, 4), (9, 9)]
+    """
+    occurrences: list[set[int]] = []
+    for unit in plan:
+        slot_sets = [{p for term in slot for p in positions.get(term, ())} for slot in unit]
+        starts = {p for p in slot_sets[0] if all(p + j in slot_sets[j] for j in range(1, len(unit)))}
+        if not starts:
+            return []
+        occurrences.append(starts)
+    lengths = [len(unit) for unit in plan]
+    by_start: dict[int, list[int]] = {}
+    for u, starts in enumerate(occurrences):
+        for p in starts:
+            by_start.setdefault(p, []).append(u)
+    spans: list[tuple[int, int]] = []
+    free_from = 0
+    for p in sorted(by_start):
+        if p < free_from:
+            continue
+        best_end = -1
+        for u in by_start[p]:
+            end, k = p + lengths[u] - 1, u
+            # Chain the next query unit while it starts right after this one.
+            while k + 1 < len(plan) and end + 1 in occurrences[k + 1]:
+                k += 1
+                end += lengths[k]
+            best_end = max(best_end, end)
+        spans.append((p, best_end))
+        free_from = best_end + 1
+    return spans
+
+
+def _page_hit_count(match: PageMatch, plan: Plan) -> int:
+    """Hits on a matched page, from the index alone."""
+    if match.positions is None:
+        # One unit of one slot: each occurrence of any of its terms is one hit.
+        return sum(match.counts.get(term, 0) for term in plan[0][0])
+    return len(hit_spans(plan, match.positions))
+
+
+def _single_slot(plan: Plan) -> bool:
+    return len(plan) == 1 and len(plan[0]) == 1
+
+
+# -- search ---------------------------------------------------------------------------------
+
+
+def search(snapshot: Snapshot, query: Query, book_id: str | None, start: int, page_size: int) -> HitPage:
+    """Hits `start`..`start + page_size` of `query` in one book (or every book when None).
+
+    Hits come in reading order: book id, canvas order, then position on the page.
+    Only the pages holding the requested hits are loaded from the store.
+
+    >>> search(snapshot, parse_query("bird"), "b1", 0, 100).total  # doctest: +SKIP
+    12
+    """
+    plan = plan_query(snapshot, query)
+    if plan is None:
+        return HitPage((), 0, start, page_size)
+    groups = sorted({tuple(sorted(slot)) for unit in plan for slot in unit})
+    matches = snapshot.match(groups, book_id, positions=not _single_slot(plan))
+    counts = [_page_hit_count(m, plan) for m in matches]
+    total = sum(counts)
+    hits: list[Hit] = []
+    end = start + page_size
+    seen = 0
+    for match, count in zip(matches, counts, strict=True):
+        if seen >= end:
+            break
+        if count and seen + count > start:
+            page_hits = page_hits_of(snapshot.page(match.docnum), plan)
+            hits.extend(page_hits[max(0, start - seen) : end - seen])
+        seen += count
+    return HitPage(tuple(hits), total, start, page_size)
+
+
+def page_hits_of(record: PageRecord, plan: Plan) -> list[Hit]:
+    """Every hit of `plan` on one stored page, drawn from its stored tokens and words."""
+    text = _PageText(record)
+    return [text.hit(first, last) for first, last in hit_spans(plan, token_positions(record.tokens))]
+
+
+class _PageText:
+    """The printed words of one stored page, turned into hit text and boxes."""
+
+    def __init__(self, record: PageRecord) -> None:
+        self.record = record
+        words = record.words
+        # Word i and i+1 are the two halves of a word hyphenated across a line end.
+        self.joins = {a for a, b in record.token_words if b == a + 1 and words[a].line != words[b].line}
+
+    def text(self, first: int, last: int) -> str:
+        """Words first..last as one string, hyphenated halves joined."""
+        words = self.record.words
+        parts: list[str] = []
+        for i in range(max(0, first), min(last, len(words) - 1) + 1):
+            if i - 1 in self.joins and i - 1 >= first:
+                parts[-1] = parts[-1].rstrip(_HYPHENS) + words[i].text
+            else:
+                parts.append(words[i].text)
+        return " ".join(parts)
+
+    def hit(self, first_token: int, last_token: int) -> Hit:
+        record = self.record
+        first = record.token_words[first_token][0]
+        last = record.token_words[last_token][1]
+        matches: list[Match] = []
+        line_start = first
+        for i in range(first, last + 1):
+            if i == last or record.words[i + 1].line != record.words[i].line:
+                matches.append(self._match(line_start, i))
+                line_start = i + 1
+        return Hit(
+            book_id=record.book_id,
+            canvas_index=record.canvas_index,
+            canvas_id=record.canvas_id,
+            text=self.text(first, last),
+            before=self._before(first),
+            after=self._after(last),
+            matches=tuple(matches),
+        )
+
+    def _match(self, first: int, last: int) -> Match:
+        words = self.record.words[first : last + 1]
+        x0 = min(w.x for w in words)
+        y0 = min(w.y for w in words)
+        x1 = max(w.x + w.w for w in words)
+        y1 = max(w.y + w.h for w in words)
+        # A hit never gets a zero-size box, whatever the OCR said.
+        box = Box(x0, y0, max(1, x1 - x0), max(1, y1 - y0))
+        return Match(" ".join(w.text for w in words), box, words[0].line, first, last)
+
+    def _before(self, first: int) -> str:
+        start, length = first, 0
+        while start > 0 and length < CONTEXT_CHARS:
+            start -= 1
+            length += len(self.record.words[start].text) + 1
+        if start > 0 and start - 1 in self.joins:
+            start -= 1  # do not cut a hyphenated word in half
+        return self.text(start, first - 1) + " " if start < first else ""
+
+    def _after(self, last: int) -> str:
+        count = len(self.record.words)
+        end, length = last, 0
+        while end < count - 1 and length < CONTEXT_CHARS:
+            end += 1
+            length += len(self.record.words[end].text) + 1
+        if end in self.joins:
+            end += 1
+        return " " + self.text(last + 1, end) if end > last else ""
+
+
+# -- autocomplete ------------------------------------------------------------------------
+
+
+def terms(snapshot: Snapshot, prefix: str, book_id: str | None, min_count: int, limit: int) -> list[Term]:
+    """Index terms starting with `prefix` in one book (or all), in alphabetical order.
+
+    `prefix` is folded like a query word; one that folds to several tokens ("green
+    bir") matches no single term, so gives none (Search 1.0 §4.2: the string is not
+    split). Of the terms occurring at least `min_count` times, the `limit` most
+    frequent are returned, sorted alphabetically (Search 2.0 §5.3, 1.0 §4.3 SHOULD).
+
+    >>> terms(snapshot, "bir", None, 1, 20)  # doctest: +SKIP
+    [Term(text='bird', count=15), Term(text='birth', count=9)]
+    """
+    parts = text_tokens(prefix)
+    if len(parts) != 1:
+        return []
+    candidates = expand_prefix(snapshot, parts[0], AUTOCOMPLETE_CANDIDATES)
+    counts = snapshot.term_counts(candidates, book_id)
+    found = [Term(term, count) for term, count in counts.items() if count >= max(1, min_count)]
+    top = sorted(found, key=lambda t: (-t.count, t.text))[: max(0, limit)]
+    return sorted(top, key=lambda t: t.text)
+

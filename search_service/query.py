@@ -1,0 +1,114 @@
+"""Parse the `q` of a search request into query units: words, quoted phrases, prefixes.
+
+User input never reaches Whoosh's query parser: `q` becomes a tuple of `Unit`s here,
+each a sequence of `Slot`s (one index token, or a prefix of one), normalised by
+`ocr.text.tokens`, the function the indexer uses on printed words. `hits.py` turns
+units into term groups for the store. The language is described in
+`docs/query-language.md`; nothing in `q` is an operator except `"` and a trailing `*`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ocr.text import tokens
+from search_service.errors import BadQuery
+
+#: More distinct units than this is not a search a person types; refused with a 400.
+MAX_UNITS = 32
+#: Longest phrase, in tokens.
+MAX_PHRASE_TOKENS = 64
+
+# Typographic quotes typed on phones and pasted from word processors count as `"`.
+_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u00ab": '"', "\u00bb": '"'})
+# A quoted run (an unterminated quote runs to the end of `q`), or a bare word.
+_PART = re.compile(r'"([^"]*)"?|([^\s"]+)')
+# A `*` right after a letter or digit, possibly followed by punctuation ("bir*", "bir*,").
+_PREFIX = re.compile(r"[^\W_]\*+[^\w*]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One token position of a unit: the normalised token, or a prefix of one when `prefix`."""
+
+    text: str
+    prefix: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """Tokens that must follow each other on a page: one word, a hyphenated word, or a phrase.
+
+    `source` is the part of `q` it came from, for messages; `quoted` says it was in quotes.
+    """
+
+    slots: tuple[Slot, ...]
+    source: str
+    quoted: bool = False
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A parsed `q`: its units, all of which a page must hold.
+
+    >>> parse_query('Darwin "origin of spe*"').units[1].slots[-1]
+    Slot(text='spe', prefix=True)
+    """
+
+    text: str
+    units: tuple[Unit, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        """True when `q` held nothing searchable (only punctuation, `*`, quotes)."""
+        return not self.units
+
+
+def parse_query(q: str, *, max_length: int = 500) -> Query:
+    """Split `q` into units; raises only `BadQuery` (too long, too many units).
+
+    - a bare word is a unit; if it tokenises to several tokens (`well-known`, `don't`)
+      they form a phrase;
+    - `"a quoted phrase"` is one unit (an unterminated quote runs to the end);
+    - a `*` right after a word makes its last token a prefix (`bir*`, `"origin of spe*"`);
+    - case and accents are folded exactly as the index folds printed words.
+
+    >>> [[s.text for s in u.slots] for u in parse_query('Wéll-known  "Bird in" hand*').units]
+    [['well', 'known'], ['bird', 'in'], ['hand']]
+    """
+    if len(q) > max_length:
+        raise BadQuery(f"q is {len(q)} characters long; the limit is {max_length}", parameter="q")
+    units: list[Unit] = []
+    seen: set[tuple[Slot, ...]] = set()
+    for match in _PART.finditer(q.translate(_QUOTES)):
+        quoted, bare = match.group(1), match.group(2)
+        if bare is not None:
+            slots = _slots(bare)
+            source, is_quoted = bare, False
+        else:
+            slots = tuple(slot for word in (quoted or "").split() for slot in _slots(word))
+            source, is_quoted = match.group(0), True
+        if not slots:
+            continue  # punctuation only, a lone `*` or `"`: nothing to look for
+        if len(slots) > MAX_PHRASE_TOKENS:
+            raise BadQuery(f"a phrase may hold at most {MAX_PHRASE_TOKENS} words", parameter="q")
+        if slots in seen:
+            continue  # `bird bird` asks nothing more than `bird`
+        seen.add(slots)
+        units.append(Unit(slots, source, is_quoted))
+    if len(units) > MAX_UNITS:
+        raise BadQuery(f"q holds {len(units)} words or phrases; the limit is {MAX_UNITS}", parameter="q")
+    return Query(q, tuple(units))
+
+
+def _slots(word: str) -> tuple[Slot, ...]:
+    """The slots of one whitespace-free word; a trailing `*` makes the last one a prefix."""
+    parts = tokens(word)
+    if not parts:
+        return ()
+    prefix = _PREFIX.search(word) is not None
+    return tuple(Slot(part, prefix and i == len(parts) - 1) for i, part in enumerate(parts))
