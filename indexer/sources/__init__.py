@@ -6,6 +6,7 @@ hands it to the one module that reads that kind. Fetching is the Fetcher's job.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -72,11 +73,16 @@ def _read(
         raise SourceError(
             f"{location}: --id names one book, but this is a Collection; its books get ids from their URLs"
         )
+    taken: set[str] = set()
     for manifest, member, member_version in iter_manifests(
         data, location, fetcher, max_depth=max_depth, on_error=on_error
     ):
+        member_id = slug(member)
+        if member_id in taken:  # two URLs that differ only in punctuation
+            member_id = f"{member_id[:100]}-{hashlib.sha256(member.encode()).hexdigest()[:10]}"
+        taken.add(member_id)
         try:
-            book = _READERS[member_version](manifest, member, slug(member))
+            book = _READERS[member_version](manifest, member, member_id)
         except IndexerError as error:
             if on_error is None:
                 raise

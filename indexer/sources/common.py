@@ -8,6 +8,7 @@ readers can stay short. Nothing here fetches anything.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -289,6 +290,17 @@ def canvas_size(canvas: JsonDict, body: JsonDict | None) -> tuple[int, int] | No
         if width is not None and height is not None:
             return width, height
     return None
+
+
+_LOGGED_SKIPS = 5
+
+
+def log_skipped(log: logging.Logger, location: str, skipped: list[str]) -> None:
+    """One warning per skipped canvas, the first few only, so a broken manifest does not flood the log."""
+    for reason in skipped[:_LOGGED_SKIPS]:
+        log.warning("%s: %s; skipped", location, reason)
+    if len(skipped) > _LOGGED_SKIPS:
+        log.warning("%s: %d more canvases skipped for the same kinds of reason", location, len(skipped) - _LOGGED_SKIPS)
 
 
 def skipped_error(location: str, skipped: list[str]) -> SourceError:

@@ -18,6 +18,7 @@ from indexer.sources.common import (
     canvas_size,
     image_ref,
     label_text,
+    log_skipped,
     ocr_link,
     resource_id,
     resource_type,
@@ -67,8 +68,7 @@ def read_manifest_v2(data: JsonDict, location: str, book_id: str) -> Book:
                 ocr=_ocr(item, annotation, resource),
             )
         )
-    for reason in skipped:
-        log.warning("%s: %s; skipped", location, reason)
+    log_skipped(log, location, skipped)
     if not canvases:
         raise skipped_error(location, skipped)
     return Book(

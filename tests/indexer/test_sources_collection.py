@@ -171,3 +171,16 @@ def test_iter_manifests_refuses_a_manifest(manifests_dir: Path, fetcher: Fetcher
     data = json.loads((manifests_dir / "v2" / "stanford_sn904cj3429.json").read_bytes())
     with pytest.raises(SourceError, match="a Manifest, not a Collection"):
         list(iter_manifests(data, "m.json", fetcher))
+
+
+def test_member_ids_stay_distinct(manifests_dir: Path, local_iiif: Any, tmp_path: Path) -> None:
+    first, second = "https://x/book.1", "https://x/book-1"  # one slug for both
+    local_iiif.alias(first, manifests_dir / "v2" / "stanford_sn904cj3429.json")
+    local_iiif.alias(second, manifests_dir / "v2" / "bodleian_9cca8fdd.json")
+    path = tmp_path / "c.json"
+    _write(path, {"id": "https://x/c", "type": "Collection", "items": [
+        {"id": first, "type": "Manifest"}, {"id": second, "type": "Manifest"}]})
+    with local_iiif.fetcher() as fetcher:
+        ids = [b.id for b in read_source(str(path), fetcher)]
+    assert ids[0] == "x-book-1"
+    assert ids[1].startswith("x-book-1-") and len(ids[1]) == len("x-book-1-") + 10

@@ -299,3 +299,12 @@ def test_read_source_over_http_and_with_an_id(http_server: Any, fetcher: Fetcher
     assert named.id == "stanford"
     with pytest.raises(SourceError, match="not usable"):
         read_source(url, fetcher, book_id="no/slashes")
+
+
+def test_many_skipped_canvases_log_a_few_lines(caplog: pytest.LogCaptureFixture) -> None:
+    data = _v3(*[_canvas(n) for n in range(20)], _canvas(99, IMAGE, width=1, height=1))
+    with caplog.at_level(logging.WARNING, logger="indexer.sources"):
+        book = read_manifest_v3(data, "m.json", "b")
+    assert len(book.canvases) == 1
+    assert len(caplog.records) == 6
+    assert "15 more canvases skipped" in caplog.records[-1].getMessage()
