@@ -1,0 +1,68 @@
+"""Errors raised by the `ocr` package; they say what went wrong and where, never an HTTP status.
+
+    OcrError
+    ├── UnknownOcrFormat      neither hOCR nor ALTO, or a format name with no parser
+    ├── MalformedOcr          an hOCR/ALTO file we cannot read words from (source, reason, line)
+    └── TesseractFailed       Tesseract exited with an error (status, stderr tail)
+        └── TesseractTimeout  Tesseract ran longer than OcrSettings.timeout and was killed
+
+`indexer/cli.py` turns any `OcrError` into a clean message and exit status 1.
+"""
+
+from __future__ import annotations
+
+
+class OcrError(Exception):
+    """Base class of every error the `ocr` package raises on purpose."""
+
+
+class UnknownOcrFormat(OcrError):
+    """The bytes are neither hOCR nor ALTO, or `format` names no parser."""
+
+    def __init__(self, source: str = "", format: str | None = None) -> None:
+        self.source = source
+        self.format = format
+        where = source or "the OCR data"
+        if format is None:
+            message = f"{where} is neither hOCR nor ALTO; pass format='hocr' or 'alto' if you know which"
+        else:
+            message = f"no parser for OCR format {format!r} ({where}); known formats: hocr, alto"
+        super().__init__(message)
+
+
+class MalformedOcr(OcrError):
+    """An hOCR or ALTO file that cannot be read as pages of words."""
+
+    def __init__(self, source: str, reason: str, line: int | None = None) -> None:
+        self.source = source
+        self.reason = reason
+        self.line = line
+        where = source or "<bytes>"
+        if line is not None:
+            where = f"{where}, line {line}"
+        super().__init__(f"{where}: {reason}")
+
+
+class TesseractFailed(OcrError):
+    """Tesseract exited with a non-zero status (or could not be started)."""
+
+    def __init__(self, status: int | None, stderr_tail: str, image: str = "") -> None:
+        self.status = status
+        self.stderr_tail = stderr_tail
+        self.image = image
+        where = image or "the image"
+        super().__init__(f"Tesseract failed on {where} (exit status {status}): {stderr_tail or 'no message'}")
+
+
+class TesseractTimeout(TesseractFailed):
+    """Tesseract ran longer than the allowed number of seconds and was killed."""
+
+    def __init__(self, seconds: float, image: str = "") -> None:
+        self.seconds = seconds
+        super().__init__(None, f"killed after {seconds:g} s", image)
+        where = image or "the image"
+        # Replace the generic message: say what to do about it.
+        self.args = (
+            f"Tesseract took longer than {seconds:g} s on {where} and was killed; "
+            "raise OcrSettings.timeout or check the image size",
+        )
