@@ -20,7 +20,7 @@ class ImageRef:
     """Where a canvas's painting image comes from, best source first.
 
     `service` is the IIIF Image API base URI (no trailing /info.json) and
-    `service_version` 2 or 3; `url` a plain image URL; `path` a local file
+    `service_version` 1, 2 or 3; `url` a plain image URL; `path` a local file
     (folder sources). At least one of the three is set.
     """
 
@@ -73,5 +73,5 @@ class Book:
     canvases: tuple[Canvas, ...]
     source: str
     manifest: dict[str, Any] = field(repr=False, hash=False, compare=False)
-    language: str | None = None  # ISO 639 code(s) from the manifest, if any
+    language: str | None = None  # Tesseract language name(s) from the manifest ("eng", "deu+lat"), if any
     images: dict[str, str] = field(default_factory=dict, repr=False, hash=False, compare=False)
