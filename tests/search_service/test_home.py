@@ -12,9 +12,22 @@ import pytest
 
 from indexer.store import BookRecord, Store
 from search_service import Settings, create_app
-from tests.search_service.test_viewer_pages import fake_viewers
 
 BASE = "http://testserver"
+
+
+def fake_viewers(root: Path) -> Path:
+    """A viewers folder holding the files the viewer pages load (see test_viewer_pages.py)."""
+    for package, version, files in (
+        ("node_modules/mirador", "4.0.0", ["mirador.min.js"]),
+        ("mirador3/node_modules/mirador", "3.4.3", ["mirador.min.js"]),
+        ("node_modules/universalviewer", "4.4.0", ["uv.css", "umd/UV.js"]),
+    ):
+        for name in files:
+            (root / package / "dist" / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / package / "dist" / name).write_text("/* */")
+        (root / package / "package.json").write_text(f'{{"version": "{version}"}}')
+    return root
 
 
 def add_book(data_dir: Path, book_id: str, label: str, *, pages: int, canvases: int, words: int, version: int = 3) -> None:
