@@ -4,7 +4,8 @@ Pure dict building; knows nothing of Search 1.0. Each line of a hit is one
 `highlighting` annotation in `items`, targeting `<canvas>#xywh=` in integer canvas
 units; each hit is one `contextualizing` annotation in `annotations` whose
 TextQuoteSelector gives the text around it (§4.3.1), with one target per line when the
-hit spans several (§4.3.4).
+hit spans several (§4.3.4). There is one match annotation per hit, so the `total`
+of both collections is the number of hits.
 """
 
 from __future__ import annotations
@@ -73,7 +74,14 @@ def annotation_page(
         context.append(_context_annotation(base, hit, ids))
     body["items"] = items
     if context:
-        body["annotations"] = [{"type": "AnnotationPage", "items": context}]
+        # §4.3.3: the page of match annotations MAY embed its own collection, which MUST differ
+        # from the top-level one; hash URIs keep both resolvable to this very document.
+        body["annotations"] = [{
+            "id": f"{links.page(page.number)}#matches",
+            "type": "AnnotationPage",
+            "partOf": {"id": f"{links.collection}#matches", "type": "AnnotationCollection", "total": page.total},
+            "items": context,
+        }]
     return body
 
 

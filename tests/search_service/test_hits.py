@@ -1,0 +1,245 @@
+"""hits: what a hit is (one pure rule), counting that agrees with drawing, paging, boxes, autocomplete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexer.coords import to_canvas
+from indexer.store import PageRecord, Snapshot
+from ocr.hocr import parse_pages
+from search_service.hits import (
+    MAX_PREFIX_TERMS,
+    Hit,
+    Plan,
+    expand_prefix,
+    hit_spans,
+    page_hits_of,
+    plan_query,
+    search,
+    terms,
+    token_positions,
+)
+from search_service.query import parse_query
+
+from tests.search_service.conftest import STANFORD_HOCR, Corpus
+
+
+def plan_of(*units: list[set[str]]) -> Plan:
+    return tuple(tuple(frozenset(slot) for slot in unit) for unit in units)
+
+
+# -- the rule ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("plan", "positions", "expected"),
+    [
+        # One word: every occurrence is a hit.
+        (plan_of([{"bird"}]), {"bird": [7, 2]}, [(2, 2), (7, 7)]),
+        # Words adjacent in the query and on the page form one hit; others stay single.
+        (plan_of([{"hand"}], [{"is"}]), {"hand": [3], "is": [4, 9]}, [(3, 4), (9, 9)]),
+        # Query order matters: "is hand" does not chain "hand is".
+        (plan_of([{"is"}], [{"hand"}]), {"hand": [3], "is": [4]}, [(3, 3), (4, 4)]),
+        # A page lacking one unit has no hits at all.
+        (plan_of([{"hand"}], [{"bush"}]), {"hand": [3]}, []),
+        # A phrase occurs only where its tokens follow each other.
+        (plan_of([{"hand"}, {"is"}]), {"hand": [3, 10], "is": [4, 12]}, [(3, 4)]),
+        (plan_of([{"hand"}, {"is"}]), {"hand": [10], "is": [12]}, []),
+        # A prefix slot holds several terms.
+        (plan_of([{"bird", "birds"}]), {"bird": [1], "birds": [5]}, [(1, 1), (5, 5)]),
+        # Overlapping units (`the th*`): positions are never shared between hits.
+        (plan_of([{"the"}], [{"the", "that"}]), {"the": [0, 5], "that": [1]}, [(0, 1), (5, 5)]),
+        # Three units chained, then a phrase unit chained after a word.
+        (plan_of([{"a"}], [{"b"}], [{"c"}]), {"a": [0], "b": [1], "c": [2]}, [(0, 2)]),
+        (plan_of([{"x"}], [{"y"}, {"z"}]), {"x": [4], "y": [5], "z": [6]}, [(4, 6)]),
+    ],
+)
+def test_hit_spans(plan: Plan, positions: dict[str, list[int]], expected: list[tuple[int, int]]) -> None:
+    assert hit_spans(plan, positions) == expected
+
+
+def test_token_positions_follow_the_index() -> None:
+    assert token_positions(("a", "b", "a")) == {"a": [0, 2], "b": [1]}
+
+
+QUERIES = ["de", "de la", "drückt die", '"drückt die innere"', "inca*", "le roi", "verbunden", "der die das", "e*", "l a"]
+
+
+@pytest.mark.parametrize("q", QUERIES)
+def test_counting_from_the_index_agrees_with_drawing_from_stored_pages(snapshot: Snapshot, q: str) -> None:
+    plan = plan_query(snapshot, parse_query(q))
+    assert plan is not None
+    groups = sorted({tuple(sorted(slot)) for unit in plan for slot in unit})
+    matches = snapshot.match(groups, None, positions=True)
+    assert matches
+    total = 0
+    for match in matches:
+        record = snapshot.page(match.docnum)
+        assert match.positions is not None
+        from_index = hit_spans(plan, match.positions)
+        from_page = hit_spans(plan, token_positions(record.tokens))
+        assert from_index == from_page
+        assert len(page_hits_of(record, plan)) == len(from_page)
+        total += len(from_page)
+    assert search(snapshot, parse_query(q), None, 0, 10).total == total
+
+
+# -- hits on real pages ------------------------------------------------------------------------
+
+
+def _word(record: PageRecord, text: str) -> int:
+    return next(i for i, w in enumerate(record.words) if w.text == text)
+
+
+def test_hyphenated_word_is_one_hit_with_a_box_per_line(snapshot: Snapshot, shared_data: Path) -> None:
+    page = search(snapshot, parse_query("Verbunden"), "stanford", 0, 100)
+    assert page.total == 1
+    (hit,) = page.hits
+    assert (hit.book_id, hit.canvas_index) == ("stanford", 0)
+    assert hit.canvas_id == "https://purl.stanford.edu/fg165hz3589/iiif/canvas/fg165hz3589_1"
+    assert hit.text == "verbunden"
+    assert [m.text for m in hit.matches] == ["verbun\u00ad", "den"]
+    assert [m.line for m in hit.matches] == [2, 3]
+    assert hit.before.endswith("eng ")
+    assert hit.after.startswith(" mit der Oszilliation")
+    # The boxes are the hOCR word boxes scaled to the 2530x3279 canvas (image 1662x2618 px).
+    ocr_page = parse_pages((shared_data / "ocr" / "hocr" / STANFORD_HOCR[0]).read_bytes())[0]
+    words = ocr_page.words()
+    first = next(i for i, w in enumerate(words) if w.text == "verbun\u00ad")
+    for match, word in zip(hit.matches, words[first : first + 2], strict=True):
+        assert match.box == to_canvas(word.box, ocr_page, 2530, 3279)
+
+
+def test_phrase_across_a_line_break_is_one_hit_with_a_box_per_line(snapshot: Snapshot, corpus: Corpus) -> None:
+    record = corpus.records["stanford"][0]
+    page = search(snapshot, parse_query('"Frisch drückt die innere"'), "stanford", 0, 100)
+    assert page.total == 1
+    (hit,) = page.hits
+    assert hit.text == "Frisch drückt die innere"
+    assert [m.text for m in hit.matches] == ["Frisch drückt", "die innere"]
+    first, second = hit.matches
+    assert first.line + 1 == second.line
+    # One box per line: the union of that line's words, never of both lines.
+    frisch, drueckt = record.words[first.first_word], record.words[first.last_word]
+    assert (frisch.text, drueckt.text) == ("Frisch", "drückt")
+    assert first.box.x == frisch.x and first.box.right == drueckt.x + drueckt.w
+    assert second.box.y >= first.box.y + first.box.h // 2
+
+
+def test_phrase_through_a_hyphenated_word(snapshot: Snapshot) -> None:
+    (hit,) = search(snapshot, parse_query('"eng verbunden mit"'), "stanford", 0, 100).hits
+    assert hit.text == "eng verbunden mit"
+    assert [m.text for m in hit.matches] == ["eng verbun\u00ad", "den mit"]
+
+
+def test_several_words_highlight_each_and_join_neighbours(snapshot: Snapshot) -> None:
+    page = search(snapshot, parse_query("drückt die"), "stanford", 0, 1000)
+    texts = [hit.text.casefold() for hit in page.hits]
+    assert "drückt die" in texts  # adjacent in the query and on the page: one hit
+    assert texts.count("die") >= 3  # every other occurrence is highlighted on its own
+    # Pages must hold every word: no hit comes from a page without "drückt".
+    assert {hit.canvas_index for hit in page.hits} == {0}
+
+
+def test_words_that_are_not_in_the_index_give_nothing(snapshot: Snapshot) -> None:
+    assert search(snapshot, parse_query("zzqx"), None, 0, 10).total == 0
+    assert search(snapshot, parse_query("verbunden zzqx"), None, 0, 10).total == 0
+    assert search(snapshot, parse_query("("), None, 0, 10).hits == ()
+
+
+def test_accents_and_case_fold(snapshot: Snapshot) -> None:
+    folded = search(snapshot, parse_query("perou"), "fish", 0, 1000)
+    accented = search(snapshot, parse_query("PÉROU"), "fish", 0, 1000)
+    assert folded.total == accented.total > 10
+    assert {h.text.rstrip(",.;") for h in folded.hits} >= {"Pérou", "PÉROU"}
+
+
+def _order(hits: tuple[Hit, ...]) -> list[tuple[str, int, int]]:
+    return [(h.book_id, h.canvas_index, h.matches[0].first_word) for h in hits]
+
+
+def test_reading_order_across_books(snapshot: Snapshot) -> None:
+    page = search(snapshot, parse_query("e*"), None, 0, 100_000)
+    order = _order(page.hits)
+    assert order == sorted(order)
+    assert {h.book_id for h in page.hits} == {"fish", "folder", "stanford"}
+    assert len(set(order)) == len(order)
+
+
+def test_paging_visits_every_hit_once(snapshot: Snapshot) -> None:
+    query = parse_query("de la")
+    whole = search(snapshot, query, "fish", 0, 100_000)
+    assert whole.total == len(whole.hits) > 50
+    walked: list[Hit] = []
+    start = 0
+    while True:
+        page = search(snapshot, query, "fish", start, 37)
+        assert page.total == whole.total
+        assert page.start == start
+        walked.extend(page.hits)
+        if page.next is None:
+            break
+        start = page.next * 37
+    assert walked == list(whole.hits)
+    assert search(snapshot, query, "fish", whole.total + 100, 37).hits == ()
+
+
+def test_boxes_are_never_empty_and_stay_on_the_canvas(snapshot: Snapshot) -> None:
+    page = search(snapshot, parse_query("e*"), None, 0, 100_000)
+    assert page.total > 1000
+    sizes: dict[tuple[str, int], tuple[int, int]] = {}
+    for hit in page.hits:
+        key = (hit.book_id, hit.canvas_index)
+        if key not in sizes:
+            record = snapshot.page_of(*key)
+            assert record is not None
+            sizes[key] = (record.width, record.height)
+        width, height = sizes[key]
+        for match in hit.matches:
+            box = match.box
+            assert box.w >= 1 and box.h >= 1
+            assert 0 <= box.x and box.x + box.w <= width
+            assert 0 <= box.y and box.y + box.h <= height
+
+
+def test_prefix_expansion_is_bounded_to_the_most_frequent(snapshot: Snapshot) -> None:
+    every = snapshot.expand_prefix("d", 100_000)
+    assert len(expand_prefix(snapshot, "d")) == min(len(every), MAX_PREFIX_TERMS)
+    counts = snapshot.term_counts(every, None)
+    top = expand_prefix(snapshot, "d", limit=3)
+    assert sorted(counts[t] for t in top) == sorted(counts.values())[-3:]
+    assert expand_prefix(snapshot, "zzqx") == []
+
+
+# -- autocomplete ---------------------------------------------------------------------------
+
+
+def test_terms_start_with_the_prefix_in_alphabetical_order(snapshot: Snapshot) -> None:
+    found = terms(snapshot, "Inc", "fish", 1, 50)
+    assert found
+    assert [t.text for t in found] == sorted(t.text for t in found)
+    assert all(t.text.startswith("inc") for t in found)
+
+
+def test_terms_count_like_search(snapshot: Snapshot) -> None:
+    for term in terms(snapshot, "de", "stanford", 1, 20):
+        assert term.count == search(snapshot, parse_query(term.text), "stanford", 0, 1).total
+
+
+def test_terms_min_and_limit(snapshot: Snapshot) -> None:
+    every = terms(snapshot, "d", None, 1, 10_000)
+    frequent = terms(snapshot, "d", None, 5, 10_000)
+    assert frequent and all(t.count >= 5 for t in frequent)
+    assert {t.text for t in frequent} == {t.text for t in every if t.count >= 5}
+    top = terms(snapshot, "d", None, 1, 4)
+    assert len(top) == 4
+    # The limit keeps the most frequent, then sorts them alphabetically.
+    assert sorted(t.count for t in top) == sorted(t.count for t in every)[-4:]
+
+
+def test_terms_of_a_string_with_spaces_match_nothing(snapshot: Snapshot) -> None:
+    # Search 1.0 §4.2: "green bir" is one string, not two terms.
+    assert terms(snapshot, "de la", None, 1, 20) == []
+    assert terms(snapshot, "", None, 1, 20) == []

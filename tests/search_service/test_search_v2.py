@@ -1,0 +1,199 @@
+"""Search 2.0 responses: the shape of every 2.0 example in the spec, and the spec's MUSTs."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ocr.model import Box
+from search_service.hits import Hit, HitPage, Match, Term
+from search_service.search_v2 import annotation_page, term_page
+from search_service.services import SEARCH2_CONTEXT, ManifestRef, ResultLinks
+from tests.search_service.conftest import Corpus, same_shape
+
+#: Keys we add beyond the spec examples, each documented in docs/api.md: paging on every
+#: page (§4.2.2), the extended `annotations` page (§4.3) with its own collection (§4.3.3),
+#: `service` on autocomplete terms (§5.3).
+EXTRA = frozenset({"partOf", "first", "last", "total", "next", "prev", "startIndex", "annotations", "ignored", "id", "service"})
+TARGET = re.compile(r"^(?P<canvas>[^#]+)#xywh=(\d+),(\d+),(\d+),(\d+)$")
+
+
+def example(shared_specs: Path, name: str) -> Any:
+    return json.loads((shared_specs / "examples" / name).read_text(encoding="utf-8"))
+
+
+async def get(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
+    response = await client.get(url)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+# -- the spec's examples -----------------------------------------------------------------------
+
+
+async def test_simple_list(client: httpx.AsyncClient, shared_specs: Path) -> None:
+    ours = await get(client, "/iiif/stanford/search/2?q=Subjekts&motivation=highlighting")
+    assert same_shape(ours, example(shared_specs, "search2-response-simple-list.json"), EXTRA) == []
+    assert ours["@context"] == SEARCH2_CONTEXT
+    assert all(item["motivation"] == "highlighting" for item in ours["items"])
+
+
+async def test_paged_first_page(make_client: Callable[..., httpx.AsyncClient], shared_specs: Path) -> None:
+    async with make_client(page_size=10) as client:
+        ours = await get(client, "/iiif/fish/search/2?q=de")
+    assert same_shape(ours, example(shared_specs, "search2-response-paged-first-page.json"), EXTRA) == []
+    part = ours["partOf"]
+    assert part["id"] == "http://testserver/iiif/fish/search/2?q=de"
+    assert part["type"] == "AnnotationCollection"
+    assert part["first"] == {"id": "http://testserver/iiif/fish/search/2?q=de&page=0", "type": "AnnotationPage"}
+    assert part["last"]["id"].endswith(f"page={(part['total'] - 1) // 10}")
+    assert ours["id"] == part["first"]["id"]
+    assert ours["next"] == {"id": "http://testserver/iiif/fish/search/2?q=de&page=1", "type": "AnnotationPage"}
+    assert ours["startIndex"] == 0 and "prev" not in ours
+
+
+async def test_ignored_parameters(client: httpx.AsyncClient, shared_specs: Path) -> None:
+    ours = await get(client, "/iiif/fish/search/2?q=roi&user=https%3A%2F%2Fexample.com%2Fusers%2Fwigglesworth")
+    assert same_shape(ours, example(shared_specs, "search2-response-ignored-parameters.json"), EXTRA) == []
+    assert ours["ignored"] == ["user"]
+    assert "user" not in ours["id"]  # §4.2.4 MAY omit them from the id
+
+
+async def test_match_context(client: httpx.AsyncClient, shared_specs: Path) -> None:
+    ours = await get(client, "/iiif/stanford/search/2?q=Oszilliation")
+    assert same_shape(ours, example(shared_specs, "search2-response-match-context.json"), EXTRA) == []
+    (context,) = ours["annotations"][0]["items"]
+    assert context["motivation"] == "contextualizing"
+    selector = context["target"]["selector"][0]
+    assert selector["type"] == "TextQuoteSelector"
+    assert selector["exact"] == "Oszilliation"
+    assert selector["prefix"].endswith("den mit der ") and selector["suffix"].startswith(" zwischen")
+    assert context["target"]["source"] == ours["items"][0]["id"]
+
+
+async def test_match_highlighting_shape(client: httpx.AsyncClient, shared_specs: Path) -> None:
+    """§4.3.2's extra annotation has the same structure as ours; we say `contextualizing`
+    because our annotations are single words (§4.3.1), not longer lines."""
+    ours = await get(client, "/iiif/stanford/search/2?q=Oszilliation")
+    assert same_shape(ours, example(shared_specs, "search2-response-match-highlighting.json"), EXTRA) == []
+
+
+async def test_multi_match_annotation(client: httpx.AsyncClient, shared_specs: Path) -> None:
+    ours = await get(client, "/iiif/stanford/search/2?q=Subjekt*")
+    assert same_shape(ours, example(shared_specs, "search2-response-multi-match-annotation.json"), EXTRA) == []
+    inner = ours["annotations"][0]
+    # §4.3.3: the inner collection MUST differ from the top-level one.
+    assert inner["partOf"]["id"] != ours["partOf"]["id"]
+    assert inner["partOf"]["total"] == ours["partOf"]["total"] == len(inner["items"])
+
+
+async def test_multi_annotation_match(client: httpx.AsyncClient, shared_specs: Path) -> None:
+    ours = await get(client, '/iiif/stanford/search/2?q="Frisch drückt die innere"')
+    spec = example(shared_specs, "search2-response-multi-annotation-match.json")
+    # The example's own targets differ: the first has prefix+exact, the second exact+suffix.
+    assert same_shape(ours, spec, EXTRA | {"suffix"}, optional=frozenset({"prefix", "suffix"})) == []
+    assert [item["body"]["value"] for item in ours["items"]] == ["Frisch drückt", "die innere"]
+    (context,) = ours["annotations"][0]["items"]
+    first, second = context["target"]
+    assert [first["source"], second["source"]] == [item["id"] for item in ours["items"]]
+    assert first["selector"][0]["exact"] == "Frisch drückt" and "suffix" not in first["selector"][0]
+    assert second["selector"][0]["exact"] == "die innere" and "prefix" not in second["selector"][0]
+    assert "prefix" in first["selector"][0] and "suffix" in second["selector"][0]
+
+
+async def test_containing_resource(client: httpx.AsyncClient, shared_specs: Path) -> None:
+    ours = await get(client, "/iiif/search/2?q=inca*&motivation=highlighting")
+    spec = example(shared_specs, "search2-response-containing-resource-partOf.json")
+    # A language map's keys are data: the language of a book's title is not known, so "none" (P3 §4.4).
+    assert same_shape(ours, spec, EXTRA | {"none"}, optional=frozenset({"en"})) == []
+    assert {item["id"].split("/")[4] for item in ours["items"]} == {"fish", "stanford"}
+    for item in ours["items"]:
+        part = item["target"]["partOf"]
+        assert part["type"] == "Manifest"
+        book = item["id"].split("/")[4]  # http://testserver/iiif/{book}/annotation/...
+        assert part["id"] == f"http://testserver/iiif/{book}/manifest"
+        assert part["label"] == {"none": [part["label"]["none"][0]]}
+        assert TARGET.match(item["target"]["id"])
+
+
+async def test_autocomplete_simple(client: httpx.AsyncClient, shared_specs: Path) -> None:
+    ours = await get(client, "/iiif/fish/autocomplete/2?q=inc")
+    assert same_shape(ours, example(shared_specs, "search2-autocomplete-simple.json"), EXTRA) == []
+
+
+async def test_autocomplete_extended(client: httpx.AsyncClient, shared_specs: Path) -> None:
+    """Terms carry `value`, `total` and the search `service` (§5.3); `language` and `label`
+    (MAY) are not given: the words are as printed, in whatever language the page is."""
+    ours = await get(client, "/iiif/fish/autocomplete/2?q=inc&user=x")
+    spec = example(shared_specs, "search2-autocomplete-extended.json")
+    assert same_shape(ours, spec, EXTRA, optional=frozenset({"language", "label"})) == []
+    service_term = {k: v for k, v in spec["items"][1].items() if k not in ("type", "label")}
+    for term in ours["items"]:
+        assert same_shape(term, service_term, frozenset()) == []
+        assert term["service"] == [
+            {"id": f"http://testserver/iiif/fish/search/2?q={term['value']}", "type": "SearchService2"}
+        ]
+    assert ours["ignored"] == ["user"]
+
+
+# -- MUSTs beyond shape -----------------------------------------------------------------------
+
+
+async def test_items_are_fully_embedded_annotations(client: httpx.AsyncClient, corpus: Corpus) -> None:
+    ours = await get(client, "/iiif/fish/search/2?q=de la")
+    canvases = {c["id"] for c in corpus.manifests["fish"]["items"]}
+    for item in ours["items"]:
+        assert item["type"] == "Annotation"
+        assert item["body"]["type"] == "TextualBody" and item["body"]["format"] == "text/plain"
+        match = TARGET.match(item["target"])
+        assert match and match["canvas"] in canvases
+    sources = [t["source"] for c in ours["annotations"][0]["items"] for t in ([c["target"]] if isinstance(c["target"], dict) else c["target"])]
+    assert sorted(sources) == sorted(item["id"] for item in ours["items"])
+
+
+def _hit() -> Hit:
+    matches = (Match("verbun-", Box(10, 20, 30, 40), 2, 12, 12), Match("den", Box(1, 70, 9, 40), 3, 13, 13))
+    return Hit("b", 4, "https://example.org/c5", "verbunden", "", " mit", matches)
+
+
+def test_renderer_of_a_hit_over_two_lines() -> None:
+    page = HitPage((_hit(),), 1, 0, 10)
+    refs = {"b": ManifestRef("https://s/iiif/b/manifest", "Book")}
+    data = annotation_page(page, ResultLinks("https://s/iiif/search/2", (("q", "verbunden"),)), "https://s", manifests=refs)
+    assert [item["id"] for item in data["items"]] == ["https://s/iiif/b/annotation/4-12-12-2", "https://s/iiif/b/annotation/4-13-13-3"]
+    assert data["items"][0]["target"] == {
+        "id": "https://example.org/c5#xywh=10,20,30,40",
+        "partOf": {"id": "https://s/iiif/b/manifest", "type": "Manifest", "label": {"none": ["Book"]}},
+    }
+    (context,) = data["annotations"][0]["items"]
+    assert context["id"] == "https://s/iiif/b/match/4-12-13"
+    # No text before the hit: no prefix at all rather than an empty one.
+    assert context["target"][0]["selector"] == [{"type": "TextQuoteSelector", "exact": "verbun-"}]
+    assert context["target"][1]["selector"] == [{"type": "TextQuoteSelector", "exact": "den", "suffix": " mit"}]
+
+
+@pytest.mark.parametrize(("number", "next_", "prev"), [(0, 1, None), (2, None, 1), (9, None, 2)])
+def test_paging_links(number: int, next_: int | None, prev: int | None) -> None:
+    data = annotation_page(HitPage((), 25, number * 10, 10), ResultLinks("https://s/x", (("q", "a"),)), "https://s")
+    assert data["id"] == f"https://s/x?q=a&page={number}"
+    assert data.get("next") == (None if next_ is None else {"id": f"https://s/x?q=a&page={next_}", "type": "AnnotationPage"})
+    assert data.get("prev") == (None if prev is None else {"id": f"https://s/x?q=a&page={prev}", "type": "AnnotationPage"})
+    assert data["partOf"]["total"] == 25 and data["items"] == [] and "annotations" not in data
+
+
+def test_term_page_renderer() -> None:
+    data = term_page([Term("bird", 3)], "https://s/a?q=bi", "https://s/search/2", ignored=["user"])
+    assert data == {
+        "@context": SEARCH2_CONTEXT,
+        "id": "https://s/a?q=bi",
+        "type": "TermPage",
+        "ignored": ["user"],
+        "items": [{"value": "bird", "total": 3, "service": [{"id": "https://s/search/2?q=bird", "type": "SearchService2"}]}],
+    }
