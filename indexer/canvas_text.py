@@ -16,7 +16,10 @@ from typing import Literal
 from indexer.errors import FetchError
 from indexer.fetch import Fetcher
 from indexer.model import Canvas, ImageRef
-from ocr import OcrCache, OcrSettings, Page, ocr_image, parse_ocr
+from ocr.cache import OcrCache, key_for
+from ocr.formats import parse_ocr
+from ocr.model import OcrSettings, Page
+from ocr.tesseract import ocr_image
 
 OcrMode = Literal["auto", "tesseract", "existing"]
 Origin = Literal["ocr", "cache", "existing"]
@@ -59,7 +62,9 @@ def image_url(image: ImageRef, ocr_width: int) -> str | None:
             size = "max" if image.service_version == 3 else "full"
         else:
             size = f"{ocr_width},"
-        return f"{image.service}/full/{size}/0/default.jpg"
+        # Image API 1.1 names the default quality "native".
+        quality = "native" if image.service_version == 1 else "default"
+        return f"{image.service}/full/{size}/0/{quality}.jpg"
     return image.url
 
 
@@ -136,7 +141,7 @@ def page_for(
     if canvas.image is None:
         raise CanvasFailed("the canvas has no image")
     data, source = _read_image(canvas.image, fetcher, ocr_width)
-    key = cache.key_for(hashlib.sha256(data).hexdigest(), settings)
+    key = key_for(hashlib.sha256(data).hexdigest(), settings)
     hocr = cache.get(key)
     origin: Origin = "cache"
     if hocr is None:

@@ -19,13 +19,15 @@ from pathlib import Path
 
 from indexer import paths
 from indexer.canvas_text import CanvasFailed, OcrMode, Origin, page_for
-from indexer.errors import IndexerError, SourceError
+from indexer.errors import FetchError, IndexerError, SourceError
 from indexer.fetch import Fetcher
 from indexer.model import Book, Canvas
 from indexer.records import page_record
 from indexer.sources import read_source
 from indexer.store import BookRecord, PageRecord, Store
-from ocr import OcrCache, OcrError, OcrSettings
+from ocr.cache import OcrCache
+from ocr.errors import OcrError
+from ocr.model import OcrSettings
 
 log = logging.getLogger("indexer")
 
@@ -256,10 +258,16 @@ def index(
         )
     try:
         for location in sources:
+
+            def member_failed(member: str, error: IndexerError) -> None:
+                # One bad manifest of a Collection is reported; its siblings go on.
+                reports.append(BookReport(id="", label="", source=member, error=str(error)))
+                progress.book_finished(reports[-1])
+
             try:
-                for book in read_source(location, fetcher, book_id=options.book_id):
+                for book in read_source(location, fetcher, book_id=options.book_id, on_error=member_failed):
                     reports.append(index_book(book, store, options, progress, pool))
-            except SourceError as exc:
+            except (SourceError, FetchError) as exc:
                 reports.append(BookReport(id="", label="", source=location, error=str(exc)))
                 progress.book_finished(reports[-1])
     finally:
