@@ -56,6 +56,8 @@ async def image_service_v2(
 
 async def _serve(request: Request, version: ApiVersion, settings: Settings, snapshot: Snapshot, base: str) -> Response:
     segments = _service_path(request, version).split("/")
+    if not segments[0]:
+        raise NotFound("no identifier: expected /iiif/image/{3|2}/{identifier}/info.json")
     if len(segments) == 1 or segments[1:] == [""]:
         identifier = parse_identifier(segments[0])
         resolve_image(identifier, snapshot.images(), settings.image_roots)
