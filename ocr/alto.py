@@ -96,8 +96,12 @@ def _number(element: etree._Element, name: str) -> float | None:
 
 def _corners(element: etree._Element, scale: float) -> tuple[int, int, int, int] | None:
     """HPOS/VPOS/WIDTH/HEIGHT as pixel corners (x0, y0, x1, y1), or None when any is missing."""
-    x, y, w, h = (_number(element, "HPOS"), _number(element, "VPOS"), _number(element, "WIDTH"),
-                  _number(element, "HEIGHT"))
+    x, y, w, h = (
+        _number(element, "HPOS"),
+        _number(element, "VPOS"),
+        _number(element, "WIDTH"),
+        _number(element, "HEIGHT"),
+    )
     if x is None or y is None or w is None or h is None:
         return None
     return round(x * scale), round(y * scale), round((x + w) * scale), round((y + h) * scale)
@@ -106,7 +110,7 @@ def _corners(element: etree._Element, scale: float) -> tuple[int, int, int, int]
 class _Extent:
     """A page's pixel size: from its WIDTH/HEIGHT when given, else grown to what is on it."""
 
-    __slots__ = ("width", "height", "sized")
+    __slots__ = ("height", "sized", "width")
 
     def __init__(self, width: float | None, height: float | None, scale: float) -> None:
         self.sized = width is not None and height is not None and width * scale >= 1 and height * scale >= 1
@@ -148,16 +152,24 @@ def _read_page(page: etree._Element, scale: float) -> Page:
             tag = child.tag
             if not isinstance(tag, str):
                 continue
-            local = tag[tag.rfind("}") + 1:]
+            local = tag[tag.rfind("}") + 1 :]
             if local == "String":
                 text = " ".join((child.get("CONTENT") or "").split())
                 if not text:
                     continue
                 confidence = _number(child, "WC")
                 if confidence is not None:
-                    confidence = min(max(confidence * 100.0, 0.0), 100.0)  # ALTO WC is 0..1, hOCR x_wconf 0..100
-                entries.append([text, _corners(child, scale), confidence, child.get("SUBS_TYPE"),
-                                " ".join((child.get("SUBS_CONTENT") or "").split())])
+                    # ALTO WC is 0..1, hOCR x_wconf 0..100; rounding drops float noise (0.55 * 100).
+                    confidence = min(max(round(confidence * 100.0, 2), 0.0), 100.0)
+                entries.append(
+                    [
+                        text,
+                        _corners(child, scale),
+                        confidence,
+                        child.get("SUBS_TYPE"),
+                        " ".join((child.get("SUBS_CONTENT") or "").split()),
+                    ]
+                )
             elif local == "HYP" and entries:
                 # ALTO puts the printed hyphen in an element of its own; keep it on the word, as printed.
                 entries[-1][0] += child.get("CONTENT") or "-"
@@ -166,7 +178,7 @@ def _read_page(page: etree._Element, scale: float) -> Page:
         line_corners = _corners(element, scale)
         if any(entry[1] is None for entry in entries):
             _share_out(entries, line_corners)
-        words = []
+        words: list[Word] = []
         for text, corners, confidence, subs_type, subs_content in entries:
             if corners is None:
                 continue  # no coordinates of its own and no line box to place it by
@@ -207,20 +219,19 @@ def _join_parts(lines: list[Line], parts: list[tuple[int, int, str, str]]) -> li
     Some producers write SUBS_CONTENT on one half only (namespaced_alto2_pixel.xml leaves
     HypPart2's empty), so a pair takes whichever half has it; a lone half uses its own.
     """
-    located = parts
     joined: dict[tuple[int, int], str] = {}
     index = 0
-    while index < len(located):
-        line, word, kind, content = located[index]
-        partner = located[index + 1] if index + 1 < len(located) else None
+    while index < len(parts):
+        line_index, word_index, kind, content = parts[index]
+        partner = parts[index + 1] if index + 1 < len(parts) else None
         if kind == "HypPart1" and partner is not None and partner[2] == "HypPart2":
             whole = content or partner[3]
             if whole:
-                joined[(line, word)] = joined[(partner[0], partner[1])] = whole
+                joined[(line_index, word_index)] = joined[(partner[0], partner[1])] = whole
             index += 2
             continue
         if content:
-            joined[(line, word)] = content
+            joined[(line_index, word_index)] = content
         index += 1
     result = list(lines)
     for (line_index, word_index), whole in joined.items():

@@ -44,12 +44,7 @@ def dehyphenate(lines: Sequence[Line]) -> tuple[Line, ...]:
         if previous is not None:
             before = result[previous]
             last, first = before.words[-1], line.words[0]
-            if (
-                last.joined is None
-                and first.joined is None
-                and is_hyphenated(last)
-                and first.text[0].isalpha()
-            ):
+            if last.joined is None and first.joined is None and is_hyphenated(last) and first.text[0].isalpha():
                 # Keep it simple: the tokeniser drops any punctuation left on the second half.
                 joined = last.text[:-1] + first.text
                 result[previous] = _replace_word(before, -1, dataclasses.replace(last, joined=joined))

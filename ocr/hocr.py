@@ -9,6 +9,7 @@ Line-end hyphenation is left to `ocr.dehyphenate`, which `parse_pages` calls for
 from __future__ import annotations
 
 import codecs
+import contextlib
 import gc
 import re
 from collections.abc import Iterator
@@ -177,7 +178,7 @@ def _text(element: etree._Element) -> str:
 class _PageBuffer:
     """A page being read: its size when the page bbox gives one, else the extent of what is on it."""
 
-    __slots__ = ("width", "height", "sized", "language", "lines", "blocks")
+    __slots__ = ("blocks", "height", "language", "lines", "sized", "width")
 
     def __init__(self, bbox: tuple[int, int, int, int] | None, language: str | None) -> None:
         self.sized = bbox is not None and bbox[2] >= 1 and bbox[3] >= 1
@@ -205,10 +206,10 @@ class _PageBuffer:
 
     def build(self) -> Page:
         """The frozen Page, with line-end hyphenation joined."""
-        lines = []
-        for line in self.lines:
-            if isinstance(line, _LineBuffer):  # words found outside any line element
-                line = line.finish(self, None)
+        lines: list[Line] = []
+        for entry in self.lines:
+            # A _LineBuffer holds words found outside any line element, finished only now.
+            line = entry.finish(self, None) if isinstance(entry, _LineBuffer) else entry
             if line is not None:
                 lines.append(line)
         return Page(self.width, self.height, dehyphenate(lines), "hocr", self.language)
@@ -217,7 +218,7 @@ class _PageBuffer:
 class _LineBuffer:
     """A line being read: its words, plus what is needed to finish it."""
 
-    __slots__ = ("bbox", "block", "words", "boxless", "has_structure", "last_word")
+    __slots__ = ("bbox", "block", "boxless", "has_structure", "last_word", "words")
 
     def __init__(self, bbox: tuple[int, int, int, int] | None, block: int) -> None:
         self.bbox = bbox
@@ -285,9 +286,7 @@ class _Reader:
             self.pages.append(self._loose)
         return self._loose
 
-    def walk(
-        self, parent: etree._Element, page: _PageBuffer | None, block: int, line: _LineBuffer | None
-    ) -> None:
+    def walk(self, parent: etree._Element, page: _PageBuffer | None, block: int, line: _LineBuffer | None) -> None:
         """Read the children of `parent` within the given page, block and line.
 
         This loop runs once per element of the file (60,000 in a 347-page book), so the
@@ -325,10 +324,8 @@ class _Reader:
                         end = title.find(";")
                         parts = (title[5:end] if end > 0 else title[5:]).split()
                         if len(parts) == 4:
-                            try:
+                            with contextlib.suppress(ValueError):  # decimals or junk: the regex below decides
                                 corners = int(parts[0]), int(parts[1]), int(parts[2]), int(parts[3])
-                            except ValueError:
-                                pass  # decimals or junk: the regex below decides
                     if corners is None:
                         corners = _bbox(title)
                     if "conf" in title:
@@ -381,7 +378,7 @@ def _clean_soft_hyphens(text: str) -> str:
 
 def _page_language(element: etree._Element) -> str | None:
     """The page's language from its `lang` attribute or `ocrp_lang` property, if it names one."""
-    language = element.get("lang")
+    language: str | None = element.get("lang")
     if not language:
         match = _LANGUAGE.search(element.get("title") or "")
         language = match.group(1) if match else None
