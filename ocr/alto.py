@@ -84,25 +84,21 @@ def _scale(root: etree._Element, source: str, dpi: float) -> float:
 
 def _number(element: etree._Element, name: str) -> float | None:
     """A numeric attribute (CCS writes `5793.0`), or None when absent or not a finite number."""
-    value = element.get(name)
-    if value is None:
-        return None
     try:
-        number = float(value)
-    except ValueError:
+        number = float(element.get(name))
+    except (TypeError, ValueError):  # TypeError: the attribute is missing
         return None
-    return number if number == number and abs(number) < 1e12 else None  # drop NaN and absurd values
+    return number if abs(number) < 1e12 else None  # drops NaN, inf and absurd values too
 
 
 def _corners(element: etree._Element, scale: float) -> tuple[int, int, int, int] | None:
-    """HPOS/VPOS/WIDTH/HEIGHT as pixel corners (x0, y0, x1, y1), or None when any is missing."""
-    x, y, w, h = (
-        _number(element, "HPOS"),
-        _number(element, "VPOS"),
-        _number(element, "WIDTH"),
-        _number(element, "HEIGHT"),
-    )
-    if x is None or y is None or w is None or h is None:
+    """HPOS/VPOS/WIDTH/HEIGHT as pixel corners (x0, y0, x1, y1), or None when any is missing or absurd."""
+    get = element.get
+    try:
+        x, y, w, h = float(get("HPOS")), float(get("VPOS")), float(get("WIDTH")), float(get("HEIGHT"))
+    except (TypeError, ValueError):  # TypeError: the attribute is missing
+        return None
+    if not (abs(x) < 1e12 and abs(y) < 1e12 and abs(w) < 1e12 and abs(h) < 1e12):  # also NaN and inf
         return None
     return round(x * scale), round(y * scale), round((x + w) * scale), round((y + h) * scale)
 
@@ -122,6 +118,8 @@ class _Extent:
 
     def fit(self, x0: int, y0: int, x1: int, y1: int) -> Box:
         """A box inside the page and never empty; one wholly outside shrinks onto the nearest edge."""
+        if 0 <= x0 < x1 <= self.width and 0 <= y0 < y1 <= self.height:
+            return Box(x0, y0, x1 - x0, y1 - y0)  # the usual case, kept cheap
         if x1 < x0:
             x0, x1 = x1, x0
         if y1 < y0:
