@@ -41,19 +41,19 @@ def parse_pages(data: bytes, source: str = "", dpi: float = DEFAULT_DPI) -> list
     """
     if not dpi > 0:
         raise ValueError(f"dpi must be positive, not {dpi!r}")
-    root = _parse_tree(data, source)
+    root, fatal = _parse_tree(data, source)
     scale = _scale(root, source, dpi)
     pages = [_read_page(page, scale) for page in root.iter("{*}Page")]
     if not pages:
         # ALTO fragments (a TextBlock or TextLine without the Layout/Page around it) still read.
         if next(root.iter("{*}TextLine"), None) is None:
-            raise MalformedOcr(source, "no ALTO Page or TextLine elements found")
+            raise MalformedOcr(source, f"no ALTO Page or TextLine elements found{fatal}")
         pages = [_read_page(root, scale)]
     return pages
 
 
-def _parse_tree(data: bytes, source: str) -> etree._Element:
-    """The lxml tree; never resolves entities or fetches anything (XXE-safe)."""
+def _parse_tree(data: bytes, source: str) -> tuple[etree._Element, str]:
+    """The lxml tree, and why parsing stopped early if it did; never resolves entities or fetches (XXE-safe)."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"ALTO data must be bytes, not {type(data).__name__}")
     parser = etree.XMLParser(
@@ -66,7 +66,13 @@ def _parse_tree(data: bytes, source: str) -> etree._Element:
         raise MalformedOcr(source, f"not parseable as XML: {error}", line) from error
     if root is None:
         raise MalformedOcr(source, "empty document")
-    return root
+    return root, _fatal_note(parser.error_log)
+
+
+def _fatal_note(log: etree._ListErrorLog) -> str:
+    """libxml2's first fatal error, to say why a file gave nothing (nesting deeper than 256, ...)."""
+    fatal = [entry for entry in log if entry.level_name == "FATAL"]
+    return f" (line {fatal[0].line}: {fatal[0].message})" if fatal else ""
 
 
 def _scale(root: etree._Element, source: str, dpi: float) -> float:

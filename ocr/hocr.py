@@ -58,13 +58,13 @@ def parse_pages(data: bytes, source: str = "") -> list[Page]:
     Empty pages are kept so that page N of a book-sized file stays canvas N.
     Raises `MalformedOcr` when the bytes hold no hOCR page, line or word at all.
     """
-    root = _parse_tree(data, source)
+    root, fatal = _parse_tree(data, source)
     reader = _Reader()
     with _gc_paused():
         reader.walk(root, None, 0, None)
         pages = [buffer.build() for buffer in reader.pages]
     if not pages:
-        raise MalformedOcr(source, "no hOCR ocr_page, ocr_line or ocrx_word elements found")
+        raise MalformedOcr(source, f"no hOCR ocr_page, ocr_line or ocrx_word elements found{fatal}")
     return pages
 
 
@@ -86,8 +86,11 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _parse_tree(data: bytes, source: str) -> etree._Element:
-    """The lxml tree of the bytes, with the encoding sniffed first (libxml2 would assume Latin-1)."""
+def _parse_tree(data: bytes, source: str) -> tuple[etree._Element, str]:
+    """The lxml tree, encoding sniffed first (libxml2 would assume Latin-1), and why parsing stopped early if it did.
+
+    The second value is "" or a note like " (line 1: Excessive depth in document: 256 ...)" for error messages.
+    """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"hOCR data must be bytes, not {type(data).__name__}")
     data = bytes(data)
@@ -103,7 +106,13 @@ def _parse_tree(data: bytes, source: str) -> etree._Element:
         raise MalformedOcr(source, f"not parseable as HTML: {error}") from error
     if root is None:
         raise MalformedOcr(source, "empty document")
-    return root
+    return root, _fatal_note(parser.error_log)
+
+
+def _fatal_note(log: etree._ListErrorLog) -> str:
+    """libxml2's first fatal error, to say why a file gave nothing (nesting deeper than 256, ...)."""
+    fatal = [entry for entry in log if entry.level_name == "FATAL"]
+    return f" (line {fatal[0].line}: {fatal[0].message})" if fatal else ""
 
 
 def _sniff_encoding(data: bytes) -> str:

@@ -275,3 +275,9 @@ def test_arbitrary_bytes_never_crash(data: bytes) -> None:
 def test_mutated_files_never_crash(shared_data: Path, choice: st.DataObject) -> None:
     seed = choice.draw(st.sampled_from([ALTO_SEED, read(shared_data, "ocrd_from_page_00000006_alto4.xml")[:20000]]))
     check_never_crashes(choice.draw(mutated(seed)))
+
+
+def test_nesting_deeper_than_libxml2_allows_is_malformed() -> None:
+    data = b"<alto>" + b"<ComposedBlock>" * 5000 + b"<TextLine><String CONTENT='x'/></TextLine>"
+    with pytest.raises(MalformedOcr, match="depth"):
+        alto.parse_pages(data)

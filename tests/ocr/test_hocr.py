@@ -307,3 +307,10 @@ def test_arbitrary_bytes_never_crash(data: bytes) -> None:
 def test_mutated_real_files_never_crash(shared_data: Path, choice: st.DataObject) -> None:
     seed = read(shared_data, choice.draw(st.sampled_from(FUZZ_SEEDS)))
     check_never_crashes(choice.draw(mutated(seed)))
+
+
+def test_nesting_deeper_than_libxml2_allows_is_malformed_not_a_crash() -> None:
+    # libxml2 stops at depth 256, which also keeps the recursive walk far from Python's limit.
+    data = b"<div>" * 5000 + b"<span class='ocrx_word' title='bbox 0 0 5 5'>x</span>"
+    with pytest.raises(MalformedOcr, match="depth"):
+        hocr.parse_pages(data)
