@@ -1,7 +1,7 @@
-"""Fixtures for the ocr tests: the shared real-data folder and one parametrization per OCR file.
+"""One test per real OCR file: tests asking for `hocr_file` or `alto_file` run once per file.
 
-Self-contained so it can move to tests/conftest.py as is: the repository root is found by
-its pyproject.toml, not by how deep this file sits.
+The `shared_data` fixture itself lives in tests/conftest.py. This file can move there as is:
+the repository root is found by its pyproject.toml, not by how deep this file sits.
 """
 
 from __future__ import annotations
@@ -26,14 +26,6 @@ def _ocr_files(kind: str, suffixes: tuple[str, ...]) -> list[Path]:
 
 HOCR_FILES = _ocr_files("hocr", (".hocr", ".html"))
 ALTO_FILES = _ocr_files("alto", (".xml",))
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The shared test data folder (../shared/data beside the clone); skips when it is absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared test data not found at {SHARED_DATA}")
-    return SHARED_DATA.resolve()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
