@@ -1,0 +1,1 @@
+"""Tests of the ocr package, one file per module."""
