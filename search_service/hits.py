@@ -11,7 +11,7 @@ pages that the requested result page covers are loaded from the store.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from indexer.store import PageMatch, PageRecord, Snapshot
@@ -147,11 +147,15 @@ def _slot_terms(snapshot: Snapshot, slot: Slot) -> frozenset[str]:
 # -- the one rule for what a hit is ------------------------------------------------------
 
 
-def token_positions(page_tokens: Sequence[str]) -> dict[str, list[int]]:
-    """Token -> its positions on a page, as the index records them (token i at position i)."""
+def token_positions(page_tokens: Sequence[str], wanted: Collection[str] | None = None) -> dict[str, list[int]]:
+    """Token -> its positions on a page, as the index records them (token i at position i).
+
+    With `wanted`, only those tokens are collected (what a plan needs, and much less work).
+    """
     positions: dict[str, list[int]] = {}
     for i, token in enumerate(page_tokens):
-        positions.setdefault(token, []).append(i)
+        if wanted is None or token in wanted:
+            positions.setdefault(token, []).append(i)
     return positions
 
 
@@ -210,6 +214,27 @@ def _single_slot(plan: Plan) -> bool:
     return len(plan) == 1 and len(plan[0]) == 1
 
 
+def match_pages(
+    snapshot: Snapshot, groups: Sequence[Sequence[str]], book_id: str | None, *, positions: bool
+) -> list[PageMatch]:
+    """`snapshot.match`, walking whichever postings are fewer for a one-book search.
+
+    The store limits a book's postings by stepping through every page of the book for
+    every term (about terms x pages steps); when the terms occur less often than that
+    in the whole index, walking their full postings and keeping this book's pages is
+    cheaper (rare words, and prefixes of many rare words, in a long book).
+    """
+    if book_id is None:
+        return snapshot.match(groups, None, positions=positions)
+    book = snapshot.book(book_id)
+    terms = sorted({term for group in groups for term in group})
+    pages = book.page_count if book is not None else 0
+    occurrences = sum(snapshot.term_counts(terms, None).values())  # an upper bound on postings
+    if occurrences < len(terms) * pages:
+        return [m for m in snapshot.match(groups, None, positions=positions) if m.book_id == book_id]
+    return snapshot.match(groups, book_id, positions=positions)
+
+
 # -- search ---------------------------------------------------------------------------------
 
 
@@ -226,7 +251,7 @@ def search(snapshot: Snapshot, query: Query, book_id: str | None, start: int, pa
     if plan is None:
         return HitPage((), 0, start, page_size)
     groups = sorted({tuple(sorted(slot)) for unit in plan for slot in unit})
-    matches = snapshot.match(groups, book_id, positions=not _single_slot(plan))
+    matches = match_pages(snapshot, groups, book_id, positions=not _single_slot(plan))
     counts = [_page_hit_count(m, plan) for m in matches]
     total = sum(counts)
     hits: list[Hit] = []
@@ -244,8 +269,12 @@ def search(snapshot: Snapshot, query: Query, book_id: str | None, start: int, pa
 
 def page_hits_of(record: PageRecord, plan: Plan) -> list[Hit]:
     """Every hit of `plan` on one stored page, drawn from its stored tokens and words."""
+    wanted = frozenset().union(*(slot for unit in plan for slot in unit))
+    spans = hit_spans(plan, token_positions(record.tokens, wanted))
+    if not spans:
+        return []
     text = _PageText(record)
-    return [text.hit(first, last) for first, last in hit_spans(plan, token_positions(record.tokens))]
+    return [text.hit(first, last) for first, last in spans]
 
 
 class _PageText:
@@ -336,7 +365,14 @@ def terms(snapshot: Snapshot, prefix: str, book_id: str | None, min_count: int, 
     if len(parts) != 1:
         return []
     candidates = expand_prefix(snapshot, parts[0], AUTOCOMPLETE_CANDIDATES)
-    counts = snapshot.term_counts(candidates, book_id)
+    if book_id is None:
+        counts = snapshot.term_counts(candidates, None)
+    else:
+        # One group of all candidates: every page of the book holding any of them, with counts.
+        counts = {}
+        for page in match_pages(snapshot, [candidates], book_id, positions=False) if candidates else []:
+            for term, count in page.counts.items():
+                counts[term] = counts.get(term, 0) + count
     found = [Term(term, count) for term, count in counts.items() if count >= max(1, min_count)]
     top = sorted(found, key=lambda t: (-t.count, t.text))[: max(0, limit)]
     return sorted(top, key=lambda t: t.text)
