@@ -57,7 +57,9 @@ class Hit:
 
     `text` is the matched text as printed, with a word hyphenated across a line end
     shown whole; `before`/`after` are the text around it on the same page (with the
-    separating space), empty at the page's edges.
+    separating space), empty at the page's edges. `first_token`..`last_token` is the
+    span of index tokens it covers: hits never share a token, but two hits can share a
+    printed word (`est` and `dire` in "c'est-à-dire"), so `Match`es can repeat.
     """
 
     book_id: str
@@ -67,6 +69,8 @@ class Hit:
     before: str
     after: str
     matches: tuple[Match, ...]
+    first_token: int = 0
+    last_token: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +319,8 @@ class _PageText:
             before=self._before(first),
             after=self._after(last),
             matches=tuple(matches),
+            first_token=first_token,
+            last_token=last_token,
         )
 
     def _match(self, first: int, last: int) -> Match:

@@ -69,10 +69,15 @@ def annotation_list(
     body["startIndex"] = page.start
     resources: list[dict[str, Any]] = []
     hits: list[dict[str, Any]] = []
+    listed: set[str] = set()
     for hit in page.hits:
         ids: list[str] = []
         for match in hit.matches:
             anno_id = annotation_id(base, hit.book_id, hit.canvas_index, match.first_word, match.last_word, match.line)
+            ids.append(anno_id)
+            if anno_id in listed:
+                continue  # two hits in one printed word ("c'est-à-dire"): both refer to one annotation
+            listed.add(anno_id)
             annotation: dict[str, Any] = {
                 "@id": anno_id,
                 "@type": "oa:Annotation",
@@ -86,7 +91,6 @@ def annotation_list(
                 # on the annotation itself (P2.1 allows `within` on any resource) `on` stays a string.
                 annotation["within"] = {"@id": ref.id, "@type": "sc:Manifest", "label": ref.label}
             resources.append(annotation)
-            ids.append(anno_id)
         # §3.4.2 / §3.4.4: one hit per match, listing every annotation (line) it spans.
         hits.append({
             "@type": "search:Hit",

@@ -57,12 +57,16 @@ def annotation_page(
     body["startIndex"] = page.start
     items: list[dict[str, Any]] = []
     context: list[dict[str, Any]] = []
+    listed: set[str] = set()
     for hit in page.hits:
         ref = manifests[hit.book_id] if manifests is not None else None
         ids = [
             annotation_id(base, hit.book_id, hit.canvas_index, m.first_word, m.last_word, m.line) for m in hit.matches
         ]
         for anno_id, match in zip(ids, hit.matches, strict=True):
+            if anno_id in listed:
+                continue  # two hits in one printed word: one annotation, two match annotations (§4.3.3)
+            listed.add(anno_id)
             fragment = f"{hit.canvas_id}#xywh={match.box.xywh}"
             items.append({
                 "id": anno_id,
@@ -102,9 +106,8 @@ def _context_annotation(base: str, hit: Hit, ids: Sequence[str]) -> dict[str, An
         if i == last and hit.after:
             selector["suffix"] = hit.after
         targets.append({"type": "SpecificResource", "source": anno_id, "selector": [selector]})
-    first, final = hit.matches[0], hit.matches[-1]
     return {
-        "id": match_id(base, hit.book_id, hit.canvas_index, first.first_word, final.last_word),
+        "id": match_id(base, hit.book_id, hit.canvas_index, hit.first_token, hit.last_token),
         "type": "Annotation",
         "motivation": "contextualizing",
         "target": targets[0] if len(targets) == 1 else targets,

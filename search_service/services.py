@@ -57,9 +57,13 @@ def annotation_id(base: str, book_id: str, canvas_index: int, first_word: int, l
     return f"{_scope(base, book_id)}/annotation/{canvas_index}-{first_word}-{last_word}-{line}"
 
 
-def match_id(base: str, book_id: str, canvas_index: int, first_word: int, last_word: int) -> str:
-    """A stable id for the annotation describing one hit (Search 2.0 `contextualizing`)."""
-    return f"{_scope(base, book_id)}/match/{canvas_index}-{first_word}-{last_word}"
+def match_id(base: str, book_id: str, canvas_index: int, first_token: int, last_token: int) -> str:
+    """A stable id for the annotation describing one hit (Search 2.0 `contextualizing`).
+
+    Counted in index tokens, not printed words: two hits may fall in one printed word
+    ("c'est-à-dire") but never share a token.
+    """
+    return f"{_scope(base, book_id)}/match/{canvas_index}-{first_token}-{last_token}"
 
 
 def url_with(service: str, params: Iterable[tuple[str, str]]) -> str:

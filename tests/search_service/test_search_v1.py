@@ -197,9 +197,19 @@ async def test_what_mirador_and_uv_read(client: httpx.AsyncClient, corpus: Corpu
         assert match and match["canvas"] in canvases
         assert resource["resource"]["@type"] == "cnt:ContentAsText" and resource["resource"]["chars"]
     referenced = [a for hit in ours["hits"] for a in hit["annotations"]]
-    assert sorted(referenced) == sorted(ids)  # every annotation belongs to exactly one hit
+    assert set(referenced) == set(ids)  # every annotation belongs to a hit, every hit's annotations are listed
     assert all(hit["@type"] == "search:Hit" for hit in ours["hits"])
     assert len(ours["hits"]) == min(100, ours["within"]["total"])
+
+
+async def test_two_hits_in_one_printed_word_share_its_annotation(client: httpx.AsyncClient) -> None:
+    """`est` and `dire` both fall in "c'est-à-dire": the annotation is listed once, both hits refer to it."""
+    ours = await get(client, "/iiif/fish/search/1?q=est dire")
+    ids = [r["@id"] for r in ours["resources"]]
+    assert len(ids) == len(set(ids))
+    referenced = [a for hit in ours["hits"] for a in hit["annotations"]]
+    assert len(referenced) > len(ids) and set(referenced) == set(ids)
+    assert ours["within"]["total"] == len(ours["hits"])
 
 
 def _hit(text: str, before: str, after: str) -> Hit:

@@ -155,12 +155,12 @@ async def test_items_are_fully_embedded_annotations(client: httpx.AsyncClient, c
         match = TARGET.match(item["target"])
         assert match and match["canvas"] in canvases
     sources = [t["source"] for c in ours["annotations"][0]["items"] for t in ([c["target"]] if isinstance(c["target"], dict) else c["target"])]
-    assert sorted(sources) == sorted(item["id"] for item in ours["items"])
+    assert set(sources) == {item["id"] for item in ours["items"]}
 
 
 def _hit() -> Hit:
     matches = (Match("verbun-", Box(10, 20, 30, 40), 2, 12, 12), Match("den", Box(1, 70, 9, 40), 3, 13, 13))
-    return Hit("b", 4, "https://example.org/c5", "verbunden", "", " mit", matches)
+    return Hit("b", 4, "https://example.org/c5", "verbunden", "", " mit", matches, first_token=9, last_token=9)
 
 
 def test_renderer_of_a_hit_over_two_lines() -> None:
@@ -173,10 +173,21 @@ def test_renderer_of_a_hit_over_two_lines() -> None:
         "partOf": {"id": "https://s/iiif/b/manifest", "type": "Manifest", "label": {"none": ["Book"]}},
     }
     (context,) = data["annotations"][0]["items"]
-    assert context["id"] == "https://s/iiif/b/match/4-12-13"
+    assert context["id"] == "https://s/iiif/b/match/4-9-9"  # counted in tokens: unique per hit
     # No text before the hit: no prefix at all rather than an empty one.
     assert context["target"][0]["selector"] == [{"type": "TextQuoteSelector", "exact": "verbun-"}]
     assert context["target"][1]["selector"] == [{"type": "TextQuoteSelector", "exact": "den", "suffix": " mit"}]
+
+
+async def test_two_hits_in_one_printed_word(client: httpx.AsyncClient) -> None:
+    """`est` and `dire` both fall in the printed word "c'est-à-dire": one item, two match annotations."""
+    ours = await get(client, "/iiif/fish/search/2?q=est dire")
+    item_ids = [item["id"] for item in ours["items"]]
+    assert len(item_ids) == len(set(item_ids))
+    contexts = ours["annotations"][0]["items"]
+    assert len({c["id"] for c in contexts}) == len(contexts) == ours["partOf"]["total"] > len(item_ids)
+    sources = {t["source"] for c in contexts for t in ([c["target"]] if isinstance(c["target"], dict) else c["target"])}
+    assert sources == set(item_ids)
 
 
 @pytest.mark.parametrize(("number", "next_", "prev"), [(0, 1, None), (2, None, 1), (9, None, 2)])
