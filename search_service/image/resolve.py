@@ -18,7 +18,8 @@ from search_service.errors import UnknownImage
 
 log = logging.getLogger("search_service.image")
 
-# Source formats served; lower-case suffixes, matched case-insensitively.
+# Source formats served, matched case-insensitively; the same set as indexer/sources/folder.py
+# reads (a test keeps them equal).
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".jp2"})
 
 _listings: dict[Path, tuple[int, dict[str, Path]]] = {}
@@ -39,7 +40,7 @@ def resolve_image(identifier: str, indexed: Mapping[str, str], image_roots: Sequ
         if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
             return path
         log.warning("indexed image %s is missing or not an image: %s", identifier, path)
-        raise UnknownImage(f"image {identifier!r} is indexed but its file is missing; re-index its book")
+        raise UnknownImage(f"image {identifier!r} is indexed but its file is gone or not an image; re-index its book")
     if _is_plain_name(identifier):
         for root in image_roots:
             found = _in_root(identifier, root)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from indexer.sources import folder
 from search_service.errors import UnknownImage
-from search_service.image.resolve import resolve_image, root_identifiers
+from search_service.image.resolve import IMAGE_SUFFIXES, resolve_image, root_identifiers
 
 VALIDATOR_ID = "67352ccc-d1b0-11e1-89ae-279075081939"
 
@@ -75,3 +76,8 @@ def test_a_new_file_in_a_root_is_seen(tmp_path: Path, validator_png: Path) -> No
 def test_a_missing_root_serves_nothing(tmp_path: Path) -> None:
     with pytest.raises(UnknownImage):
         resolve_image("x", {}, [tmp_path / "missing"])
+
+
+def test_the_same_formats_as_the_folder_reader() -> None:
+    # A page that index-manifest accepts from a folder must be servable here.
+    assert IMAGE_SUFFIXES == folder.IMAGE_SUFFIXES
