@@ -27,7 +27,7 @@ _LINE_CLASSES = frozenset({"ocr_line", "ocrx_line", "ocr_textfloat", "ocr_captio
 # `ocr_block` is not in the spec but the BSB/MDZ converter writes it (bsb10049004_multicolumn.hocr).
 _BLOCK_CLASSES = frozenset({"ocr_carea", "ocrx_block", "ocr_block", "ocr_par"})
 
-_OTHER, _PAGE, _BLOCK, _LINE, _WORD = range(5)
+_OTHER, _PAGE, _BLOCK, _LINE, _WORD = range(1, 6)  # all truthy: `kinds.get(c) or _kind(c)` caches them all
 _KINDS: dict[str, int] = {}  # class attribute -> kind; a handful of distinct values per file
 
 _NUMBER = r"(-?\d+(?:\.\d+)?)"
@@ -72,7 +72,7 @@ def parse_pages(data: bytes, source: str = "") -> list[Page]:
 def _gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a file's words are built.
 
-    A 347-page book makes ~110,000 Word and Box objects that all survive, and the collector
+    A 347-page book makes ~100,000 Word and Box objects that all survive, and the collector
     keeps rescanning them in full collections: parse_pages took ~440 ms with it running and
     ~280 ms paused on the Google Books file. What we build holds no reference cycles, so
     nothing is lost. A collector that was already off stays off.
@@ -99,7 +99,9 @@ def _parse_tree(data: bytes, source: str) -> tuple[etree._Element, str]:
             encoding=_sniff_encoding(data), recover=True, remove_comments=True, remove_pis=True, no_network=True
         )
     except LookupError:  # a declared encoding Python knows but libxml2 does not
-        parser = etree.HTMLParser(encoding="utf-8", recover=True, remove_comments=True, remove_pis=True)
+        parser = etree.HTMLParser(
+            encoding="utf-8", recover=True, remove_comments=True, remove_pis=True, no_network=True
+        )
     try:
         root = etree.fromstring(data, parser)
     except (etree.LxmlError, ValueError) as error:
