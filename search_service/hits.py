@@ -178,18 +178,25 @@ def hit_spans(plan: Plan, positions: Mapping[str, Sequence[int]]) -> list[tuple[
     """
     occurrences: list[set[int]] = []
     for unit in plan:
-        slot_sets = [{p for term in slot for p in positions.get(term, ())} for slot in unit]
-        starts = {p for p in slot_sets[0] if all(p + j in slot_sets[j] for j in range(1, len(unit)))}
+        first = _slot_positions(unit[0], positions)
+        if len(unit) == 1:
+            starts = first
+        else:
+            rest = [_slot_positions(slot, positions) for slot in unit[1:]]
+            starts = {p for p in first if all(p + j in slot for j, slot in enumerate(rest, start=1))}
         if not starts:
             return []
         occurrences.append(starts)
     lengths = [len(unit) for unit in plan]
+    if len(plan) == 1 and lengths[0] == 1:
+        return [(p, p) for p in sorted(occurrences[0])]  # one word: every occurrence, none can overlap
     by_start: dict[int, list[int]] = {}
     for u, starts in enumerate(occurrences):
         for p in starts:
             by_start.setdefault(p, []).append(u)
     spans: list[tuple[int, int]] = []
     free_from = 0
+    last_unit = len(plan) - 1
     for p in sorted(by_start):
         if p < free_from:
             continue
@@ -197,13 +204,25 @@ def hit_spans(plan: Plan, positions: Mapping[str, Sequence[int]]) -> list[tuple[
         for u in by_start[p]:
             end, k = p + lengths[u] - 1, u
             # Chain the next query unit while it starts right after this one.
-            while k + 1 < len(plan) and end + 1 in occurrences[k + 1]:
+            while k < last_unit and end + 1 in occurrences[k + 1]:
                 k += 1
                 end += lengths[k]
-            best_end = max(best_end, end)
+            if end > best_end:
+                best_end = end
         spans.append((p, best_end))
         free_from = best_end + 1
     return spans
+
+
+def _slot_positions(slot: frozenset[str], positions: Mapping[str, Sequence[int]]) -> set[int]:
+    """Positions of any of a slot's terms."""
+    if len(slot) == 1:
+        (term,) = slot
+        return set(positions.get(term, ()))
+    found: set[int] = set()
+    for term in slot:
+        found.update(positions.get(term, ()))
+    return found
 
 
 def _page_hit_count(match: PageMatch, plan: Plan) -> int:
