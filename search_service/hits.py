@@ -228,8 +228,9 @@ def _slot_positions(slot: frozenset[str], positions: Mapping[str, Sequence[int]]
 def _page_hit_count(match: PageMatch, plan: Plan) -> int:
     """Hits on a matched page, from the index alone."""
     if match.positions is None:
-        # One unit of one slot: each occurrence of any of its terms is one hit.
-        return sum(match.counts.get(term, 0) for term in plan[0][0])
+        # One unit of one slot: each occurrence of any of its terms is one hit; `counts`
+        # holds just the slot's terms found on the page (up to 200 for a prefix).
+        return sum(match.counts.values())
     return len(hit_spans(plan, match.positions))
 
 
