@@ -1,0 +1,193 @@
+"""Search latency over HTTP: a 1,000-page book and a 100,000-page collection, beside /health.
+
+    .venv/bin/python bench/search_latency.py [--scale book|collection|both] [--duration 20]
+
+Builds the indexes from existing OCR (the 347-page hOCR book of the shared test data,
+repeated: 3x as one book = 1,041 pages; 289 books of 347 pages = 100,283 pages),
+kept in bench/out/ so later runs reuse them. Starts the real server
+(`iiif-search serve`, one uvicorn worker), then drives it with `wrk` at 16
+connections over a fixed, varied set of queries (words sampled across the
+vocabulary's frequency ranks, two-word phrases taken from the text, prefixes),
+and the same run against /health as the reference. Prints p50/p95/p99, requests/s,
+errors, server RSS and index size.
+
+Targets (2 cores): book p50 <= 15 ms, p99 <= 60 ms; collection p50 <= 150 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+from collections import Counter
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import PERU_HOCR, REPO, commit, dir_bytes, hocr_manifest, machine, split_hocr_pages, write_json
+
+OUT = REPO / "bench" / "out"
+CONNECTIONS = 16
+
+WRK_SCRIPT = """
+local paths = {%s}
+local n = 0
+init = function(args)
+  n = math.random(#paths)
+end
+request = function()
+  n = (n %% #paths) + 1
+  return wrk.format("GET", paths[n])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %%d %%d %%d %%.0f %%.0f %%.0f %%.0f\\n", summary.requests,
+    e.connect + e.read + e.write + e.status + e.timeout, summary.duration,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.mean))
+end
+"""
+
+
+def build(name: str, books: int, repeat: int, workers: int) -> Path:
+    """An index of `books` books, each the 347-page book repeated `repeat` times; reused when present."""
+    data_dir = OUT / f"search-{name}"
+    done = data_dir / "BUILT"
+    if done.exists():
+        return data_dir
+    with tempfile.TemporaryDirectory() as tmp:
+        pages = split_hocr_pages(PERU_HOCR, Path(tmp) / "pages")
+        manifests = []
+        for n in range(books):
+            manifests.append(str(write_json(Path(tmp) / f"peru-{n:03d}.json",
+                                            hocr_manifest(pages, f"https://example.org/peru/{n}", repeat))))
+        started = time.perf_counter()
+        # One command per batch keeps the argument list short; each book is its own commit.
+        for i in range(0, len(manifests), 50):
+            subprocess.run([str(REPO / ".venv/bin/index-manifest"), *manifests[i:i + 50], "--ocr", "existing",
+                            "--data-dir", str(data_dir), "--workers", str(workers), "--quiet"],
+                           check=True, stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - started
+    total = books * repeat * len(pages)
+    done.write_text(json.dumps({"pages": total, "books": books, "seconds": seconds}))
+    print(f"built {name}: {books} book(s), {total} pages in {seconds:.0f}s ({total / seconds:.0f} pages/s)")
+    return data_dir
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"server did not answer {url}")
+
+
+def queries(data_dir: Path, book: str | None, count: int, seed: int = 1) -> list[str]:
+    """Words across the frequency ranks, phrases from the text, and prefixes: all with hits."""
+    from indexer.store import Store
+
+    snap = Store(data_dir).snapshot()
+    sample_book = book or snap.books()[0].id
+    rng = random.Random(seed)
+    pages = [snap.page_of(sample_book, i) for i in range(0, 347)]
+    counts = Counter(t for p in pages if p for t in p.tokens if len(t) >= 3 and not t.isdigit())
+    words = sorted(counts)
+    ranked = sorted(words, key=lambda w: (-counts[w], w))
+    picked = [ranked[int(len(ranked) * (i + 0.5) / (count // 2))] for i in range(count // 2)]
+    phrases = []
+    while len(phrases) < count // 4:
+        page = rng.choice([p for p in pages if p and len(p.tokens) > 10])
+        i = rng.randrange(len(page.tokens) - 1)
+        phrases.append(f'"{page.tokens[i]} {page.tokens[i + 1]}"')
+    prefixes = [w[:4] + "*" for w in rng.sample([w for w in words if len(w) >= 6], count // 4)]
+    return picked + phrases + prefixes
+
+
+def run_wrk(base: str, paths: list[str], duration: int, tmp: Path) -> dict[str, float]:
+    script = tmp / "paths.lua"
+    script.write_text(WRK_SCRIPT % ", ".join(json.dumps(p) for p in paths))
+    result = subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{duration}s", "--timeout", "10s",
+                             "-s", str(script), base], capture_output=True, text=True, check=True)
+    line = next(l for l in result.stdout.splitlines() if l.startswith("RESULT"))
+    requests, errors, micros, p50, p95, p99, mean = (float(v) for v in line.split()[1:])
+    non2xx = 0
+    for l in result.stdout.splitlines():
+        if "Non-2xx" in l:
+            non2xx = int(l.split(":")[1])
+    return {"requests": requests, "errors": errors + non2xx, "rps": requests / (micros / 1e6),
+            "p50": p50 / 1000, "p95": p95 / 1000, "p99": p99 / 1000, "mean": mean / 1000}
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def measure(name: str, data_dir: Path, book: str | None, duration: int) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, IIIF_SEARCH_DATA_DIR=str(data_dir))
+    server = subprocess.Popen([str(REPO / ".venv/bin/iiif-search"), "serve", "--port", str(port),
+                               "--log-level", "warning"], env=env)
+    try:
+        wait_for(f"{base}/health")
+        qs = queries(data_dir, book, 200)
+        prefix = f"/iiif/{book}/search/1" if book else "/iiif/search/2"
+        paths = [f"{prefix}?q={urllib.request.quote(q)}" for q in qs]
+        for path in paths[:: max(1, len(paths) // 20)]:  # warm-up, and a check that queries hit
+            body = json.loads(urllib.request.urlopen(base + path, timeout=60).read())
+            assert body.get("resources") or body.get("items"), path
+        rss_start = rss_mb(server.pid)
+        with tempfile.TemporaryDirectory() as tmp:
+            ours = run_wrk(base, paths, duration, Path(tmp))
+            ref = run_wrk(base, ["/health"], max(5, duration // 2), Path(tmp))
+        rss_end = rss_mb(server.pid)
+        info = json.loads((data_dir / "BUILT").read_text())
+        print(f"\n{name}: {info['pages']:,} pages in {info['books']} book(s); index {dir_bytes(data_dir / 'index') / 1e6:.0f} MB; "
+              f"server RSS {rss_start:.0f} MB after warm-up, {rss_end:.0f} MB after the run")
+        print(f"  search   {prefix}: p50 {ours['p50']:.1f} ms, p95 {ours['p95']:.1f} ms, p99 {ours['p99']:.1f} ms, "
+              f"{ours['rps']:.0f} req/s, {int(ours['requests'])} requests, {int(ours['errors'])} errors")
+        print(f"  /health  reference: p50 {ref['p50']:.1f} ms, p95 {ref['p95']:.1f} ms, p99 {ref['p99']:.1f} ms, "
+              f"{ref['rps']:.0f} req/s, {int(ref['errors'])} errors")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=["book", "collection", "both"], default="both")
+    parser.add_argument("--duration", type=int, default=20, help="seconds of wrk per measurement")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="index-manifest workers when building")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    print(f"machine: {machine()}; commit {commit()}; wrk, {CONNECTIONS} connections")
+    if args.scale in ("book", "both"):
+        data = build("book", books=1, repeat=3, workers=args.workers)
+        from indexer.store import Store
+
+        measure("book", data, Store(data).snapshot().books()[0].id, args.duration)
+    if args.scale in ("collection", "both"):
+        data = build("collection", books=289, repeat=1, workers=args.workers)
+        measure("collection", data, None, args.duration)
+
+
+if __name__ == "__main__":
+    main()
