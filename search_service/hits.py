@@ -238,27 +238,6 @@ def _single_slot(plan: Plan) -> bool:
     return len(plan) == 1 and len(plan[0]) == 1
 
 
-def match_pages(
-    snapshot: Snapshot, groups: Sequence[Sequence[str]], book_id: str | None, *, positions: bool
-) -> list[PageMatch]:
-    """`snapshot.match`, walking whichever postings are fewer for a one-book search.
-
-    The store limits a book's postings by stepping through every page of the book for
-    every term (about terms x pages steps); when the terms occur less often than that
-    in the whole index, walking their full postings and keeping this book's pages is
-    cheaper (rare words, and prefixes of many rare words, in a long book).
-    """
-    if book_id is None:
-        return snapshot.match(groups, None, positions=positions)
-    book = snapshot.book(book_id)
-    terms = sorted({term for group in groups for term in group})
-    pages = book.page_count if book is not None else 0
-    occurrences = sum(snapshot.term_counts(terms, None).values())  # an upper bound on postings
-    if occurrences < len(terms) * pages:
-        return [m for m in snapshot.match(groups, None, positions=positions) if m.book_id == book_id]
-    return snapshot.match(groups, book_id, positions=positions)
-
-
 # -- search ---------------------------------------------------------------------------------
 
 
@@ -275,7 +254,7 @@ def search(snapshot: Snapshot, query: Query, book_id: str | None, start: int, pa
     if plan is None:
         return HitPage((), 0, start, page_size)
     groups = sorted({tuple(sorted(slot)) for unit in plan for slot in unit})
-    matches = match_pages(snapshot, groups, book_id, positions=not _single_slot(plan))
+    matches = snapshot.match(groups, book_id, positions=not _single_slot(plan))
     counts = [_page_hit_count(m, plan) for m in matches]
     total = sum(counts)
     hits: list[Hit] = []
@@ -395,8 +374,9 @@ def terms(snapshot: Snapshot, prefix: str, book_id: str | None, min_count: int, 
         counts = snapshot.term_counts(candidates, None)
     else:
         # One group of all candidates: every page of the book holding any of them, with counts.
+        # (Snapshot.term_counts(terms, book) re-walks a term's postings for every page.)
         counts = {}
-        for page in match_pages(snapshot, [candidates], book_id, positions=False) if candidates else []:
+        for page in snapshot.match([candidates], book_id, positions=False) if candidates else []:
             for term, count in page.counts.items():
                 counts[term] = counts.get(term, 0) + count
     found = [Term(term, count) for term, count in counts.items() if count >= max(1, min_count)]
