@@ -97,7 +97,10 @@ class PageRecord:
 
     @classmethod
     def from_blob(cls, book_id: str, canvas_index: int, blob: bytes) -> PageRecord:
-        version, canvas_id, label, width, height, words, tokens, token_words = pickle.loads(zlib.decompress(blob))
+        try:
+            version, canvas_id, label, width, height, words, tokens, token_words = pickle.loads(zlib.decompress(blob))
+        except (pickle.UnpicklingError, zlib.error, ValueError, TypeError, EOFError):
+            version = None
         if version != _BLOB_VERSION:
             raise StoreError(f"page {book_id}/{canvas_index} was written by another version; index the book again")
         return cls(
