@@ -7,11 +7,15 @@
  *
  * How `q` is run differs by version:
  * - Mirador 3: the window's `defaultSearchQuery`, Mirador's own way.
- * - Mirador 4.0.0: `defaultSearchQuery` makes the search run twice (once by a saga, once
- *   by the search panel when the query reaches it) and the second request for the same
- *   URL crashes the hit list ("Cannot read properties of undefined (reading 'targetId')",
- *   ProjectMirador/mirador#4229). So the query goes through the search panel itself, as
- *   if typed: one request, the same code path as a reader's search.
+ * - Mirador 4.0.0: `defaultSearchQuery` builds its URL without encoding `q` and makes the
+ *   search run twice (once by a saga, once by the search panel when the query reaches it);
+ *   the second request for the same query crashes the hit list ("Cannot read properties
+ *   of undefined (reading 'targetId')", ProjectMirador/mirador#4229). So the query goes
+ *   through the search panel itself, as if typed: one request, the reader's code path.
+ *
+ * Mirador 4.0.0 also repeats the request whenever the search panel is shown again (after
+ * the info panel, say), with the same crash (mirador#4214, fixed after 4.0.0). The
+ * `searchOnce` plugin below skips a panel request for the query already fetched.
  */
 (function () {
   "use strict";
@@ -45,6 +49,34 @@
     })();
   }
 
+  /* A Mirador 4 "wrap" plugin around the search panel controls: their `fetchSearch` is
+   * replaced by one that does nothing when this panel already holds results (or a request
+   * in flight) for the same query. Without React at hand, the wrapped element is copied
+   * with the new prop (React elements are plain objects). */
+  var guards = new WeakMap();
+  function guardedFetch(fetchSearch) {
+    if (!guards.has(fetchSearch)) {
+      guards.set(fetchSearch, function (windowId, companionWindowId, searchId, query) {
+        var state = window.miradorInstance.store.getState();
+        var search = ((state.searches || {})[windowId] || {})[companionWindowId];
+        if (search && search.query === query && search.data && Object.keys(search.data).length) return undefined;
+        return fetchSearch(windowId, companionWindowId, searchId, query);
+      });
+    }
+    return guards.get(fetchSearch);
+  }
+  var searchOnce = {
+    target: "SearchPanelControls",
+    mode: "wrap",
+    component: function (props) {
+      var element = props.children;
+      if (!element || !element.props || typeof element.props.fetchSearch !== "function") return element;
+      var copy = Object.assign({}, element);
+      copy.props = Object.assign({}, element.props, { fetchSearch: guardedFetch(element.props.fetchSearch) });
+      return copy;
+    },
+  };
+
   function start(searchable) {
     var win = { manifestId: config.manifest };
     var runQuery = config.q && searchable !== false;
@@ -61,7 +93,7 @@
         panels: { info: true, attribution: true, canvas: true, annotations: true, search: true },
       },
       workspaceControlPanel: { enabled: false },
-    });
+    }, config.viewer === "mirador3" ? [] : [searchOnce]);
     if (runQuery && config.viewer !== "mirador3") searchThroughPanel(config.q);
   }
 

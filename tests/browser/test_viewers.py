@@ -482,3 +482,25 @@ def test_highlight_on_a_canvas_smaller_than_its_image(
     driver.search("balfour")
     driver.matched_words()
     assert_highlighted(driver, live_server, "harper-scaled", "balfour", tmp_path, settle_s=3)
+
+
+@pytest.mark.parametrize("viewer", ["mirador", "mirador3"])
+def test_hits_survive_leaving_and_reopening_the_search_panel(
+    page: Any, live_server: str, requests_seen: list[str], viewer: str
+) -> None:
+    """Mirador 4.0.0 re-sends the search when its panel reappears and then crashes
+    (mirador#4214); our page's `searchOnce` plugin keeps it to one request."""
+    driver = make_driver(viewer, page, live_server)
+    driver.open(f"{live_server}/iiif/harper/manifest", q="highwayman")
+    wait_until(lambda: len(driver.matched_words()) == 3, "the hits of ?q=highwayman")
+    page.get_by_role("tab", name="Information").click()
+    page.locator("#viewer").get_by_text("About this item").wait_for(timeout=WAIT_MS)
+    page.get_by_role("tab", name="Search").click()
+    wait_until(lambda: len(driver.matched_words()) == 3, "the hits again")
+    assert not page.get_by_text("An error occurred").count()
+    assert search_requests(requests_seen, "harper") == [{"q": ["highwayman"]}]
+    # A new query still goes out.
+    driver.search("balfour")
+    wait_until(lambda: driver.matched_words() == ["Balfour"], "the hit of the new query")
+    errors = [line for line in page.console_log if line.startswith("[pageerror]")]
+    assert not errors, errors
