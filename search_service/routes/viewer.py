@@ -58,6 +58,7 @@ class Viewer:
     page_script: str
 
     def dist(self, viewers_dir: Path) -> Path:
+        """The npm package's `dist/` folder, the only one served."""
         return viewers_dir / self.package / "dist"
 
     def version(self, viewers_dir: Path) -> str | None:
@@ -90,6 +91,7 @@ def _package_version_cached(path: Path, mtime: float) -> str | None:
 
 
 def _package_version(path: Path) -> str | None:
+    """The `version` of an npm package.json, re-read when the file changes."""
     try:
         mtime = path.stat().st_mtime
     except OSError:

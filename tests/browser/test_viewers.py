@@ -40,6 +40,7 @@ TOLERANCE_PX = 4  # rounding of canvas units to screen pixels, and antialiasing
 
 
 def api_search(base: str, book: str, q: str) -> dict[str, Any]:
+    """Our Search 1.0 response for `q` in `book` (first page), straight from the server."""
     response = httpx.get(f"{base}/iiif/{book}/search/1", params={"q": q}, timeout=30)
     response.raise_for_status()
     data: dict[str, Any] = response.json()
@@ -59,6 +60,7 @@ def search_requests(requests: list[str], book: str) -> list[dict[str, list[str]]
 
 
 def autocomplete_requests(requests: list[str], book: str) -> list[dict[str, list[str]]]:
+    """Query parameters of each request the page sent to this book's autocomplete service."""
     return [parse_qs(urlsplit(url).query) for url in requests if urlsplit(url).path == f"/iiif/{book}/autocomplete/1"]
 
 
@@ -97,6 +99,7 @@ def tinted(path: Path, box: tuple[int, int, int, int]) -> Image.Image:
 
 
 def close_boxes(a: tuple[float, ...], b: tuple[float, ...], tolerance: float = TOLERANCE_PX) -> bool:
+    """Whether two (x0, y0, x1, y1) screen boxes agree within `tolerance` pixels on every side."""
     return all(abs(p - q) <= tolerance for p, q in zip(a, b, strict=True))
 
 
@@ -113,19 +116,23 @@ class Driver:
         self.base = base
 
     def open(self, manifest: str, q: str | None = None) -> None:
+        """Load our viewer page for `manifest`, with `q` when given."""
         params = {"manifest": manifest} | ({"q": q} if q else {})
         self.page.goto(f"{self.base}/viewer/{self.key}?{urlencode(params)}")
 
     def search_box(self) -> Any:
+        """The viewer's search input (a Playwright locator)."""
         raise NotImplementedError
 
     def search(self, q: str) -> None:
+        """Type `q` into the search box and press Enter."""
         box = self.search_box()
         box.click()
         box.fill(q)
         box.press("Enter")
 
     def type_slowly(self, text: str) -> None:
+        """Type key by key, as a reader does, so autocomplete reacts."""
         box = self.search_box()
         box.click()
         box.fill("")
@@ -136,9 +143,11 @@ class Driver:
         raise NotImplementedError
 
     def expect_no_hits_message(self) -> None:
+        """Wait for the viewer's own "no results" message."""
         raise NotImplementedError
 
     def autocomplete_options(self) -> Any:
+        """The suggestions the viewer lists under the search box (a locator)."""
         raise NotImplementedError
 
     def highlight_drawn(self, shot: Path) -> bool:
@@ -173,6 +182,7 @@ class MiradorDriver(Driver):
         return self.page.locator('[role="listbox"] [role="option"]')
 
     def load_more(self) -> None:
+        """Click "More results" under the hit list."""
         self.page.get_by_role("button", name=re.compile("More results")).click()
 
     def viewport(self) -> dict[str, Any]:
@@ -302,6 +312,7 @@ def requests_seen(page: Any) -> list[str]:
 
 
 def make_driver(viewer: str, page: Any, base: str) -> Driver:
+    """The driver of `viewer` ("mirador", "mirador3" or "uv") on `page`."""
     return DRIVERS[viewer](page, base)
 
 
