@@ -9,6 +9,7 @@ OCR cache without OCRing finished pages again.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -45,6 +46,7 @@ class IndexOptions:
     psm: int = 3
     book_id: str | None = None
     wait: float = 300.0  # seconds to wait for another job's write lock
+    fetch_timeout: float = 60.0  # seconds a download may stall before it is retried (then failed)
 
 
 @dataclass(slots=True)
@@ -100,22 +102,33 @@ class Progress:
 
 # -- worker side ----------------------------------------------------------------
 
-_worker: tuple[Fetcher, OcrCache] | None = None
+# (cache dir, fetch timeout) -> this process's Fetcher and OCR cache. Keyed, because with
+# --workers 1 the jobs run in the calling process, which may index into several data
+# directories one after another: each run must use its own cache and timeouts.
+_worker: tuple[tuple[str, float], Fetcher, OcrCache] | None = None
 
 
-def _init_worker(cache_dir: str) -> None:
+def _init_worker(cache_dir: str, fetch_timeout: float = 60.0) -> None:
     global _worker
-    _worker = (Fetcher(), OcrCache(Path(cache_dir)))
+    if _worker is not None:
+        _worker[1].close()
+    _worker = ((cache_dir, fetch_timeout), Fetcher(read_timeout=fetch_timeout), OcrCache(Path(cache_dir)))
 
 
 def _canvas_job(
-    book_id: str, canvas: Canvas, mode: OcrMode, settings: OcrSettings, ocr_width: int, cache_dir: str
+    book_id: str,
+    canvas: Canvas,
+    mode: OcrMode,
+    settings: OcrSettings,
+    ocr_width: int,
+    cache_dir: str,
+    fetch_timeout: float = 60.0,
 ) -> CanvasOutcome:
     """Text of one canvas as a PageRecord; never raises, so one page cannot stop a book."""
-    if _worker is None:
-        _init_worker(cache_dir)
+    if _worker is None or _worker[0] != (cache_dir, fetch_timeout):
+        _init_worker(cache_dir, fetch_timeout)
     assert _worker is not None
-    fetcher, cache = _worker
+    _, fetcher, cache = _worker
     outcome = CanvasOutcome(canvas.index, canvas.label)
     try:
         text = page_for(canvas, mode=mode, settings=settings, fetcher=fetcher, cache=cache, ocr_width=ocr_width)
@@ -133,12 +146,22 @@ def _canvas_job(
 # -- driver side ------------------------------------------------------------------
 
 
-def _ocr_settings(options: IndexOptions, book: Book) -> OcrSettings:
+@functools.cache
+def _installed_languages() -> frozenset[str]:
     from ocr.tesseract import available_languages
 
+    try:
+        return frozenset(available_languages())
+    except OcrError as exc:
+        log.warning("cannot list Tesseract's languages: %s", exc)
+        return frozenset()
+
+
+def _ocr_settings(options: IndexOptions, book: Book) -> OcrSettings:
     lang = options.lang or book.language or "eng"
-    if not options.lang:
-        installed = set(available_languages())
+    # Existing OCR needs no Tesseract at all: don't ask for its languages.
+    if not options.lang and options.ocr != "existing":
+        installed = _installed_languages()
         wanted = [code for code in lang.split("+") if code in installed]
         if not wanted:
             log.warning("no Tesseract model for %r (book %s); using eng", lang, book.id)
@@ -150,7 +173,10 @@ def _run_canvases(
     book: Book, options: IndexOptions, settings: OcrSettings, pool: ProcessPoolExecutor | None
 ) -> Iterator[CanvasOutcome]:
     cache_dir = str(paths.ocr_cache_dir(options.data_dir))
-    args = [(book.id, c, options.ocr, settings, options.ocr_width, cache_dir) for c in book.canvases]
+    args = [
+        (book.id, c, options.ocr, settings, options.ocr_width, cache_dir, options.fetch_timeout)
+        for c in book.canvases
+    ]
     if pool is None:
         for job in args:
             yield _canvas_job(*job)
@@ -242,19 +268,23 @@ def index(
     options: IndexOptions,
     progress: Progress | None = None,
     *,
-    fetcher_factory: Callable[[], Fetcher] = Fetcher,
+    fetcher_factory: Callable[[], Fetcher] | None = None,
 ) -> list[BookReport]:
-    """Index every book of every source; a bad source is reported and the rest go on."""
+    """Index every book of every source; a bad source is reported and the rest go on.
+
+    `fetcher_factory` makes the Fetcher of manifests and Collections (default: one
+    with `options.fetch_timeout`); canvases use their worker's own.
+    """
     progress = progress or Progress()
     store = Store(options.data_dir)
     reports: list[BookReport] = []
-    fetcher = fetcher_factory()
+    fetcher = fetcher_factory() if fetcher_factory is not None else Fetcher(read_timeout=options.fetch_timeout)
     pool = None
     if options.workers > 1:
         pool = ProcessPoolExecutor(
             max_workers=options.workers,
             initializer=_init_worker,
-            initargs=(str(paths.ocr_cache_dir(options.data_dir)),),
+            initargs=(str(paths.ocr_cache_dir(options.data_dir)), options.fetch_timeout),
         )
     try:
         for location in sources:
@@ -264,13 +294,20 @@ def index(
                 reports.append(BookReport(id="", label="", source=member, error=str(error)))
                 progress.book_finished(reports[-1])
 
+            before = len(reports)
             try:
                 for book in read_source(location, fetcher, book_id=options.book_id, on_error=member_failed):
                     reports.append(index_book(book, store, options, progress, pool))
             except (SourceError, FetchError) as exc:
                 reports.append(BookReport(id="", label="", source=location, error=str(exc)))
                 progress.book_finished(reports[-1])
+            if len(reports) == before:
+                # A Collection with no members, or only itself: say so rather than "0 books".
+                error = f"{location}: the Collection lists no manifest (repeats and cycles are skipped)"
+                reports.append(BookReport(id="", label="", source=location, error=error))
+                progress.book_finished(reports[-1])
     finally:
+        fetcher.close()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
     return reports

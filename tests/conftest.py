@@ -70,3 +70,13 @@ def indexed_books(make_data_dir, shared_data: Path):  # type: ignore[no-untyped-
     reports = index(sources, IndexOptions(data_dir=data_dir, workers=2))
     assert all(r.ok for r in reports), [r.to_json() for r in reports if not r.ok]
     return data_dir, reports
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests last.
+
+    Playwright's sync API keeps an event loop running on the main thread while its
+    session fixture lives; asyncio tests collected after it would fail with
+    "Runner.run() cannot be called from a running event loop".
+    """
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
