@@ -15,6 +15,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from indexer.store import PageMatch, PageRecord, Snapshot
+from ocr.dehyphenate import HYPHENS
 from ocr.model import Box
 from ocr.text import tokens as text_tokens
 from search_service.query import Query, Slot
@@ -28,7 +29,7 @@ AUTOCOMPLETE_CANDIDATES = 200
 #: About this many characters of context on each side of a hit (whole words).
 CONTEXT_CHARS = 60
 #: The line-end hyphen marks that ocr/dehyphenate.py joins on, dropped when a split word is shown whole.
-_HYPHENS = "-\u00ad\u00ac\u2e17\u2010\u2011"
+_HYPHENS = "".join(HYPHENS)
 
 #: One query unit resolved against the index: for each of its slots, the index terms that fill it.
 UnitPlan = tuple[frozenset[str], ...]
