@@ -473,7 +473,7 @@ def test_q_opens_the_book_with_the_search_run(
 
 MISPLACED = {
     "mirador": "Mirador 4.0.0 scales annotation boxes by image pixels, not canvas units (ProjectMirador/mirador#4533)",
-    "mirador3": "Mirador 3 draws annotations in the first image's pixel space (ProjectMirador/mirador#4533, #3469)",
+    "mirador3": "Mirador 3 draws annotation boxes in the first image's pixel space, not canvas units (as mirador#4533)",
     "uv": "UV 4.4 uses the image's info.json size, not the canvas size (UniversalViewer/universalviewer#778)",
 }
 
