@@ -10,7 +10,7 @@ Session fixtures, built once:
   images (`harper-scaled`);
 - `live_server`: `iiif-search serve` on a free port of 127.0.0.1, as a subprocess polled
   until it answers, with IIIF_SEARCH_PAGE_SIZE=5 so a common word runs over several pages;
-- `browser`: Debian's Chromium driven by Playwright (never a downloaded browser).
+- `browser` (per module): Debian's Chromium driven by Playwright (never a downloaded browser).
 
 Per test, `page` is a fresh browser context; when the test fails its screenshot and the
 browser console go to the artifacts folder (printed in the failure report).
@@ -222,9 +222,14 @@ def viewers_installed() -> None:
                     "(or deselect these tests with -m 'not browser')")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(viewers_installed: None) -> Iterator[Any]:
-    """Headless Debian Chromium through Playwright."""
+    """Headless Debian Chromium through Playwright, one per test module.
+
+    Playwright's sync API marks its event loop as running on the main thread for as long
+    as it is open, which breaks any asyncio test run meanwhile; module scope closes it
+    as soon as the browser tests of a module are done (a launch costs about a second).
+    """
     if not CHROMIUM.is_file():
         pytest.fail(f"{CHROMIUM} not found: apt-get install chromium (or deselect with -m 'not browser')")
     from playwright.sync_api import sync_playwright
