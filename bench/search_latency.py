@@ -5,7 +5,7 @@
 Builds the indexes from existing OCR (the 347-page hOCR book of the shared test data,
 repeated: 3x as one book = 1,041 pages; 289 books of 347 pages = 100,283 pages),
 kept in bench/out/ so later runs reuse them. Starts the real server
-(`iiif-search serve`, one uvicorn worker), then drives it with `wrk` at 16
+(`iiif-search serve --workers N`, one uvicorn worker per core by default), then drives it with `wrk` at 16
 connections over a fixed, varied set of queries (words sampled across the
 vocabulary's frequency ranks, two-word phrases taken from the text, prefixes),
 and the same run against /health as the reference. Prints p50/p95/p99, requests/s,
@@ -140,12 +140,19 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def measure(name: str, data_dir: Path, book: str | None, duration: int) -> None:
+def tree_rss_mb(pid: int) -> float:
+    """RSS of a server and its worker processes together."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = [int(k) for k in children.read_text().split()] if children.exists() else []
+    return rss_mb(pid) + sum(tree_rss_mb(k) for k in kids)
+
+
+def measure(name: str, data_dir: Path, book: str | None, duration: int, server_workers: int) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ, IIIF_SEARCH_DATA_DIR=str(data_dir))
     server = subprocess.Popen([str(REPO / ".venv/bin/iiif-search"), "serve", "--port", str(port),
-                               "--log-level", "warning"], env=env)
+                               "--log-level", "warning", "--workers", str(server_workers)], env=env)
     try:
         wait_for(f"{base}/health")
         qs = queries(data_dir, book, 200)
@@ -154,11 +161,11 @@ def measure(name: str, data_dir: Path, book: str | None, duration: int) -> None:
         for path in paths[:: max(1, len(paths) // 20)]:  # warm-up, and a check that queries hit
             body = json.loads(urllib.request.urlopen(base + path, timeout=60).read())
             assert body.get("resources") or body.get("items"), path
-        rss_start = rss_mb(server.pid)
+        rss_start = tree_rss_mb(server.pid)
         with tempfile.TemporaryDirectory() as tmp:
             ours = run_wrk(base, paths, duration, Path(tmp))
             ref = run_wrk(base, ["/health"], max(5, duration // 2), Path(tmp))
-        rss_end = rss_mb(server.pid)
+        rss_end = tree_rss_mb(server.pid)
         info = json.loads((data_dir / "BUILT").read_text())
         print(f"\n{name}: {info['pages']:,} pages in {info['books']} book(s); index {dir_bytes(data_dir / 'index') / 1e6:.0f} MB; "
               f"server RSS {rss_start:.0f} MB after warm-up, {rss_end:.0f} MB after the run")
@@ -176,17 +183,19 @@ def main() -> None:
     parser.add_argument("--scale", choices=["book", "collection", "both"], default="both")
     parser.add_argument("--duration", type=int, default=20, help="seconds of wrk per measurement")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="index-manifest workers when building")
+    parser.add_argument("--server-workers", type=int, default=os.cpu_count() or 1, help="uvicorn worker processes")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    print(f"machine: {machine()}; commit {commit()}; wrk, {CONNECTIONS} connections")
+    print(f"machine: {machine()}; commit {commit()}; wrk, {CONNECTIONS} connections; "
+          f"{args.server_workers} server worker(s)")
     if args.scale in ("book", "both"):
         data = build("book", books=1, repeat=3, workers=args.workers)
         from indexer.store import Store
 
-        measure("book", data, Store(data).snapshot().books()[0].id, args.duration)
+        measure("book", data, Store(data).snapshot().books()[0].id, args.duration, args.server_workers)
     if args.scale in ("collection", "both"):
         data = build("collection", books=289, repeat=1, workers=args.workers)
-        measure("collection", data, None, args.duration)
+        measure("collection", data, None, args.duration, args.server_workers)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ book or the new one, never half of each.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pickle
 import threading
@@ -16,10 +17,10 @@ import time
 import weakref
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from whoosh import index as whoosh_index
 from whoosh.analysis import SpaceSeparatedTokenizer
@@ -31,9 +32,15 @@ from whoosh.searching import Searcher
 from indexer import paths
 from indexer.errors import IndexBusy, StoreError
 
+T = TypeVar("T")
+
+T = TypeVar("T")
+
 _BLOB_VERSION = 1
 #: Decoded pages kept per snapshot: a viewer's searches revisit the same pages.
 PAGE_CACHE_SIZE = 4096
+#: Results of `Snapshot.cached` kept per snapshot (a search's matched pages, say).
+RESULT_CACHE_SIZE = 256
 
 # Tokens arrive normalised by ocr.text.tokens() and joined by single spaces, so the
 # analyzer only splits: token i of a page is at position i in the index.
@@ -212,11 +219,54 @@ class Store:
                 f"another index job is writing to {self.path}; "
                 "wait for it to finish (or pass --wait SECONDS) and run again"
             ) from exc
+        except OSError as exc:  # e.g. no room for the writer's temporary folder
+            raise StoreError(f"cannot start writing the index in {self.path}: {exc}") from exc
 
-    def replace_book(self, book: BookRecord, pages: Iterable[PageRecord], *, wait: float = 0.0) -> None:
-        """Replace every document of `book` with these, in one commit."""
+    def _commit(self, change: Callable[[Any], T], wait: float) -> T:
+        """Run `change(writer)` and commit it, or leave the index exactly as it was."""
         writer = self._writer(wait)
         try:
+            result = change(writer)
+            writer.commit()
+            return result
+        except BaseException as exc:
+            self._abandon(writer)
+            if isinstance(exc, OSError):
+                raise StoreError(f"could not write the index in {self.path}: {exc}; nothing was changed") from exc
+            raise
+
+    def _abandon(self, writer: Any) -> None:
+        """Undo a failed write while still holding the lock: close it, remove its segment, unlock.
+
+        Whoosh's `cancel()` closes the new segment's files, which writes: on a full disk
+        it fails like the commit did, leaving the write lock held and the partial segment
+        on disk, where it keeps the disk full for every later job. A write makes one new
+        segment (merged documents are copied into it), whose files all start with its
+        id; they are removed unless the new TOC, which would name them, was written.
+        """
+        with contextlib.suppress(Exception):
+            writer._close_segment()
+        committed = (self.path / f"_{writer.indexname}_{writer.generation}.toc").exists()
+        if not committed:
+            prefix = writer.newsegment.segment_id()  # "MAIN_<random id>"
+            for path in self.path.glob(f"{prefix}.*"):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        try:
+            writer._finish()  # temporary storage, then the write lock
+        except Exception:
+            if writer.writelock is not None and writer.writelock.fd is not None:
+                with contextlib.suppress(Exception):
+                    writer.writelock.release()
+
+    def replace_book(self, book: BookRecord, pages: Iterable[PageRecord], *, wait: float = 0.0) -> None:
+        """Replace every document of `book` with these, in one commit.
+
+        Raises StoreError (the index unchanged) when it cannot be written, IndexBusy
+        when another job holds the lock for longer than `wait` seconds.
+        """
+
+        def change(writer: Any) -> None:
             writer.delete_by_term("book", book.id)
             writer.add_document(key=_key(book.id), kind="book", book=book.id, canvas=0, data=book.to_blob())
             for page in pages:
@@ -228,25 +278,14 @@ class Store:
                     text=" ".join(page.tokens),
                     data=page.to_blob(),
                 )
-            writer.commit()
-        except BaseException as exc:
-            writer.cancel()
-            if isinstance(exc, OSError):
-                raise StoreError(f"could not write the index in {self.path}: {exc}") from exc
-            raise
+
+        self._commit(change, wait)
 
     def remove_book(self, book_id: str, *, wait: float = 0.0) -> bool:
         """Delete a book and its pages; False when it was not indexed."""
         if not whoosh_index.exists_in(str(self.path)):
             return False
-        writer = self._writer(wait)
-        try:
-            removed = writer.delete_by_term("book", book_id)
-            writer.commit()
-        except BaseException:
-            writer.cancel()
-            raise
-        return bool(removed)
+        return bool(self._commit(lambda writer: writer.delete_by_term("book", book_id), wait))
 
     # -- reading -----------------------------------------------------------
 
@@ -299,10 +338,30 @@ class Snapshot:
         self._images: dict[str, str] | None = None
         self._keys: list[tuple[str, int]] | None = None
         self._pages: OrderedDict[int, PageRecord] = OrderedDict()
+        self._results: OrderedDict[Hashable, Any] = OrderedDict()
 
     @property
     def generation(self) -> int:
         return -1 if self.searcher is None else self.searcher.reader().generation()
+
+    def cached(self, key: Hashable, compute: Callable[[], T], *, keep: Callable[[T], bool] = lambda _: True) -> T:
+        """compute(), remembered for this snapshot under `key` (LRU) when keep(result).
+
+        A snapshot never changes, so nothing here goes stale: a commit makes a new
+        snapshot with an empty cache. Paging through one search, or many readers
+        running the same one, then costs one match.
+        """
+        with self._lock:
+            if key in self._results:
+                self._results.move_to_end(key)
+                return self._results[key]  # type: ignore[no-any-return]
+        value = compute()
+        if keep(value):
+            with self._lock:
+                self._results[key] = value
+                while len(self._results) > RESULT_CACHE_SIZE:
+                    self._results.popitem(last=False)
+        return value
 
     # -- books ---------------------------------------------------------------
 

@@ -26,6 +26,8 @@ MAX_PREFIX_TERMS = 200
 PREFIX_SCAN = 2000
 #: Autocomplete looks at this many candidate terms (the most frequent in the whole index).
 AUTOCOMPLETE_CANDIDATES = 200
+#: A search matching more pages than this is not kept in the snapshot's result cache.
+MAX_CACHED_PAGES = 5000
 #: About this many characters of context on each side of a hit (whole words).
 CONTEXT_CHARS = 60
 #: The line-end hyphen marks that ocr/dehyphenate.py joins on, dropped when a split word is shown whole.
@@ -254,9 +256,17 @@ def search(snapshot: Snapshot, query: Query, book_id: str | None, start: int, pa
     plan = plan_query(snapshot, query)
     if plan is None:
         return HitPage((), 0, start, page_size)
-    groups = sorted({tuple(sorted(slot)) for unit in plan for slot in unit})
-    matches = snapshot.match(groups, book_id, positions=not _single_slot(plan))
-    counts = [_page_hit_count(m, plan) for m in matches]
+
+    def matched_pages() -> tuple[list[PageMatch], list[int]]:
+        groups = sorted({tuple(sorted(slot)) for unit in plan for slot in unit})
+        matches = snapshot.match(groups, book_id, positions=not _single_slot(plan))
+        return matches, [_page_hit_count(m, plan) for m in matches]
+
+    # The next page of the same search, or another reader's same search, reuses the
+    # matched pages; huge match lists are not kept, to bound memory.
+    matches, counts = snapshot.cached(
+        ("search", plan, book_id), matched_pages, keep=lambda result: len(result[0]) <= MAX_CACHED_PAGES
+    )
     total = sum(counts)
     hits: list[Hit] = []
     end = start + page_size
@@ -370,16 +380,15 @@ def terms(snapshot: Snapshot, prefix: str, book_id: str | None, min_count: int, 
     parts = text_tokens(prefix)
     if len(parts) != 1:
         return []
-    candidates = expand_prefix(snapshot, parts[0], AUTOCOMPLETE_CANDIDATES)
-    if book_id is None:
-        counts = snapshot.term_counts(candidates, None)
-    else:
-        # One group of all candidates: every page of the book holding any of them, with counts.
-        # (Snapshot.term_counts(terms, book) re-walks a term's postings for every page.)
-        counts = {}
-        for page in snapshot.match([candidates], book_id, positions=False) if candidates else []:
-            for term, count in page.counts.items():
-                counts[term] = counts.get(term, 0) + count
+    # Many readers type the same first letters: answer each prefix once per snapshot.
+    return snapshot.cached(("terms", parts[0], book_id, min_count, limit),
+                           lambda: _terms(snapshot, parts[0], book_id, min_count, limit))
+
+
+def _terms(snapshot: Snapshot, prefix: str, book_id: str | None, min_count: int, limit: int) -> list[Term]:
+    """terms() for one already-folded prefix token, uncached."""
+    candidates = expand_prefix(snapshot, prefix, AUTOCOMPLETE_CANDIDATES)
+    counts = snapshot.term_counts(candidates, book_id)
     found = [Term(term, count) for term, count in counts.items() if count >= max(1, min_count)]
     top = sorted(found, key=lambda t: (-t.count, t.text))[: max(0, limit)]
     return sorted(top, key=lambda t: t.text)

@@ -44,10 +44,24 @@ def not_modified(request: Request, etag: str) -> bool:
 
 
 def json_ld_response(
-    request: Request, data: Any, *, context: str, settings: Settings, status_code: int = 200
+    request: Request,
+    data: Any,
+    *,
+    context: str,
+    settings: Settings,
+    status_code: int = 200,
+    base: str | None = None,
 ) -> Response:
-    """Serialise `data` with content negotiation, an ETag, and Cache-Control."""
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    """Serialise `data` with content negotiation, an ETag, and Cache-Control.
+
+    With `base`, BASE_URL_MARKER in the serialised text becomes the public URL: the
+    same as `resolve_markers` without a second serialisation.
+    """
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    if base is not None and BASE_URL_MARKER in text:
+        # The marker is plain ASCII with no JSON escapes, and so is a URL base once dumped.
+        text = text.replace(BASE_URL_MARKER, json.dumps(base)[1:-1])
+    body = text.encode()
     etag = etag_for(body)
     headers = {
         "ETag": etag,

@@ -9,6 +9,6 @@ router = APIRouter()
 
 
 @router.api_route("/health", methods=["GET"], include_in_schema=True, summary="Liveness check")
-def health() -> JSONResponse:
+async def health() -> JSONResponse:
     """Answers without touching the index, so it measures the server's own overhead."""
     return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
