@@ -343,6 +343,7 @@ def ocr_link(value: Any) -> OcrRef | None:
 
 
 Kind = Literal["manifest", "collection"]
+_PRESENTATION_CONTEXT = re.compile(r"iiif\.io/api/presentation/(\d+)")
 
 
 def sniff(data: Any, location: str) -> tuple[Kind, Literal[2, 3]]:
@@ -353,6 +354,14 @@ def sniff(data: Any, location: str) -> tuple[Kind, Literal[2, 3]]:
     if not isinstance(data, dict):
         raise SourceError(f"{location}: JSON but not a IIIF Manifest or Collection: a {type(data).__name__}")
     contexts = " ".join(c for c in as_list(data.get("@context")) if isinstance(c, str))
+    # A context naming only another Presentation version (1, or a future 4) is not read as
+    # 3.0 by default: its shape may differ in ways that would index the wrong things.
+    versions = {int(v) for v in _PRESENTATION_CONTEXT.findall(contexts)}
+    if versions and not versions & {2, 3}:
+        raise SourceError(
+            f"{location}: IIIF Presentation {', '.join(map(str, sorted(versions)))} is not supported "
+            "(only 2.x and 3.0, by their @context)"
+        )
     if "type" in data:
         key, found = "type", data["type"]
     else:
