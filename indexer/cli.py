@@ -81,14 +81,15 @@ def summary_text(reports: list[BookReport], seconds: float) -> str:
     for r in reports:
         if r.error and not r.committed:
             lines.append(f"FAILED  {r.id or r.source}: {r.error}")
-            continue
-        status = "ok     " if r.ok else "PARTIAL"
-        lines.append(
-            f"{status} {r.id}: {r.canvases} canvases: {r.ocr} OCR'd, {r.cached} from cache, "
-            f"{r.existing} from existing OCR, {len(r.failed)} failed"
-            + (f" ({r.kept} kept from the previous index)" if r.kept else "")
-            + f"; {r.words} words in {r.seconds:.1f}s"
-        )
+        else:
+            status = "ok     " if r.ok else "PARTIAL"
+            lines.append(
+                f"{status} {r.id}: {r.canvases} canvases: {r.ocr} OCR'd, {r.cached} from cache, "
+                f"{r.existing} from existing OCR, {len(r.failed)} failed"
+                + (f" ({r.kept} kept from the previous index)" if r.kept else "")
+                + f"; {r.words} words in {r.seconds:.1f}s"
+            )
+        # Also when nothing was written: "no canvas could be read" alone does not say why.
         for failure in r.failed:
             lines.append(f"        canvas {int(str(failure['canvas'])) + 1} ({failure['label']}): {failure['reason']}")
     total_pages = sum(r.ocr + r.cached + r.existing for r in reports)
