@@ -34,8 +34,6 @@ from indexer.errors import IndexBusy, StoreError
 
 T = TypeVar("T")
 
-T = TypeVar("T")
-
 _BLOB_VERSION = 1
 #: Decoded pages kept per snapshot: a viewer's searches revisit the same pages.
 PAGE_CACHE_SIZE = 4096
