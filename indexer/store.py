@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import pickle
+import random
+import string
 import threading
 import time
 import weakref
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from whoosh import index as whoosh_index
+from whoosh.codec import base as whoosh_codec
 from whoosh.analysis import SpaceSeparatedTokenizer
 from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
 from whoosh.index import LockError
@@ -33,6 +37,20 @@ from indexer import paths
 from indexer.errors import IndexBusy, StoreError
 
 T = TypeVar("T")
+
+# Whoosh names each new segment with the global `random` module, so a program that seeds
+# it (a notebook's random.seed(0), a test framework) gets the same name for two writes, and
+# the second commit fails on, or writes over, the first one's files. Names from the system's
+# random source cannot be seeded.
+_SEGMENT_NAMES = random.SystemRandom()
+_SEGMENT_ALPHABET = string.digits + string.ascii_lowercase
+
+
+def _segment_id(cls: type, size: int = 16) -> str:
+    return "".join(_SEGMENT_NAMES.choice(_SEGMENT_ALPHABET) for _ in range(size))
+
+
+whoosh_codec.Segment._random_id = classmethod(_segment_id)  # type: ignore[method-assign,assignment]
 
 _BLOB_VERSION = 1
 #: Decoded pages kept per snapshot: a viewer's searches revisit the same pages.
@@ -222,25 +240,33 @@ class Store:
 
     def _commit(self, change: Callable[[Any], T], wait: float) -> T:
         """Run `change(writer)` and commit it, or leave the index exactly as it was."""
+        before = self._files()
         writer = self._writer(wait)
         try:
             result = change(writer)
             writer.commit()
             return result
         except BaseException as exc:
-            self._abandon(writer)
+            self._abandon(writer, before)
             if isinstance(exc, OSError):
                 raise StoreError(f"could not write the index in {self.path}: {exc}; nothing was changed") from exc
             raise
 
-    def _abandon(self, writer: Any) -> None:
+    def _files(self) -> set[str]:
+        try:
+            return set(os.listdir(self.path))
+        except OSError:
+            return set()
+
+    def _abandon(self, writer: Any, before: set[str]) -> None:
         """Undo a failed write while still holding the lock: close it, remove its segment, unlock.
 
         Whoosh's `cancel()` closes the new segment's files, which writes: on a full disk
         it fails like the commit did, leaving the write lock held and the partial segment
         on disk, where it keeps the disk full for every later job. A write makes one new
         segment (merged documents are copied into it), whose files all start with its
-        id; they are removed unless the new TOC, which would name them, was written.
+        id; those that were not there `before` the writer started are removed, unless
+        the new TOC, which would name them, was written.
         """
         with contextlib.suppress(Exception):
             writer._close_segment()
@@ -248,8 +274,9 @@ class Store:
         if not committed:
             prefix = writer.newsegment.segment_id()  # "MAIN_<random id>"
             for path in self.path.glob(f"{prefix}.*"):
-                with contextlib.suppress(OSError):
-                    path.unlink()
+                if path.name not in before:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
         try:
             writer._finish()  # temporary storage, then the write lock
         except Exception:
