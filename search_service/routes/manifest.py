@@ -22,8 +22,9 @@ router = APIRouter(tags=["manifests"])
 def manifest(request: Request, book_id: str, snapshot: SnapshotDep, settings: SettingsDep, base: BaseUrlDep) -> Response:
     """The manifest of an indexed book, declaring our Search 1.0 and 2.0 services first."""
     book = snapshot.book(book_id)
-    if book is None:
+    source = snapshot.manifest(book_id)
+    if book is None or source is None:
         raise UnknownBook(f"no book {book_id!r} is indexed here")
-    data = resolve_markers(with_search_services(book.manifest, book.version, base, book_id), base)
+    data = resolve_markers(with_search_services(source, book.version, base, book_id), base)
     context = PRESENTATION3_CONTEXT if book.version == 3 else PRESENTATION2_CONTEXT
     return json_ld_response(request, data, context=context, settings=settings)
