@@ -19,8 +19,8 @@ cycled from a random start per connection:
 - tiles: every 512-pixel tile of every scale factor that info.json lists, of every page.
 
 Prints, per endpoint: requests, errors (socket errors, timeouts and non-2xx), requests/s,
-p50/p99, and the server's RSS (all its processes) before and after; `--json FILE` writes
-the same as JSON. Exits 1 if any request failed.
+p50/p99, and the server's RSS (all its processes) before, at half time and after (the JSON
+has a sample every 2 s); `--json FILE` writes the same as JSON. Exits 1 if any request failed.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -127,6 +128,25 @@ def wrk(base: str, paths: list[str], duration: int, connections: int) -> dict[st
         latency.CONNECTIONS = saved
 
 
+@contextmanager
+def sampling(pid: int, every: float = 2.0) -> Iterator[list[float]]:
+    """The server's RSS (MB, all its processes) every `every` seconds while the block runs."""
+    samples: list[float] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(every):
+            samples.append(latency.tree_rss_mb(pid))
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield samples
+    finally:
+        done.set()
+        thread.join()
+
+
 def warm_up(base: str, paths: list[str]) -> None:
     """Ask every tile's pyramid and a sample of the rest once, untimed; any failure stops the bench."""
     for path in paths:
@@ -141,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--data-dir", type=Path, default=OUT, help="where the book and images are built (reused)")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser.add_argument("--only", choices=["search", "autocomplete", "tiles"], action="append",
+                        help="measure only this endpoint (repeatable); default: all three")
     args = parser.parse_args(argv)
     data_dir, images = build(args.data_dir)
     started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -149,11 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"date": started, "machine": machine(), "commit": commit(), "connections": args.connections,
                                "duration": args.duration, "server_workers": args.server_workers, "endpoints": {}}
     with server(data_dir, images, args.server_workers) as (base, pid):
-        endpoints = {
-            "search": search_paths(data_dir),
-            "autocomplete": autocomplete_paths(data_dir),
-            "tiles": tile_paths(base, images),
+        makers = {
+            "search": lambda: search_paths(data_dir),
+            "autocomplete": lambda: autocomplete_paths(data_dir),
+            "tiles": lambda: tile_paths(base, images),
         }
+        endpoints = {name: make() for name, make in makers.items() if not args.only or name in args.only}
         rng = random.Random(6)
         for name, paths in endpoints.items():
             # Tiles: each one once (pyramids are built on the first request); the others: a sample.
@@ -161,13 +184,16 @@ def main(argv: list[str] | None = None) -> int:
         rss_first = latency.tree_rss_mb(pid)
         for name, paths in endpoints.items():
             rss_start = latency.tree_rss_mb(pid)
-            figures = wrk(base, paths, args.duration, args.connections)
+            with sampling(pid) as samples:
+                figures = wrk(base, paths, args.duration, args.connections)
             rss_end = latency.tree_rss_mb(pid)
-            row = {**figures, "urls": len(paths), "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(rss_end, 1)}
+            half = samples[len(samples) // 2] if samples else rss_start
+            row = {**figures, "urls": len(paths), "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(rss_end, 1),
+                   "rss_half_time_mb": round(half, 1), "rss_samples_mb": [round(v, 1) for v in samples]}
             results["endpoints"][name] = row
             print(f"  {name:<12} {len(paths):>5} URLs: {int(figures['requests']):>8} requests, {int(figures['errors'])} errors, "
                   f"{figures['rps']:.0f} req/s, p50 {figures['p50']:.1f} ms, p99 {figures['p99']:.1f} ms; "
-                  f"server RSS {rss_start:.0f} -> {rss_end:.0f} MB")
+                  f"server RSS {rss_start:.0f} -> {half:.0f} (half-time) -> {rss_end:.0f} MB")
         results["rss_first_mb"] = round(rss_first, 1)
         results["rss_last_mb"] = round(latency.tree_rss_mb(pid), 1)
         time.sleep(0.1)

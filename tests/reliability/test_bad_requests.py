@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import random
 import socket
+from collections import Counter
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -68,6 +70,16 @@ NON_UTF8 = {"latin1": b"p%E9rou", "lone-continuation": b"%80%80", "overlong-dot"
             "half-utf8": b"%C3", "surrogate": b"%ED%A0%80"}
 
 
+SENT: Counter[int] = Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report() -> Iterator[None]:
+    yield
+    print(f"\nhostile requests: {sum(SENT.values())} sent as raw bytes; statuses "
+          f"{', '.join(f'{k}: {v}' for k, v in sorted(SENT.items()))}")
+
+
 def raw_get(service: Service, target: bytes, method: bytes = b"GET", timeout: float = 30) -> tuple[int, dict[str, str], bytes]:
     """Send one request exactly as given (no client normalises it) and read the whole answer."""
     with socket.create_connection(("127.0.0.1", service.server.port), timeout=timeout) as sock:
@@ -79,6 +91,7 @@ def raw_get(service: Service, target: bytes, method: bytes = b"GET", timeout: fl
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
+    SENT[status] += 1
     headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
     if headers.get("transfer-encoding") == "chunked":
         body = _unchunk(body)
