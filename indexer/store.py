@@ -20,7 +20,7 @@ import time
 import weakref
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -377,6 +377,7 @@ class Snapshot:
         self._book_docs: dict[str, list[int]] = {}
         self._images: dict[str, str] | None = None
         self._keys: list[tuple[str, int]] | None = None
+        self._ranks: list[int] | None = None
         self._pages: OrderedDict[int, PageRecord] = OrderedDict()
         self._results: OrderedDict[Hashable, Any] = OrderedDict()
 
@@ -452,6 +453,19 @@ class Snapshot:
             docs = sorted(self.searcher.document_numbers(book=book_id, kind="page"))
             self._book_docs[book_id] = docs
         return docs or []
+
+    def _rank(self) -> list[int]:
+        """rank[docnum]: the document's place in reading order (book id, canvas index)."""
+        with self._lock:
+            rank = self._ranks
+        if rank is None:
+            keys = self._order_keys()
+            rank = [0] * len(keys)
+            for place, docnum in enumerate(sorted(range(len(keys)), key=keys.__getitem__)):
+                rank[docnum] = place
+            with self._lock:
+                self._ranks = rank
+        return rank
 
     def _order_keys(self) -> list[tuple[str, int]]:
         """(book id, canvas index) of every docnum, read from the columns once per snapshot.
@@ -548,6 +562,71 @@ class Snapshot:
         return out
 
     # -- matching ------------------------------------------------------------
+
+    def _blocks(self, term: str) -> Iterator[tuple[Sequence[int], Sequence[float]]]:
+        """(docnums, frequencies) of `term`, a posting block at a time, deleted documents dropped.
+
+        Reads whole blocks from Whoosh's W3 posting format (whoosh-reloaded 2.7.5, pinned)
+        instead of stepping its matcher one posting at a time: counting a common word over
+        100,000 pages drops from ~100 ms to a few. Falls back to the matcher if the
+        format is not the one this was written against.
+        """
+        assert self.searcher is not None
+        for leaf, base in self.searcher.reader().leaf_readers():
+            if ("text", term) not in leaf:
+                continue
+            deleted = leaf.deleted_docs_set
+            try:
+                raw = leaf._terms.matcher("text", leaf._text_to_bytes("text", term), leaf.schema["text"].format)
+                while raw.is_active():
+                    if raw._ids is None:
+                        raw._read_ids()
+                    if raw._weights is None:
+                        raw._read_weights()
+                    ids, weights = raw._ids[raw._i :], raw._weights[raw._i :]
+                    if deleted:
+                        kept = [(d, w) for d, w in zip(ids, weights) if d not in deleted]
+                        ids, weights = [d for d, _ in kept], [w for _, w in kept]
+                    yield ([d + base for d in ids] if base else ids), weights
+                    raw._next_block()
+            except AttributeError:  # another posting format: the slow, public way
+                matcher = leaf.postings("text", term)
+                ids, weights = [], []
+                while matcher.is_active():
+                    ids.append(matcher.id() + base)
+                    weights.append(matcher.weight())
+                    matcher.next()
+                yield ids, weights
+
+    def page_counts(self, terms: Sequence[str], book_id: str | None) -> tuple[list[int], list[int]]:
+        """Pages holding any of `terms` in reading order, with the terms' occurrences on each.
+
+        The fast path for a one-word (or one-prefix) query, where each occurrence is
+        one hit: no positions, no per-page objects.
+        """
+        if self.searcher is None:
+            return [], []
+        counts: dict[int, float] = {}
+        low, high, members = 0, -1, None
+        if book_id is not None:
+            docs = self._docs_of(book_id)
+            if not docs:
+                return [], []
+            low, high = docs[0], docs[-1]
+            if high - low + 1 != len(docs):
+                members = set(docs)
+        for term in dict.fromkeys(terms):
+            for ids, weights in self._blocks(term):
+                if book_id is None:
+                    for docnum, weight in zip(ids, weights):
+                        counts[docnum] = counts.get(docnum, 0) + weight
+                    continue
+                for docnum, weight in zip(ids, weights):
+                    if low <= docnum <= high and (members is None or docnum in members):
+                        counts[docnum] = counts.get(docnum, 0) + weight
+        rank = self._rank()
+        ordered = sorted(counts, key=rank.__getitem__)
+        return ordered, [int(counts[d]) for d in ordered]
 
     def match(
         self, groups: Sequence[Sequence[str]], book_id: str | None, *, positions: bool

@@ -11,6 +11,7 @@ pages that the requested result page covers are loaded from the store.
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -26,8 +27,8 @@ MAX_PREFIX_TERMS = 200
 PREFIX_SCAN = 2000
 #: Autocomplete looks at this many candidate terms (the most frequent in the whole index).
 AUTOCOMPLETE_CANDIDATES = 200
-#: A search matching more pages than this is not kept in the snapshot's result cache.
-MAX_CACHED_PAGES = 5000
+#: A search matching more pages than this is not kept in the snapshot's result cache (16 bytes a page).
+MAX_CACHED_PAGES = 200_000
 #: About this many characters of context on each side of a hit (whole words).
 CONTEXT_CHARS = 60
 #: The line-end hyphen marks that ocr/dehyphenate.py joins on, dropped when a split word is shown whole.
@@ -257,25 +258,31 @@ def search(snapshot: Snapshot, query: Query, book_id: str | None, start: int, pa
     if plan is None:
         return HitPage((), 0, start, page_size)
 
-    def matched_pages() -> tuple[list[PageMatch], list[int]]:
-        groups = sorted({tuple(sorted(slot)) for unit in plan for slot in unit})
-        matches = snapshot.match(groups, book_id, positions=not _single_slot(plan))
-        return matches, [_page_hit_count(m, plan) for m in matches]
+    def matched_pages() -> tuple[array[int], array[int]]:
+        if _single_slot(plan):
+            # One word or prefix: every occurrence is a hit, so the index's counts suffice.
+            docnums, counts = snapshot.page_counts(sorted(plan[0][0]), book_id)
+        else:
+            groups = sorted({tuple(sorted(slot)) for unit in plan for slot in unit})
+            matches = snapshot.match(groups, book_id, positions=True)
+            docnums, counts = [m.docnum for m in matches], [_page_hit_count(m, plan) for m in matches]
+        # Compact arrays: a cached result costs 16 bytes a page.
+        return array("q", docnums), array("q", counts)
 
     # The next page of the same search, or another reader's same search, reuses the
     # matched pages; huge match lists are not kept, to bound memory.
-    matches, counts = snapshot.cached(
+    docnums, counts = snapshot.cached(
         ("search", plan, book_id), matched_pages, keep=lambda result: len(result[0]) <= MAX_CACHED_PAGES
     )
     total = sum(counts)
     hits: list[Hit] = []
     end = start + page_size
     seen = 0
-    for match, count in zip(matches, counts, strict=True):
+    for docnum, count in zip(docnums, counts, strict=True):
         if seen >= end:
             break
         if count and seen + count > start:
-            page_hits = page_hits_of(snapshot.page(match.docnum), plan)
+            page_hits = page_hits_of(snapshot.page(docnum), plan)
             hits.extend(page_hits[max(0, start - seen) : end - seen])
         seen += count
     return HitPage(tuple(hits), total, start, page_size)
