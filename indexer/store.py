@@ -243,7 +243,11 @@ class Store:
         ix = self._open_for_write()
         try:
             # Whoosh's lock is an fcntl lock: the kernel frees it if a holder is killed.
-            return ix.writer(timeout=wait, delay=0.25)
+            # compound=False: Whoosh reads a sub-file of a compound segment by copying it
+            # whole into a BytesIO, which put every page's stored blob in each server
+            # worker's memory (+740 MB on a 100,000-page collection); plain files are read
+            # where needed.
+            return ix.writer(timeout=wait, delay=0.25, compound=False)
         except LockError as exc:
             raise IndexBusy(
                 f"another index job is writing to {self.path}; "
