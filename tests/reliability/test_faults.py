@@ -1,7 +1,8 @@
 """Faults (#6): the indexer killed at random points, books re-indexed under a live server, a full disk.
 
 - SIGKILL: `index-manifest` writing 20 books (one Whoosh commit each) into a data
-  directory that already holds `seed`, killed after a seeded random delay, again and
+  directory that already holds `seed`, killed a seeded random delay after it starts its
+  first book, again and
   again; after every kill the index opens, every book in it is whole, `seed` answers
   exactly as before, and a thread searching the live server all along gets no error.
   A last run completes every book, equal to a clean reference index. Where each kill
@@ -150,6 +151,12 @@ def test_a_live_store_sees_each_reindex_once(tmp_path: Path, peru_pages: Pages) 
 # -- SIGKILL at random points ---------------------------------------------------------------------------
 
 
+def _read(handle: Any) -> str:
+    handle.seek(0)
+    text: str = handle.read()
+    return text
+
+
 def landed(progress: str) -> str:
     """Where a killed job was, from its last progress line (one per page, then the book's commit)."""
     lines = [line for line in progress.splitlines() if line.strip()]
@@ -198,7 +205,12 @@ def test_sigkill_at_random_points_loses_nothing(tmp_path: Path, kill_setup: Any)
         for _ in range(KILLS):
             with open(tmp_path / "progress.txt", "w+") as progress:
                 job = subprocess.Popen(args, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=progress)
-                delay = rng.uniform(0.5, 2.5)
+                # The delay counts from the first book, so a slow start-up (a loaded CI machine)
+                # does not move every kill before the writing begins.
+                deadline = time.monotonic() + 60
+                while job.poll() is None and time.monotonic() < deadline and "canvases (" not in _read(progress):
+                    time.sleep(0.02)
+                delay = rng.uniform(0.0, 1.6)
                 try:
                     job.wait(delay)
                     places["finished before the kill"] += 1
