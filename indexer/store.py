@@ -10,6 +10,7 @@ book or the new one, never half of each.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import pickle
@@ -369,13 +370,30 @@ class Store:
             return snap
 
 
+def _serialized(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a Snapshot method under the snapshot's I/O lock.
+
+    Whoosh readers seek and read shared file handles, so two threads reading one
+    snapshot at once can get each other's bytes (seen as unpickling and zlib errors
+    under load). Reads are CPU-bound Python, so under the GIL the lock costs little.
+    """
+
+    @functools.wraps(method)
+    def locked(self: Snapshot, *args: Any, **kwargs: Any) -> T:
+        with self._io:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class Snapshot:
-    """One committed state of the index, for any number of concurrent reads."""
+    """One committed state of the index, for any number of concurrent reads (serialised inside)."""
 
     def __init__(self, searcher: Searcher | None) -> None:
         self.searcher = searcher
         # Closes the searcher's files once no request holds this snapshot any more.
         self._finalizer = weakref.finalize(self, searcher.close) if searcher is not None else None
+        self._io = threading.RLock()
         self._lock = threading.Lock()
         self._books: dict[str, BookRecord] | None = None
         self._book_docs: dict[str, list[int]] = {}
@@ -410,6 +428,7 @@ class Snapshot:
 
     # -- books ---------------------------------------------------------------
 
+    @_serialized
     def _load_books(self) -> dict[str, BookRecord]:
         with self._lock:
             if self._books is None:
@@ -428,6 +447,7 @@ class Snapshot:
     def book(self, book_id: str) -> BookRecord | None:
         return self._load_books().get(book_id)
 
+    @_serialized
     def manifest(self, book_id: str) -> dict[str, Any] | None:
         """The manifest of a book as it was indexed (decoded on each call: callers edit it)."""
         if self.searcher is None:
@@ -451,6 +471,7 @@ class Snapshot:
             self._images = merged
         return self._images
 
+    @_serialized
     def _docs_of(self, book_id: str) -> list[int]:
         docs = self._book_docs.get(book_id)
         if docs is None and self.searcher is not None:
@@ -471,6 +492,7 @@ class Snapshot:
                 self._ranks = rank
         return rank
 
+    @_serialized
     def _order_keys(self) -> list[tuple[str, int]]:
         """(book id, canvas index) of every docnum, read from the columns once per snapshot.
 
@@ -491,9 +513,11 @@ class Snapshot:
 
     # -- terms ---------------------------------------------------------------
 
+    @_serialized
     def has_term(self, term: str) -> bool:
         return self.searcher is not None and ("text", term) in self.searcher.reader()
 
+    @_serialized
     def expand_prefix(self, prefix: str, limit: int) -> list[str]:
         """Index terms that start with `prefix`, in term order, at most `limit`."""
         if self.searcher is None or not prefix:
@@ -505,6 +529,7 @@ class Snapshot:
                 break
         return out
 
+    @_serialized
     def term_counts(self, terms: Sequence[str], book_id: str | None) -> dict[str, int]:
         """Occurrences of each term in one book, or in the whole index."""
         if self.searcher is None:
@@ -602,6 +627,7 @@ class Snapshot:
                     matcher.next()
                 yield ids, weights
 
+    @_serialized
     def page_counts(self, terms: Sequence[str], book_id: str | None) -> tuple[list[int], list[int]]:
         """Pages holding any of `terms` in reading order, with the terms' occurrences on each.
 
@@ -632,6 +658,7 @@ class Snapshot:
         ordered = sorted(counts, key=rank.__getitem__)
         return ordered, [int(counts[d]) for d in ordered]
 
+    @_serialized
     def match(
         self, groups: Sequence[Sequence[str]], book_id: str | None, *, positions: bool
     ) -> list[PageMatch]:
@@ -688,15 +715,20 @@ class Snapshot:
             if cached is not None:
                 self._pages.move_to_end(docnum)
                 return cached
-        assert self.searcher is not None
-        fields = self.searcher.stored_fields(docnum)
-        record = PageRecord.from_blob(fields["book"], int(fields["canvas"]), fields["data"])
+        record = self._read_page(docnum)
         with self._lock:
             self._pages[docnum] = record
             while len(self._pages) > PAGE_CACHE_SIZE:
                 self._pages.popitem(last=False)
         return record
 
+    @_serialized
+    def _read_page(self, docnum: int) -> PageRecord:
+        assert self.searcher is not None
+        fields = self.searcher.stored_fields(docnum)
+        return PageRecord.from_blob(fields["book"], int(fields["canvas"]), fields["data"])
+
+    @_serialized
     def page_of(self, book_id: str, canvas_index: int) -> PageRecord | None:
         """A page by book and canvas index, or None."""
         if self.searcher is None:
