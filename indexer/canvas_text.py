@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from indexer.errors import FetchError
-from indexer.fetch import Fetcher
+from indexer.fetch import Fetched, Fetcher
 from indexer.model import Canvas, ImageRef
 from ocr.cache import OcrCache, key_for
 from ocr.formats import parse_ocr
@@ -91,7 +91,21 @@ def _check_pixels(data: bytes, source: str) -> None:
         raise CanvasFailed(f"{source}: {header.width}x{header.height} pixels is too small to OCR")
 
 
-def _read_image(image: ImageRef, fetcher: Fetcher, ocr_width: int) -> tuple[bytes, str]:
+def _fetch(fetcher: Fetcher, url: str, max_bytes: int, remote_only: bool) -> Fetched:
+    """Bytes of a URL that a manifest names; from a remote manifest, http(s) only.
+
+    A manifest fetched from the web must not make us read this machine's files
+    (`file:///etc/...` as an image or OCR link) and publish their text.
+    """
+    if remote_only and not url.lower().startswith(("http://", "https://")):
+        raise CanvasFailed(f"{url}: a remote manifest may only link http(s) resources")
+    try:
+        return fetcher.get(url, max_bytes=max_bytes)
+    except FetchError as exc:
+        raise CanvasFailed(str(exc)) from exc
+
+
+def _read_image(image: ImageRef, fetcher: Fetcher, ocr_width: int, remote_only: bool = False) -> tuple[bytes, str]:
     if image.path:
         path = Path(image.path)
         try:
@@ -101,22 +115,16 @@ def _read_image(image: ImageRef, fetcher: Fetcher, ocr_width: int) -> tuple[byte
     url = image_url(image, ocr_width)
     if url is None:
         raise CanvasFailed("the canvas has no image URL")
-    try:
-        fetched = fetcher.get(url, max_bytes=MAX_IMAGE_BYTES)
-    except FetchError as exc:
-        raise CanvasFailed(str(exc)) from exc
+    fetched = _fetch(fetcher, url, MAX_IMAGE_BYTES, remote_only)
     if not looks_like_image(fetched.data):
         kind = fetched.content_type or "unknown content type"
         raise CanvasFailed(f"{url}: not an image ({kind}, {len(fetched.data)} bytes)")
     return fetched.data, url
 
 
-def _existing(canvas: Canvas, fetcher: Fetcher) -> Page:
+def _existing(canvas: Canvas, fetcher: Fetcher, remote_only: bool = False) -> Page:
     assert canvas.ocr is not None
-    try:
-        fetched = fetcher.get(canvas.ocr.url, max_bytes=MAX_OCR_FILE_BYTES)
-    except FetchError as exc:
-        raise CanvasFailed(str(exc)) from exc
+    fetched = _fetch(fetcher, canvas.ocr.url, MAX_OCR_FILE_BYTES, remote_only)
     return parse_ocr(fetched.data, canvas.ocr.format, source=canvas.ocr.url)
 
 
@@ -128,6 +136,7 @@ def page_for(
     fetcher: Fetcher,
     cache: OcrCache,
     ocr_width: int = 2400,
+    remote_only: bool = False,
 ) -> CanvasText:
     """The text of a canvas, from linked OCR (mode auto/existing) or Tesseract (auto/tesseract).
 
@@ -135,12 +144,12 @@ def page_for(
     malformed linked file or a failing Tesseract passes through.
     """
     if canvas.ocr is not None and mode in ("auto", "existing"):
-        return CanvasText(_existing(canvas, fetcher), "existing")
+        return CanvasText(_existing(canvas, fetcher, remote_only), "existing")
     if mode == "existing":
         raise CanvasFailed("no linked hOCR or ALTO (--ocr existing)")
     if canvas.image is None:
         raise CanvasFailed("the canvas has no image")
-    data, source = _read_image(canvas.image, fetcher, ocr_width)
+    data, source = _read_image(canvas.image, fetcher, ocr_width, remote_only)
     key = key_for(hashlib.sha256(data).hexdigest(), settings)
     hocr = cache.get(key)
     origin: Origin = "cache"

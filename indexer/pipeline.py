@@ -123,6 +123,7 @@ def _canvas_job(
     ocr_width: int,
     cache_dir: str,
     fetch_timeout: float = 60.0,
+    remote_only: bool = False,
 ) -> CanvasOutcome:
     """Text of one canvas as a PageRecord; never raises, so one page cannot stop a book."""
     if _worker is None or _worker[0] != (cache_dir, fetch_timeout):
@@ -131,7 +132,8 @@ def _canvas_job(
     _, fetcher, cache = _worker
     outcome = CanvasOutcome(canvas.index, canvas.label)
     try:
-        text = page_for(canvas, mode=mode, settings=settings, fetcher=fetcher, cache=cache, ocr_width=ocr_width)
+        text = page_for(canvas, mode=mode, settings=settings, fetcher=fetcher, cache=cache, ocr_width=ocr_width,
+                        remote_only=remote_only)
         outcome.record = page_record(book_id, canvas, text.page)
         outcome.origin = text.origin
         outcome.words = len(outcome.record.words)
@@ -173,8 +175,10 @@ def _run_canvases(
     book: Book, options: IndexOptions, settings: OcrSettings, pool: ProcessPoolExecutor | None
 ) -> Iterator[CanvasOutcome]:
     cache_dir = str(paths.ocr_cache_dir(options.data_dir))
+    # A manifest from the web may link only web resources, never this machine's files.
+    remote_only = book.source.lower().startswith(("http://", "https://"))
     args = [
-        (book.id, c, options.ocr, settings, options.ocr_width, cache_dir, options.fetch_timeout)
+        (book.id, c, options.ocr, settings, options.ocr_width, cache_dir, options.fetch_timeout, remote_only)
         for c in book.canvases
     ]
     if pool is None:

@@ -301,3 +301,17 @@ def test_every_roman_book_is_in_the_index(indexed_books, shared_data) -> None:
     assert ids == set(ROMAN_BOOKS)
     for report in reports:
         assert report.canvases == len(list(book_folder(report.id, shared_data).glob("*.[pj][np]g")))
+
+
+def test_a_remote_manifest_cannot_make_us_read_local_files(make_data_dir, tmp_path, http_server) -> None:
+    (image, w, h), = [(p, *_size(p)) for p, _, _ in _harper_pages(1)]
+    base = http_server(tmp_path)
+    manifest = _v3_manifest([(image, w, h)])  # the image is a file:// URL on this machine
+    manifest["items"][0]["seeAlso"] = [{"id": "file:///etc/passwd", "type": "Dataset", "format": "text/vnd.hocr+html"}]
+    (tmp_path / "m.json").write_text(json.dumps(manifest))
+    data_dir = make_data_dir()
+    [report] = index([f"{base}/m.json"], IndexOptions(data_dir=data_dir, workers=1, book_id="sneaky"))
+    assert not report.committed
+    assert "may only link http(s)" in str(report.failed[0]["reason"])
+    [report] = index([f"{base}/m.json"], IndexOptions(data_dir=data_dir, workers=1, book_id="sneaky", ocr="tesseract"))
+    assert "may only link http(s)" in str(report.failed[0]["reason"])
