@@ -10,6 +10,7 @@ book or the new one, never half of each.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import json
 import os
@@ -229,16 +230,23 @@ class Store:
     def _open_for_write(self) -> whoosh_index.Index:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            if whoosh_index.exists_in(str(self.path)):
-                ix = whoosh_index.open_dir(str(self.path))
-                if "manifest" not in ix.schema:  # an index from before the field existed
-                    with ix.writer() as writer:
-                        writer.add_field("manifest", STORED)
-                    ix = whoosh_index.open_dir(str(self.path))
-                return ix
-            return whoosh_index.create_in(str(self.path), SCHEMA)
+            # Two jobs starting on an empty data directory would both create the index
+            # and race on its first TOC file: creating it is done under a file lock.
+            with open(paths.lock_file(self.data_dir), "a+b") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                return self._open_or_create()
         except OSError as exc:
             raise StoreError(f"cannot open the index in {self.path}: {exc}") from exc
+
+    def _open_or_create(self) -> whoosh_index.Index:
+        if whoosh_index.exists_in(str(self.path)):
+            ix = whoosh_index.open_dir(str(self.path))
+            if "manifest" not in ix.schema:  # an index from before the field existed
+                with ix.writer() as writer:
+                    writer.add_field("manifest", STORED)
+                ix = whoosh_index.open_dir(str(self.path))
+            return ix
+        return whoosh_index.create_in(str(self.path), SCHEMA)
 
     def _writer(self, wait: float) -> Any:
         ix = self._open_for_write()

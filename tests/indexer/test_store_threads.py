@@ -14,7 +14,7 @@ from indexer.store import BookRecord, PageRecord, Store, StoredWord
 WORDS = "the quick brown fox jumps over the lazy dog and then the fox sleeps".split()
 
 
-def _book(store: Store, book_id: str, pages: int) -> None:
+def _book(store: Store, book_id: str, pages: int, wait: float = 0.0) -> None:
     records = []
     for n in range(pages):
         tokens = tuple(WORDS[(n + i) % len(WORDS)] for i in range(200))
@@ -22,7 +22,7 @@ def _book(store: Store, book_id: str, pages: int) -> None:
         records.append(PageRecord(book_id, n, f"c{n}", str(n), 1000, 1000, words, tokens,
                                   tuple((i, i) for i in range(len(tokens)))))
     store.replace_book(BookRecord(id=book_id, label=book_id, manifest_id="m", version=3, source="s",
-                                  manifest={}), records)
+                                  manifest={}), records, wait=wait)
 
 
 def test_concurrent_reads_agree_with_serial_reads(tmp_path: Path) -> None:
@@ -44,3 +44,20 @@ def test_concurrent_reads_agree_with_serial_reads(tmp_path: Path) -> None:
         snap = fresh
         with ThreadPoolExecutor(8) as pool:
             assert list(pool.map(work, range(48))) == serial
+
+
+def _write_one(args: tuple[str, str]) -> str:
+    data_dir, book_id = args
+    _book(Store(Path(data_dir)), book_id, 3, wait=60)
+    return book_id
+
+
+def test_jobs_creating_the_index_at_once_all_succeed(tmp_path: Path) -> None:
+    """Creating the index is locked: concurrent first writers raced on its first TOC file."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    for round_ in range(3):
+        data_dir = tmp_path / f"d{round_}"
+        with ProcessPoolExecutor(4) as pool:
+            done = list(pool.map(_write_one, [(str(data_dir), f"b{n}") for n in range(4)]))
+        assert sorted(b.id for b in Store(data_dir).snapshot().books()) == sorted(done)
