@@ -7,6 +7,7 @@ one call out, errors as clean messages and exit codes.
 from __future__ import annotations
 
 import json
+import urllib.parse
 from pathlib import Path
 
 import click
@@ -60,13 +61,21 @@ def serve(data_dir: Path, host: str, port: int, public_url: str | None, image_ro
 @main.command(name="list")
 @data_dir_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per book.")
-def list_books(data_dir: Path, as_json: bool) -> None:
+@click.option("--links", "base_url", metavar="BASE_URL", help="Also print each book's manifest and viewer URLs on this server.")
+def list_books(data_dir: Path, as_json: bool, base_url: str | None) -> None:
     """List the indexed books."""
     try:
         books = Store(data_dir).snapshot().books()
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from exc
     for book in books:
+        if base_url and not as_json:
+            base = base_url.rstrip("/")
+            manifest = f"{base}/iiif/{book.id}/manifest"
+            quoted = urllib.parse.quote(manifest, safe="")
+            click.echo(f"{book.label}\n  manifest   {manifest}\n  Mirador 4  {base}/viewer/mirador?manifest={quoted}"
+                       f"\n  Mirador 3  {base}/viewer/mirador3?manifest={quoted}\n  UV         {base}/viewer/uv?manifest={quoted}")
+            continue
         if as_json:
             click.echo(json.dumps({"id": book.id, "label": book.label, "manifest": book.manifest_id,
                                    "canvases": book.canvas_count, "pages": book.page_count,
