@@ -680,25 +680,28 @@ class Snapshot:
         docs = self._docs_of(book_id) if book_id is not None else None
         if docs is not None and not docs:
             return []
-        per_doc: dict[int, dict[str, tuple[int, list[int] | None]]] | None = None
-        # Rarest group first keeps the intersection small.
-        group_postings = []
+        # First the pages holding every group, from document ids alone (whole posting
+        # blocks, cheap); then counts and positions for just those pages. A phrase of a
+        # common word and a rare one no longer decodes the common word's positions on
+        # every page of the collection.
+        allowed = set(docs) if docs is not None else None
+        candidates: set[int] | None = None
         for group in groups:
-            merged: dict[int, dict[str, tuple[int, list[int] | None]]] = {}
+            ids: set[int] = set()
             for term in dict.fromkeys(group):
-                for docnum, value in self._postings(term, docs, positions=positions).items():
-                    merged.setdefault(docnum, {})[term] = value
-            if not merged:
+                for block_ids, _ in self._blocks(term):
+                    ids.update(block_ids)
+            if allowed is not None:
+                ids &= allowed
+            candidates = ids if candidates is None else candidates & ids
+            if not candidates:
                 return []
-            group_postings.append(merged)
-        group_postings.sort(key=len)
-        for merged in group_postings:
-            if per_doc is None:
-                per_doc = {d: dict(v) for d, v in merged.items()}
-            else:
-                per_doc = {d: {**terms, **merged[d]} for d, terms in per_doc.items() if d in merged}
-            if not per_doc:
-                return []
+        assert candidates is not None
+        wanted = sorted(candidates)
+        per_doc: dict[int, dict[str, tuple[int, list[int] | None]]] = {d: {} for d in wanted}
+        for term in dict.fromkeys(t for group in groups for t in group):
+            for docnum, value in self._postings(term, wanted, positions=positions).items():
+                per_doc[docnum][term] = value
         assert per_doc is not None
         keys = self._order_keys()
         matches = []
