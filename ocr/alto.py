@@ -14,7 +14,7 @@ from typing import Any
 from lxml import etree
 
 from ocr.dehyphenate import dehyphenate
-from ocr.errors import MalformedOcr
+from ocr.errors import MalformedOcr, fatal_note
 from ocr.model import Box, Line, Page, Word
 
 #: Resolution assumed for `mm10` and `inch1200` when converting to pixels.
@@ -66,13 +66,8 @@ def _parse_tree(data: bytes, source: str) -> tuple[etree._Element, str]:
         raise MalformedOcr(source, f"not parseable as XML: {error}", line) from error
     if root is None:
         raise MalformedOcr(source, "empty document")
-    return root, _fatal_note(parser.error_log)
+    return root, fatal_note(parser.error_log)
 
-
-def _fatal_note(log: etree._ListErrorLog) -> str:
-    """libxml2's first fatal error, to say why a file gave nothing (nesting deeper than 256, ...)."""
-    fatal = [entry for entry in log if entry.level_name == "FATAL"]
-    return f" (line {fatal[0].line}: {fatal[0].message})" if fatal else ""
 
 
 def _scale(root: etree._Element, source: str, dpi: float) -> float:

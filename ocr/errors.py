@@ -11,6 +11,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 
 class OcrError(Exception):
     """Base class of every error the `ocr` package raises on purpose."""
@@ -66,3 +69,13 @@ class TesseractTimeout(TesseractFailed):
             f"Tesseract took longer than {seconds:g} s on {where} and was killed; "
             "raise OcrSettings.timeout or check the image size",
         )
+
+
+def fatal_note(error_log: Iterable[Any]) -> str:
+    """libxml2's first fatal error in a parser's error log, to say why a file gave nothing.
+
+    For example " (line 3: Excessive depth in document: 256)"; empty when there is none.
+    Shared by the hOCR and ALTO parsers; takes the log as given, so no lxml import here.
+    """
+    fatal = [entry for entry in error_log if entry.level_name == "FATAL"]
+    return f" (line {fatal[0].line}: {fatal[0].message})" if fatal else ""

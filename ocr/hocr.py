@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from lxml import etree
 
 from ocr.dehyphenate import HYPHENS, dehyphenate
-from ocr.errors import MalformedOcr
+from ocr.errors import MalformedOcr, fatal_note
 from ocr.model import Box, Line, Page, Word
 
 # hOCR spec 1.2 §5 (https://kba.github.io/hocr-spec/1.2/): `ocrx_word` is the usual word class;
@@ -108,13 +108,8 @@ def _parse_tree(data: bytes, source: str) -> tuple[etree._Element, str]:
         raise MalformedOcr(source, f"not parseable as HTML: {error}") from error
     if root is None:
         raise MalformedOcr(source, "empty document")
-    return root, _fatal_note(parser.error_log)
+    return root, fatal_note(parser.error_log)
 
-
-def _fatal_note(log: etree._ListErrorLog) -> str:
-    """libxml2's first fatal error, to say why a file gave nothing (nesting deeper than 256, ...)."""
-    fatal = [entry for entry in log if entry.level_name == "FATAL"]
-    return f" (line {fatal[0].line}: {fatal[0].message})" if fatal else ""
 
 
 def _sniff_encoding(data: bytes) -> str:
