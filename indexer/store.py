@@ -78,8 +78,8 @@ SCHEMA = Schema(
 class StoredWord(NamedTuple):
     """A printed word on a canvas: display text and box in canvas units.
 
-    A NamedTuple rather than a dataclass: a search builds thousands of these per
-    request, and tuples are the cheapest to make.
+    A page read back from the index holds its words as plain tuples in this field
+    order (see `PageRecord.words`); `PageRecord.word(i)` names the fields.
     """
 
     text: str
@@ -90,6 +90,10 @@ class StoredWord(NamedTuple):
     line: int  # index of its line on the page, so a match spanning lines gets a box per line
 
 
+#: A stored word as `(text, x, y, w, h, line)`: a StoredWord's fields in a plain tuple.
+WordRow = tuple[str, int, int, int, int, int]
+
+
 @dataclass(frozen=True, slots=True)
 class PageRecord:
     """One canvas as indexed.
@@ -97,6 +101,12 @@ class PageRecord:
     `tokens` are the normalised index tokens in reading order; token i stands for
     the printed words `token_words[i][0]..token_words[i][1]` (inclusive), which
     is more than one word for a word hyphenated across a line end.
+
+    `words` are `(text, x, y, w, h, line)` tuples, the fields of `StoredWord`. Read
+    back from the index they are plain tuples, not StoredWords: the garbage
+    collector stops tracking a plain tuple of strings and ints, and a server caches
+    thousands of pages of hundreds of words each, which otherwise made every full
+    collection walk millions of objects (100 ms pauses under load).
     """
 
     book_id: str
@@ -105,9 +115,13 @@ class PageRecord:
     label: str
     width: int
     height: int
-    words: tuple[StoredWord, ...]
+    words: tuple[WordRow, ...]
     tokens: tuple[str, ...]
     token_words: tuple[tuple[int, int], ...]
+
+    def word(self, i: int) -> StoredWord:
+        """Word i with named fields."""
+        return StoredWord._make(self.words[i])
 
     def to_blob(self) -> bytes:
         # Plain tuples through pickle (which Whoosh uses for stored fields anyway) decode
@@ -118,7 +132,7 @@ class PageRecord:
             self.label,
             self.width,
             self.height,
-            tuple((w.text, w.x, w.y, w.w, w.h, w.line) for w in self.words),
+            tuple(tuple(w) for w in self.words),
             self.tokens,
             self.token_words,
         )
@@ -139,7 +153,7 @@ class PageRecord:
             label=label,
             width=width,
             height=height,
-            words=tuple(map(StoredWord._make, words)),
+            words=words,
             tokens=tokens,
             token_words=token_words,
         )

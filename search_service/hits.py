@@ -299,33 +299,38 @@ def page_hits_of(record: PageRecord, plan: Plan) -> list[Hit]:
 
 
 class _PageText:
-    """The printed words of one stored page, turned into hit text and boxes."""
+    """The printed words of one stored page, turned into hit text and boxes.
+
+    Words are `(text, x, y, w, h, line)` rows (indexer.store.WordRow).
+    """
 
     def __init__(self, record: PageRecord) -> None:
         self.record = record
         words = record.words
         # Word i and i+1 are the two halves of a word hyphenated across a line end.
-        self.joins = {a for a, b in record.token_words if b == a + 1 and words[a].line != words[b].line}
+        self.joins = {a for a, b in record.token_words if b == a + 1 and words[a][5] != words[b][5]}
 
     def text(self, first: int, last: int) -> str:
         """Words first..last as one string, hyphenated halves joined."""
         words = self.record.words
+        joins = self.joins
         parts: list[str] = []
         for i in range(max(0, first), min(last, len(words) - 1) + 1):
-            if i - 1 in self.joins and i - 1 >= first:
-                parts[-1] = parts[-1].rstrip(_HYPHENS) + words[i].text
+            if i - 1 in joins and i - 1 >= first:
+                parts[-1] = parts[-1].rstrip(_HYPHENS) + words[i][0]
             else:
-                parts.append(words[i].text)
+                parts.append(words[i][0])
         return " ".join(parts)
 
     def hit(self, first_token: int, last_token: int) -> Hit:
         record = self.record
+        words = record.words
         first = record.token_words[first_token][0]
         last = record.token_words[last_token][1]
         matches: list[Match] = []
         line_start = first
         for i in range(first, last + 1):
-            if i == last or record.words[i + 1].line != record.words[i].line:
+            if i == last or words[i + 1][5] != words[i][5]:
                 matches.append(self._match(line_start, i))
                 line_start = i + 1
         return Hit(
@@ -342,29 +347,31 @@ class _PageText:
 
     def _match(self, first: int, last: int) -> Match:
         words = self.record.words[first : last + 1]
-        x0 = min(w.x for w in words)
-        y0 = min(w.y for w in words)
-        x1 = max(w.x + w.w for w in words)
-        y1 = max(w.y + w.h for w in words)
+        x0 = min(w[1] for w in words)
+        y0 = min(w[2] for w in words)
+        x1 = max(w[1] + w[3] for w in words)
+        y1 = max(w[2] + w[4] for w in words)
         # A hit never gets a zero-size box, whatever the OCR said.
         box = Box(x0, y0, max(1, x1 - x0), max(1, y1 - y0))
-        return Match(" ".join(w.text for w in words), box, words[0].line, first, last)
+        return Match(" ".join(w[0] for w in words), box, words[0][5], first, last)
 
     def _before(self, first: int) -> str:
+        words = self.record.words
         start, length = first, 0
         while start > 0 and length < CONTEXT_CHARS:
             start -= 1
-            length += len(self.record.words[start].text) + 1
+            length += len(words[start][0]) + 1
         if start > 0 and start - 1 in self.joins:
             start -= 1  # do not cut a hyphenated word in half
         return self.text(start, first - 1) + " " if start < first else ""
 
     def _after(self, last: int) -> str:
-        count = len(self.record.words)
+        words = self.record.words
+        count = len(words)
         end, length = last, 0
         while end < count - 1 and length < CONTEXT_CHARS:
             end += 1
-            length += len(self.record.words[end].text) + 1
+            length += len(words[end][0]) + 1
         if end in self.joins:
             end += 1
         return " " + self.text(last + 1, end) if end > last else ""

@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 
 from indexer.pipeline import IndexOptions, index
-from indexer.store import PageRecord, Snapshot, Store
+from indexer.store import PageRecord, Snapshot, Store, StoredWord
 from ocr.formats import parse_ocr
 from ocr.text import tokens
 from tests.conftest import ROMAN_BOOKS, book_folder
@@ -49,7 +49,7 @@ def pages_with(snap: Snapshot, book: str, query: str) -> dict[int, list[int]]:
 def word_boxes(page: PageRecord, start: int, length: int) -> list[tuple[int, int, int, int]]:
     first = page.token_words[start][0]
     last = page.token_words[start + length - 1][1]
-    return [(w.x, w.y, w.w, w.h) for w in page.words[first : last + 1]]
+    return [page.word(i)[1:5] for i in range(first, last + 1)]
 
 
 @pytest.mark.parametrize("book", sorted(BASELINE))
@@ -200,8 +200,8 @@ def test_a_canvas_twice_the_image_size_gets_boxes_twice_as_big(indexed_books, ma
     twice = Store(data_dir).snapshot().page_of("twice", 0)
     once = Store(indexed_books[0]).snapshot().page_of(HARPER, 0)
     assert twice is not None and once is not None
-    assert [w.text for w in twice.words] == [w.text for w in once.words]
-    for big, small in zip(twice.words, once.words):
+    assert [w[0] for w in twice.words] == [w[0] for w in once.words]
+    for big, small in zip(map(StoredWord._make, twice.words), map(StoredWord._make, once.words)):
         assert abs(big.x - 2 * small.x) <= 2 and abs(big.w - 2 * small.w) <= 3
         assert abs(big.y - 2 * small.y) <= 2 and abs(big.h - 2 * small.h) <= 3
 
@@ -256,8 +256,9 @@ def test_existing_hocr_and_alto_are_used_without_tesseract(make_data_dir, tmp_pa
         page = snap.page_of("ex", canvas)
         assert page is not None and len(page.words) > 500
         # hOCR pixels and ALTO mm10 both scaled onto the 1000x1500 canvas.
-        assert all(0 <= w.x and w.x + w.w <= 1000 and 0 <= w.y and w.y + w.h <= 1500 for w in page.words)
-        assert max(w.x + w.w for w in page.words) > 700
+        words = [page.word(i) for i in range(len(page.words))]
+        assert all(0 <= w.x and w.x + w.w <= 1000 and 0 <= w.y and w.y + w.h <= 1500 for w in words)
+        assert max(w.x + w.w for w in words) > 700
 
 
 def test_a_failing_canvas_is_recorded_and_the_rest_indexed(make_data_dir, tmp_path, http_server) -> None:

@@ -26,6 +26,7 @@ from bench.common import hocr_manifest
 from indexer.canvas_text import MAX_OCR_FILE_BYTES
 from indexer.model import Canvas
 from indexer.records import page_record
+from indexer.store import StoredWord
 from ocr import alto, hocr
 from ocr.model import Page
 from tests.reliability.conftest import Pages, Service, run_index, summary_of
@@ -226,7 +227,7 @@ def test_generated_pages_land_inside_any_canvas(
     page = hocr.parse(hocr_page(words, width, height))
     canvas = Canvas(id="c", index=0, label="1", width=canvas_w, height=canvas_h, image=None)
     record = page_record("b", canvas, page)
-    for word in record.words:
+    for word in map(StoredWord._make, record.words):
         assert 0 <= word.x and 0 <= word.y and word.w >= 1 and word.h >= 1
         assert word.x + word.w <= canvas_w and word.y + word.h <= canvas_h
     assert len(record.token_words) == len(record.tokens)

@@ -90,7 +90,7 @@ def test_counting_from_the_index_agrees_with_drawing_from_stored_pages(snapshot:
 
 
 def _word(record: PageRecord, text: str) -> int:
-    return next(i for i, w in enumerate(record.words) if w.text == text)
+    return next(i for i, w in enumerate(record.words) if w[0] == text)
 
 
 def test_hyphenated_word_is_one_hit_with_a_box_per_line(snapshot: Snapshot, shared_data: Path) -> None:
@@ -122,7 +122,7 @@ def test_phrase_across_a_line_break_is_one_hit_with_a_box_per_line(snapshot: Sna
     first, second = hit.matches
     assert first.line + 1 == second.line
     # One box per line: the union of that line's words, never of both lines.
-    frisch, drueckt = record.words[first.first_word], record.words[first.last_word]
+    frisch, drueckt = record.word(first.first_word), record.word(first.last_word)
     assert (frisch.text, drueckt.text) == ("Frisch", "drückt")
     assert first.box.x == frisch.x and first.box.right == drueckt.x + drueckt.w
     assert second.box.y >= first.box.y + first.box.h // 2
