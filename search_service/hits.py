@@ -15,7 +15,7 @@ from array import array
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from indexer.store import PageMatch, PageRecord, Snapshot
+from indexer.store import PageMatch, PageRecord, Snapshot, pair_term
 from ocr.dehyphenate import HYPHENS
 from ocr.model import Box
 from ocr.text import tokens as text_tokens
@@ -242,6 +242,52 @@ def _single_slot(plan: Plan) -> bool:
     return len(plan) == 1 and len(plan[0]) == 1
 
 
+def _countable_by_pairs(plan: Plan) -> bool:
+    """Whether word and pair counts alone give `hit_spans`' count on every page.
+
+    True for a two-word phrase and for several single words, each slot one term and
+    no term twice: occurrences then never overlap, a phrase occurs once per pair, and
+    words chain only where one is followed by the next in the query, so a page has
+    (sum of its words' counts) - (sum of those adjacent pairs' counts) hits.
+    """
+    if any(len(slot) != 1 for unit in plan for slot in unit):
+        return False
+    terms = [term for unit in plan for slot in unit for term in slot]
+    if len(set(terms)) != len(terms):
+        return False
+    return (len(plan) == 1 and len(plan[0]) == 2) or all(len(unit) == 1 for unit in plan)
+
+
+def _pair_counts(snapshot: Snapshot, plan: Plan, book_id: str | None) -> tuple[list[int], list[int]]:
+    """Pages and their hit counts for a plan `_countable_by_pairs`, without positions."""
+    terms = [term for unit in plan for slot in unit for term in slot]
+    if len(plan) == 1:  # "a b"
+        counts = snapshot.term_counts_by_page(pair_term(*terms), book_id, pair=True)
+        docnums = snapshot.in_reading_order(counts)
+        return docnums, [counts[d] for d in docnums]
+    per_word = [snapshot.term_counts_by_page(term, book_id) for term in terms]
+    pages = set(min(per_word, key=len))
+    for counts in per_word:
+        pages.intersection_update(counts)
+    if not pages:
+        return [], []
+    chained = [snapshot.term_counts_by_page(pair_term(a, b), book_id, pair=True) for a, b in zip(terms, terms[1:])]
+    docnums = snapshot.in_reading_order(pages)
+    return docnums, [
+        sum(counts[d] for counts in per_word) - sum(links.get(d, 0) for links in chained) for d in docnums
+    ]
+
+
+def _adjacent_pairs(plan: Plan) -> list[tuple[str, str]]:
+    """Tokens a matching page must hold side by side: consecutive one-term slots of a phrase."""
+    pairs: list[tuple[str, str]] = []
+    for unit in plan:
+        for a, b in zip(unit, unit[1:]):
+            if len(a) == 1 and len(b) == 1:
+                pairs.append((next(iter(a)), next(iter(b))))
+    return pairs
+
+
 # -- search ---------------------------------------------------------------------------------
 
 
@@ -262,9 +308,11 @@ def search(snapshot: Snapshot, query: Query, book_id: str | None, start: int, pa
         if _single_slot(plan):
             # One word or prefix: every occurrence is a hit, so the index's counts suffice.
             docnums, counts = snapshot.page_counts(sorted(plan[0][0]), book_id)
+        elif snapshot.has_pairs and _countable_by_pairs(plan):
+            docnums, counts = _pair_counts(snapshot, plan, book_id)
         else:
             groups = sorted({tuple(sorted(slot)) for unit in plan for slot in unit})
-            matches = snapshot.match(groups, book_id, positions=True)
+            matches = snapshot.match(groups, book_id, positions=True, pairs=_adjacent_pairs(plan))
             docnums, counts = [m.docnum for m in matches], [_page_hit_count(m, plan) for m in matches]
         # Compact arrays: a cached result costs 16 bytes a page.
         return array("q", docnums), array("q", counts)
