@@ -8,6 +8,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from indexer.store import Store
 from search_service.errors import install_error_handlers
 from search_service.middleware import IiifHttpMiddleware
+from search_service.response_cache import ResponseCache
 from search_service.routes import health, home, image, manifest, search, viewer
 from search_service.settings import Settings
 
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = Store(settings.data_dir)
+    app.state.responses = ResponseCache(settings.response_cache_mb * 1_000_000)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(home.router)

@@ -43,6 +43,18 @@ def not_modified(request: Request, etag: str) -> bool:
     return etag in {tag.strip() for tag in header.split(",")} or header.strip() == "*"
 
 
+def encode_json(data: Any, base: str | None = None) -> bytes:
+    """Compact UTF-8 JSON; with `base`, BASE_URL_MARKER becomes the public URL.
+
+    The same as `resolve_markers` without a second serialisation.
+    """
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    if base is not None and BASE_URL_MARKER in text:
+        # The marker is plain ASCII with no JSON escapes, and so is a URL base once dumped.
+        text = text.replace(BASE_URL_MARKER, json.dumps(base)[1:-1])
+    return text.encode()
+
+
 def json_ld_response(
     request: Request,
     data: Any,
@@ -52,17 +64,22 @@ def json_ld_response(
     status_code: int = 200,
     base: str | None = None,
 ) -> Response:
-    """Serialise `data` with content negotiation, an ETag, and Cache-Control.
+    """Serialise `data` (see `encode_json`) and answer it with `json_body_response`."""
+    return json_body_response(request, encode_json(data, base), context=context, settings=settings,
+                              status_code=status_code)
 
-    With `base`, BASE_URL_MARKER in the serialised text becomes the public URL: the
-    same as `resolve_markers` without a second serialisation.
-    """
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    if base is not None and BASE_URL_MARKER in text:
-        # The marker is plain ASCII with no JSON escapes, and so is a URL base once dumped.
-        text = text.replace(BASE_URL_MARKER, json.dumps(base)[1:-1])
-    body = text.encode()
-    etag = etag_for(body)
+
+def json_body_response(
+    request: Request,
+    body: bytes,
+    *,
+    context: str,
+    settings: Settings,
+    status_code: int = 200,
+    etag: str | None = None,
+) -> Response:
+    """Answer a serialised JSON body with content negotiation, an ETag, and Cache-Control."""
+    etag = etag or etag_for(body)
     headers = {
         "ETag": etag,
         "Cache-Control": f"public, max-age={settings.cache_max_age}",

@@ -29,5 +29,6 @@ class Settings(BaseSettings):
     max_image_height: int = Field(default=10000, ge=1, description="maxHeight of the image endpoint, in pixels.")
     max_image_area: int = Field(default=40_000_000, ge=1, description="maxArea of the image endpoint, in pixels.")
     max_source_pixels: int = Field(default=300_000_000, ge=1, description="Largest source image decoded; larger (decompression bombs) are refused.")
+    response_cache_mb: int = Field(default=64, ge=0, description="Megabytes of search and autocomplete responses kept per worker for repeated requests (0: none).")
     cache_max_age: int = Field(default=3600, ge=0, description="Cache-Control max-age in seconds for search, manifest and image responses.")
     cors_origins: str = Field(default="*", description="Access-Control-Allow-Origin value.")

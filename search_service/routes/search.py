@@ -1,8 +1,9 @@
 """Content Search 2.0 and 1.0, and their autocomplete, for one book or across every book.
 
 Thin handlers: check the parameters, `parse_query` -> `hits.search` -> `search_v1` or
-`search_v2`, then `json_ld_response`. Parameters are plain strings so that odd input
-gets our 400 with a JSON body rather than a validation error.
+`search_v2`, then `encode_json`, the body kept in the response cache for the next
+identical request. Parameters are plain strings so that odd input gets our 400 with
+a JSON body rather than a validation error.
 
     /iiif/{book}/search/{1,2}?q=&motivation=&page=     one book's hits
     /iiif/search/{1,2}?q=&motivation=&page=            every book's hits, each naming its manifest
@@ -12,6 +13,7 @@ gets our 400 with a JSON body rather than a validation error.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -22,7 +24,8 @@ from search_service.deps import BaseUrlDep, SettingsDep, SnapshotDep
 from search_service.errors import BadQuery, UnknownBook
 from search_service.hits import HitPage, search, terms
 from search_service.query import parse_query
-from search_service.responses import json_ld_response
+from search_service.response_cache import CachedBody, ResponseCache
+from search_service.responses import encode_json, etag_for, json_body_response
 from search_service.search_v1 import annotation_list, term_list
 from search_service.search_v2 import annotation_page, term_page
 from search_service.services import (
@@ -117,6 +120,25 @@ def _kept_params(q: str | None, motivation: str | None) -> tuple[tuple[str, str]
     return tuple(params)
 
 
+def _cached(
+    request: Request, snapshot: Snapshot, base: str, settings: Settings, context: str, build: Callable[[], bytes]
+) -> Response:
+    """The response body for this request from the response cache, or build() and keep it.
+
+    The body depends only on the snapshot, the base URL, the path and the query
+    string; the headers (negotiation, 304) are worked out per request.
+    """
+    cache: ResponseCache = request.app.state.responses
+    key = (request.scope["path"], request.scope["query_string"], base)
+    generation = snapshot.generation
+    found = cache.get(generation, key)
+    if found is None:
+        body = build()  # raises BadQuery / UnknownBook: errors are not kept
+        found = CachedBody(body, etag_for(body))
+        cache.put(generation, key, found)
+    return json_body_response(request, found.body, context=context, settings=settings, etag=found.etag)
+
+
 # -- search -----------------------------------------------------------------------------------
 
 
@@ -131,6 +153,22 @@ def _search(
     settings: Settings,
     base: str,
 ) -> Response:
+    context = SEARCH2_CONTEXT if version == 2 else PRESENTATION2_CONTEXT
+    return _cached(request, snapshot, base, settings, context,
+                   lambda: _search_body(request, version, book_id, q, motivation, page, snapshot, settings, base))
+
+
+def _search_body(
+    request: Request,
+    version: Version,
+    book_id: str | None,
+    q: str | None,
+    motivation: str | None,
+    page: str | None,
+    snapshot: Snapshot,
+    settings: Settings,
+    base: str,
+) -> bytes:
     _check_book(snapshot, book_id)
     text = _required_q(q, settings)
     query = parse_query(text, max_length=settings.max_query_length)
@@ -149,9 +187,8 @@ def _search(
             manifests[hit_book] = ManifestRef(manifest_url(base, hit_book), record.label if record else hit_book)
     render = annotation_page if version == 2 else annotation_list
     data = render(results, links, base, manifests=manifests, ignored=_ignored(request))
-    context = SEARCH2_CONTEXT if version == 2 else PRESENTATION2_CONTEXT
     # Canvas ids of folder books start with BASE_URL_MARKER, like their manifests.
-    return json_ld_response(request, data, context=context, settings=settings, base=base)
+    return encode_json(data, base)
 
 
 @router.api_route("/iiif/search/2", methods=["GET"], summary="Search every book (Content Search 2.0)")
@@ -207,6 +244,22 @@ def _autocomplete(
     settings: Settings,
     base: str,
 ) -> Response:
+    context = SEARCH2_CONTEXT if version == 2 else SEARCH1_CONTEXT
+    return _cached(request, snapshot, base, settings, context,
+                   lambda: _autocomplete_body(request, version, book_id, q, motivation, min_count, snapshot, settings, base))
+
+
+def _autocomplete_body(
+    request: Request,
+    version: Version,
+    book_id: str | None,
+    q: str | None,
+    motivation: str | None,
+    min_count: str | None,
+    snapshot: Snapshot,
+    settings: Settings,
+    base: str,
+) -> bytes:
     _check_book(snapshot, book_id)
     text = _required_q(q, settings)  # 2.0 §5.1, 1.0 §4.2: q MUST be present
     least = _min_count(min_count)
@@ -218,7 +271,7 @@ def _autocomplete(
     kept = [(k, v) for k, v in params if k == "motivation"]
     render = term_page if version == 2 else term_list
     data = render(found, request_id, search_url(base, book_id, version), params=kept, ignored=_ignored(request))
-    return json_ld_response(request, data, context=SEARCH2_CONTEXT if version == 2 else SEARCH1_CONTEXT, settings=settings)
+    return encode_json(data)
 
 
 @router.api_route("/iiif/autocomplete/2", methods=["GET"], summary="Autocomplete over every book (2.0)")

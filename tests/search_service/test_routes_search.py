@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from indexer.store import Store
 from search_service import Settings, create_app
+from search_service.response_cache import CachedBody, ResponseCache
 from tests.search_service.conftest import BASE, Corpus
 
 ON = re.compile(r"^(?P<canvas>[^#]+)#xywh=(\d+),(\d+),(\d+),(\d+)$")
@@ -296,9 +297,41 @@ async def test_the_index_changes_under_a_running_server(tmp_path: Path, corpus: 
     app = create_app(Settings(data_dir=tmp_path))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
         assert (await client.get("/iiif/stanford/search/1?q=verbunden")).status_code == 404
+        assert (await get(client, "/iiif/search/2?q=verbunden"))["partOf"]["total"] == 0
         book = Store(corpus.data_dir).snapshot().book("stanford")
         assert book is not None
         Store(tmp_path).replace_book(book, corpus.records["stanford"])
         await asyncio.sleep(0.3)  # the Store looks at the disk at most every 0.25 s
         body = await get(client, "/iiif/stanford/search/1?q=verbunden")
         assert body["within"]["total"] == 1
+        # Responses kept for repeated requests never outlive the index state they came from.
+        assert (await get(client, "/iiif/search/2?q=verbunden"))["partOf"]["total"] == 1
+        Store(tmp_path).replace_book(book, corpus.records["stanford"][1:])  # without the page holding it
+        await asyncio.sleep(0.3)
+        assert (await get(client, "/iiif/stanford/search/1?q=verbunden"))["within"]["total"] == 0
+
+
+async def test_a_repeated_request_is_answered_from_the_response_cache(client: httpx.AsyncClient) -> None:
+    """Same bytes and ETag the second time, without searching again; other parameters are other entries."""
+    first = await client.get("/iiif/fish/search/1?q=inca")
+    cache = client._transport.app.state.responses  # type: ignore[attr-defined]
+    assert first.status_code == 200 and len(cache._entries) >= 1
+    again = await client.get("/iiif/fish/search/1?q=inca", headers={"Accept": "application/ld+json"})
+    assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+    assert again.headers["content-type"].startswith("application/ld+json")  # negotiated per request
+    assert (await client.get("/iiif/fish/search/1?q=inca", headers={"If-None-Match": first.headers["etag"]})).status_code == 304
+    other = await client.get("/iiif/fish/search/1?q=inca&page=1")
+    assert other.content != first.content
+    assert (await client.get("/iiif/fish/search/1?q=")).status_code == 400  # errors are answered, not kept
+    assert (await client.get("/iiif/fish/search/1?q=")).status_code == 400
+
+
+def test_the_response_cache_keeps_to_its_budget() -> None:
+    cache = ResponseCache(max_bytes=800)
+    for i in range(20):
+        cache.put(1, i, CachedBody(b"x" * 100, str(i)))
+    assert cache._bytes <= 800 and len(cache._entries) == 8
+    assert cache.get(1, 19) is not None and cache.get(1, 0) is None  # least recently used went first
+    cache.put(1, "huge", CachedBody(b"x" * 200, "h"))  # over an eighth of the budget: not kept
+    assert cache.get(1, "huge") is None
+    assert cache.get(2, 19) is None and cache._bytes == 0  # a new index generation starts empty

@@ -1,0 +1,68 @@
+"""Serialised search and autocomplete responses, kept per index snapshot within a byte budget.
+
+A response is a pure function of the index snapshot, the public base URL and the
+request's path and query string, so a repeated request (the next reader typing the
+same word, a viewer asking again) is answered from its stored bytes and ETag
+without searching, rendering or serialising again. A new snapshot (a book
+added, replaced or removed) empties the cache, so nothing served is ever stale.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import NamedTuple
+
+
+class CachedBody(NamedTuple):
+    body: bytes
+    etag: str
+
+
+class ResponseCache:
+    """An LRU of response bodies for one index generation at a time, at most `max_bytes` in all.
+
+    >>> cache = ResponseCache(1_000_000)
+    >>> cache.put(7, ("/iiif/b/search/1", b"q=bird"), CachedBody(b"{}", '"e"'))
+    >>> cache.get(7, ("/iiif/b/search/1", b"q=bird")).body
+    b'{}'
+    >>> cache.get(8, ("/iiif/b/search/1", b"q=bird")) is None  # the index changed
+    True
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[Hashable, CachedBody] = OrderedDict()
+        self._generation: int | None = None
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def _switch(self, generation: int) -> None:
+        if generation != self._generation:
+            self._entries.clear()
+            self._bytes = 0
+            self._generation = generation
+
+    def get(self, generation: int, key: Hashable) -> CachedBody | None:
+        with self._lock:
+            self._switch(generation)
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, generation: int, key: Hashable, value: CachedBody) -> None:
+        size = len(value.body)
+        if size > self.max_bytes // 8:
+            return  # one huge response must not push out everything else
+        with self._lock:
+            self._switch(generation)
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old.body)
+            self._entries[key] = value
+            self._bytes += size
+            while self._bytes > self.max_bytes and self._entries:
+                _, dropped = self._entries.popitem(last=False)
+                self._bytes -= len(dropped.body)
