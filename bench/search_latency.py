@@ -6,9 +6,10 @@ Builds the indexes from existing OCR (the 347-page hOCR book of the shared test 
 repeated: 3x as one book = 1,041 pages; 289 books of 347 pages = 100,283 pages),
 kept in bench/out/ so later runs reuse them. Starts the real server
 (`iiif-search serve --workers N`, one uvicorn worker per core by default), then drives it with `wrk` at 16
-connections over a fixed, varied set of queries (words sampled across the
-vocabulary's frequency ranks, two-word phrases taken from the text, prefixes),
-and the same run against /health as the reference. Prints p50/p95/p99, requests/s,
+connections over two mixes of queries (words sampled across the vocabulary's
+frequency ranks, two-word phrases taken from the text, prefixes): 200 repeated
+ones, and a list of distinct ones where no request repeats another; then the
+same run against /health as the reference. Prints p50/p95/p99, requests/s,
 errors, server RSS and index size.
 
 Targets (2 cores): book p50 <= 15 ms, p99 <= 60 ms; collection p50 <= 150 ms.
@@ -98,7 +99,13 @@ def wait_for(url: str, timeout: float = 60) -> None:
 
 
 def queries(data_dir: Path, book: str | None, count: int, seed: int = 1) -> list[str]:
-    """Words across the frequency ranks, phrases from the text, and prefixes: all with hits."""
+    """Words across the frequency ranks, phrases from the text, and prefixes: all with hits.
+
+    For 200: 100 words evenly spread over the vocabulary's frequency ranks, 50 two-word
+    phrases taken from the text, 50 four-letter prefixes `abcd*`. For more than the
+    vocabulary allows in those shares: every word, every 3- to 5-letter prefix, and
+    phrases for the rest, shuffled. No query twice.
+    """
     from indexer.store import Store
 
     snap = Store(data_dir).snapshot()
@@ -108,14 +115,17 @@ def queries(data_dir: Path, book: str | None, count: int, seed: int = 1) -> list
     counts = Counter(t for p in pages if p for t in p.tokens if len(t) >= 3 and not t.isdigit())
     words = sorted(counts)
     ranked = sorted(words, key=lambda w: (-counts[w], w))
-    picked = [ranked[int(len(ranked) * (i + 0.5) / (count // 2))] for i in range(count // 2)]
-    phrases = []
-    while len(phrases) < count // 4:
-        page = rng.choice([p for p in pages if p and len(p.tokens) > 10])
-        i = rng.randrange(len(page.tokens) - 1)
-        phrases.append(f'"{page.tokens[i]} {page.tokens[i + 1]}"')
-    prefixes = [w[:4] + "*" for w in rng.sample([w for w in words if len(w) >= 6], count // 4)]
-    return picked + phrases + prefixes
+    texts = [p.tokens for p in pages if p and len(p.tokens) > 10]
+    adjacent = sorted({f'"{t[i]} {t[i + 1]}"' for t in texts for i in range(len(t) - 1)})
+    if count // 2 <= len(ranked):
+        picked = list(dict.fromkeys(ranked[int(len(ranked) * (i + 0.5) / (count // 2))] for i in range(count // 2)))
+        stems = sorted({w[:4] + "*" for w in words if len(w) >= 6})
+        return picked + rng.sample(adjacent, count // 4) + rng.sample(stems, min(count // 4, len(stems)))
+    stems = sorted({w[:n] + "*" for w in words for n in (3, 4, 5) if len(w) >= n + 2})
+    rest = max(0, count - len(words) - len(stems))
+    mixed = words + stems + rng.sample(adjacent, min(rest, len(adjacent)))
+    rng.shuffle(mixed)
+    return mixed
 
 
 def run_wrk(base: str, paths: list[str], duration: int, tmp: Path) -> dict[str, float]:
@@ -147,7 +157,7 @@ def tree_rss_mb(pid: int) -> float:
     return rss_mb(pid) + sum(tree_rss_mb(k) for k in kids)
 
 
-def measure(name: str, data_dir: Path, book: str | None, duration: int, server_workers: int) -> None:
+def measure(name: str, data_dir: Path, book: str | None, duration: int, server_workers: int, distinct: int) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ, IIIF_SEARCH_DATA_DIR=str(data_dir))
@@ -155,22 +165,34 @@ def measure(name: str, data_dir: Path, book: str | None, duration: int, server_w
                                "--log-level", "warning", "--workers", str(server_workers)], env=env)
     try:
         wait_for(f"{base}/health")
-        qs = queries(data_dir, book, 200)
         prefix = f"/iiif/{book}/search/1" if book else "/iiif/search/2"
-        paths = [f"{prefix}?q={urllib.request.quote(q)}" for q in qs]
-        for path in paths[:: max(1, len(paths) // 20)]:  # warm-up, and a check that queries hit
+        # "repeated": 200 queries cycled, as when many readers search the same words (after
+        # the first round, answered from the caches); "distinct": every request a query
+        # not asked before (at most once per run: the bench says if the list wrapped).
+        mixes = {"repeated": queries(data_dir, book, 200), "distinct": queries(data_dir, book, distinct, seed=2)}
+        paths = {mix: [f"{prefix}?q={urllib.request.quote(q)}" for q in qs] for mix, qs in mixes.items()}
+        for path in paths["repeated"][:: max(1, len(paths["repeated"]) // 20)]:  # a check that queries hit
             body = json.loads(urllib.request.urlopen(base + path, timeout=60).read())
             assert body.get("resources") or body.get("items"), path
+        for path in paths["repeated"]:  # warm-up of the repeated mix (for both workers)
+            urllib.request.urlopen(base + path, timeout=60).read()
+            urllib.request.urlopen(base + path, timeout=60).read()
         rss_start = tree_rss_mb(server.pid)
+        results = {}
         with tempfile.TemporaryDirectory() as tmp:
-            ours = run_wrk(base, paths, duration, Path(tmp))
+            for mix in ("repeated", "distinct"):
+                results[mix] = run_wrk(base, paths[mix], duration, Path(tmp))
             ref = run_wrk(base, ["/health"], max(5, duration // 2), Path(tmp))
         rss_end = tree_rss_mb(server.pid)
         info = json.loads((data_dir / "BUILT").read_text())
         print(f"\n{name}: {info['pages']:,} pages in {info['books']} book(s); index {dir_bytes(data_dir / 'index') / 1e6:.0f} MB; "
               f"server RSS {rss_start:.0f} MB after warm-up, {rss_end:.0f} MB after the run")
-        print(f"  search   {prefix}: p50 {ours['p50']:.1f} ms, p95 {ours['p95']:.1f} ms, p99 {ours['p99']:.1f} ms, "
-              f"{ours['rps']:.0f} req/s, {int(ours['requests'])} requests, {int(ours['errors'])} errors")
+        for mix, ours in results.items():
+            wrapped = " (list wrapped: some repeated)" if ours["requests"] > len(paths[mix]) else ""
+            kinds = Counter("phrase" if q.startswith('"') else "prefix" if q.endswith("*") else "word" for q in mixes[mix])
+            print(f"  {mix:9} {prefix} ({len(paths[mix])} queries: {dict(kinds)}): p50 {ours['p50']:.1f} ms, p95 {ours['p95']:.1f} ms, "
+                  f"p99 {ours['p99']:.1f} ms, {ours['rps']:.0f} req/s, {int(ours['requests'])} requests, "
+                  f"{int(ours['errors'])} errors{wrapped}")
         print(f"  /health  reference: p50 {ref['p50']:.1f} ms, p95 {ref['p95']:.1f} ms, p99 {ref['p99']:.1f} ms, "
               f"{ref['rps']:.0f} req/s, {int(ref['errors'])} errors")
     finally:
@@ -184,6 +206,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=20, help="seconds of wrk per measurement")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="index-manifest workers when building")
     parser.add_argument("--server-workers", type=int, default=os.cpu_count() or 1, help="uvicorn worker processes")
+    parser.add_argument("--distinct", type=int, default=40000, help="size of the list of distinct queries")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     print(f"machine: {machine()}; commit {commit()}; wrk, {CONNECTIONS} connections; "
@@ -192,10 +215,10 @@ def main() -> None:
         data = build("book", books=1, repeat=3, workers=args.workers)
         from indexer.store import Store
 
-        measure("book", data, Store(data).snapshot().books()[0].id, args.duration, args.server_workers)
+        measure("book", data, Store(data).snapshot().books()[0].id, args.duration, args.server_workers, args.distinct)
     if args.scale in ("collection", "both"):
         data = build("collection", books=289, repeat=1, workers=args.workers)
-        measure("collection", data, None, args.duration, args.server_workers)
+        measure("collection", data, None, args.duration, args.server_workers, args.distinct)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ pool, a hop per dependency per request that cost more than the work they do.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from fastapi import Depends, Request
 
@@ -39,3 +39,23 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 SnapshotDep = Annotated[Snapshot, Depends(get_snapshot)]
 BaseUrlDep = Annotated[str, Depends(get_base_url)]
+
+
+class SearchContext(NamedTuple):
+    """What every search and autocomplete handler needs, as one dependency.
+
+    One dependency instead of three: FastAPI spends ~15 us solving each, a tenth of
+    the cost of answering a repeated search from the response cache.
+    """
+
+    snapshot: Snapshot
+    settings: Settings
+    base: str
+
+
+async def get_search_context(request: Request) -> SearchContext:
+    settings: Settings = request.app.state.settings
+    return SearchContext(request.app.state.store.snapshot(), settings, base_url(request, settings))
+
+
+SearchContextDep = Annotated[SearchContext, Depends(get_search_context)]

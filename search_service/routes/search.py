@@ -20,7 +20,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from indexer.store import Snapshot
-from search_service.deps import BaseUrlDep, SettingsDep, SnapshotDep
+from search_service.deps import SearchContext, SearchContextDep
 from search_service.errors import BadQuery, UnknownBook
 from search_service.hits import HitPage, search, terms
 from search_service.query import parse_query
@@ -149,10 +149,9 @@ def _search(
     q: str | None,
     motivation: str | None,
     page: str | None,
-    snapshot: Snapshot,
-    settings: Settings,
-    base: str,
+    ctx: SearchContext,
 ) -> Response:
+    snapshot, settings, base = ctx
     context = SEARCH2_CONTEXT if version == 2 else PRESENTATION2_CONTEXT
     return _cached(request, snapshot, base, settings, context,
                    lambda: _search_body(request, version, book_id, q, motivation, page, snapshot, settings, base))
@@ -193,20 +192,20 @@ def _search_body(
 
 @router.api_route("/iiif/search/2", methods=["GET"], summary="Search every book (Content Search 2.0)")
 def search_all_v2(
-    request: Request, snapshot: SnapshotDep, settings: SettingsDep, base: BaseUrlDep,
+    request: Request, ctx: SearchContextDep,
     q: Q = None, motivation: Motivation = None, page: PageParam = None, date: Ignored = None, user: Ignored = None,
 ) -> Response:
     """Hits in every indexed book as an AnnotationPage; each target's `partOf` names its manifest."""
-    return _search(request, 2, None, q, motivation, page, snapshot, settings, base)
+    return _search(request, 2, None, q, motivation, page, ctx)
 
 
 @router.api_route("/iiif/search/1", methods=["GET"], summary="Search every book (Content Search 1.0)")
 def search_all_v1(
-    request: Request, snapshot: SnapshotDep, settings: SettingsDep, base: BaseUrlDep,
+    request: Request, ctx: SearchContextDep,
     q: Q = None, motivation: Motivation = None, page: PageParam = None, date: Ignored = None, user: Ignored = None,
 ) -> Response:
     """Hits in every indexed book as an sc:AnnotationList; each annotation's `within` names its manifest."""
-    return _search(request, 1, None, q, motivation, page, snapshot, settings, base)
+    return _search(request, 1, None, q, motivation, page, ctx)
 
 
 # One book's search and autocomplete run on the event loop: with the snapshot's caches
@@ -214,20 +213,20 @@ def search_all_v1(
 # book can take far longer on a big collection, so those stay in the pool.
 @router.api_route("/iiif/{book_id}/search/2", methods=["GET"], summary="Search one book (Content Search 2.0)")
 async def search_book_v2(
-    request: Request, book_id: str, snapshot: SnapshotDep, settings: SettingsDep, base: BaseUrlDep,
+    request: Request, book_id: str, ctx: SearchContextDep,
     q: Q = None, motivation: Motivation = None, page: PageParam = None, date: Ignored = None, user: Ignored = None,
 ) -> Response:
     """Hits in one book as a Search 2.0 AnnotationPage."""
-    return _search(request, 2, book_id, q, motivation, page, snapshot, settings, base)
+    return _search(request, 2, book_id, q, motivation, page, ctx)
 
 
 @router.api_route("/iiif/{book_id}/search/1", methods=["GET"], summary="Search one book (Content Search 1.0)")
 async def search_book_v1(
-    request: Request, book_id: str, snapshot: SnapshotDep, settings: SettingsDep, base: BaseUrlDep,
+    request: Request, book_id: str, ctx: SearchContextDep,
     q: Q = None, motivation: Motivation = None, page: PageParam = None, date: Ignored = None, user: Ignored = None,
 ) -> Response:
     """Hits in one book as a Search 1.0 sc:AnnotationList (what Mirador and UV read)."""
-    return _search(request, 1, book_id, q, motivation, page, snapshot, settings, base)
+    return _search(request, 1, book_id, q, motivation, page, ctx)
 
 
 # -- autocomplete ---------------------------------------------------------------------------------
@@ -240,10 +239,9 @@ def _autocomplete(
     q: str | None,
     motivation: str | None,
     min_count: str | None,
-    snapshot: Snapshot,
-    settings: Settings,
-    base: str,
+    ctx: SearchContext,
 ) -> Response:
+    snapshot, settings, base = ctx
     context = SEARCH2_CONTEXT if version == 2 else SEARCH1_CONTEXT
     return _cached(request, snapshot, base, settings, context,
                    lambda: _autocomplete_body(request, version, book_id, q, motivation, min_count, snapshot, settings, base))
@@ -276,35 +274,35 @@ def _autocomplete_body(
 
 @router.api_route("/iiif/autocomplete/2", methods=["GET"], summary="Autocomplete over every book (2.0)")
 def autocomplete_all_v2(
-    request: Request, snapshot: SnapshotDep, settings: SettingsDep, base: BaseUrlDep,
+    request: Request, ctx: SearchContextDep,
     q: Q = None, motivation: Motivation = None, min_count: Min = None, date: Ignored = None, user: Ignored = None,
 ) -> Response:
     """Terms of every book that start with `q`, as a TermPage."""
-    return _autocomplete(request, 2, None, q, motivation, min_count, snapshot, settings, base)
+    return _autocomplete(request, 2, None, q, motivation, min_count, ctx)
 
 
 @router.api_route("/iiif/autocomplete/1", methods=["GET"], summary="Autocomplete over every book (1.0)")
 def autocomplete_all_v1(
-    request: Request, snapshot: SnapshotDep, settings: SettingsDep, base: BaseUrlDep,
+    request: Request, ctx: SearchContextDep,
     q: Q = None, motivation: Motivation = None, min_count: Min = None, date: Ignored = None, user: Ignored = None,
 ) -> Response:
     """Terms of every book that start with `q`, as a search:TermList."""
-    return _autocomplete(request, 1, None, q, motivation, min_count, snapshot, settings, base)
+    return _autocomplete(request, 1, None, q, motivation, min_count, ctx)
 
 
 @router.api_route("/iiif/{book_id}/autocomplete/2", methods=["GET"], summary="Autocomplete in one book (2.0)")
 async def autocomplete_book_v2(
-    request: Request, book_id: str, snapshot: SnapshotDep, settings: SettingsDep, base: BaseUrlDep,
+    request: Request, book_id: str, ctx: SearchContextDep,
     q: Q = None, motivation: Motivation = None, min_count: Min = None, date: Ignored = None, user: Ignored = None,
 ) -> Response:
     """Terms of one book that start with `q`, as a TermPage."""
-    return _autocomplete(request, 2, book_id, q, motivation, min_count, snapshot, settings, base)
+    return _autocomplete(request, 2, book_id, q, motivation, min_count, ctx)
 
 
 @router.api_route("/iiif/{book_id}/autocomplete/1", methods=["GET"], summary="Autocomplete in one book (1.0)")
 async def autocomplete_book_v1(
-    request: Request, book_id: str, snapshot: SnapshotDep, settings: SettingsDep, base: BaseUrlDep,
+    request: Request, book_id: str, ctx: SearchContextDep,
     q: Q = None, motivation: Motivation = None, min_count: Min = None, date: Ignored = None, user: Ignored = None,
 ) -> Response:
     """Terms of one book that start with `q`, as a search:TermList."""
-    return _autocomplete(request, 1, book_id, q, motivation, min_count, snapshot, settings, base)
+    return _autocomplete(request, 1, book_id, q, motivation, min_count, ctx)
