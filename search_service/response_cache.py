@@ -9,15 +9,39 @@ added, replaced or removed) empties the cache, so nothing served is ever stale.
 
 from __future__ import annotations
 
+import gzip
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
-from typing import NamedTuple
+
+#: gzip level and smallest body compressed, as the GZip middleware does for everything else.
+GZIP_LEVEL = 5
+GZIP_MINIMUM = 1000
 
 
-class CachedBody(NamedTuple):
-    body: bytes
-    etag: str
+class CachedBody:
+    """A response body, its ETag, and its gzip form, compressed once on first demand.
+
+    Browsers (Mirador, UV) always accept gzip: compressing a 100-hit response again for
+    every request would cost more than the rest of answering it from the cache.
+    """
+
+    __slots__ = ("body", "etag", "_gzipped")
+
+    def __init__(self, body: bytes, etag: str) -> None:
+        self.body = body
+        self.etag = etag
+        self._gzipped: bytes | None = None
+
+    def gzipped(self) -> bytes:
+        if self._gzipped is None:  # two threads may both compress: same bytes, no harm
+            self._gzipped = gzip.compress(self.body, GZIP_LEVEL, mtime=0)
+        return self._gzipped
+
+    @property
+    def weight(self) -> int:
+        """Bytes counted against the budget: the body and room for its gzip form (JSON: ~1/4)."""
+        return len(self.body) * 5 // 4
 
 
 class ResponseCache:
@@ -53,16 +77,16 @@ class ResponseCache:
             return found
 
     def put(self, generation: int, key: Hashable, value: CachedBody) -> None:
-        size = len(value.body)
+        size = value.weight
         if size > self.max_bytes // 8:
             return  # one huge response must not push out everything else
         with self._lock:
             self._switch(generation)
             old = self._entries.pop(key, None)
             if old is not None:
-                self._bytes -= len(old.body)
+                self._bytes -= old.weight
             self._entries[key] = value
             self._bytes += size
             while self._bytes > self.max_bytes and self._entries:
                 _, dropped = self._entries.popitem(last=False)
-                self._bytes -= len(dropped.body)
+                self._bytes -= dropped.weight

@@ -24,7 +24,7 @@ from search_service.deps import SearchContext, SearchContextDep
 from search_service.errors import BadQuery, UnknownBook
 from search_service.hits import HitPage, search, terms
 from search_service.query import parse_query
-from search_service.response_cache import CachedBody, ResponseCache
+from search_service.response_cache import GZIP_MINIMUM, CachedBody, ResponseCache
 from search_service.responses import encode_json, etag_for, json_body_response
 from search_service.search_v1 import annotation_list, term_list
 from search_service.search_v2 import annotation_page, term_page
@@ -126,7 +126,9 @@ def _cached(
     """The response body for this request from the response cache, or build() and keep it.
 
     The body depends only on the snapshot, the base URL, the path and the query
-    string; the headers (negotiation, 304) are worked out per request.
+    string; the headers (negotiation, 304) are worked out per request. A client
+    accepting gzip gets the kept gzip form (the GZip middleware leaves an encoded
+    response alone), with the same ETag, as the middleware would give.
     """
     cache: ResponseCache = request.app.state.responses
     key = (request.scope["path"], request.scope["query_string"], base)
@@ -136,7 +138,13 @@ def _cached(
         body = build()  # raises BadQuery / UnknownBook: errors are not kept
         found = CachedBody(body, etag_for(body))
         cache.put(generation, key, found)
-    return json_body_response(request, found.body, context=context, settings=settings, etag=found.etag)
+    if len(found.body) < GZIP_MINIMUM or "gzip" not in request.headers.get("accept-encoding", ""):
+        return json_body_response(request, found.body, context=context, settings=settings, etag=found.etag)
+    response = json_body_response(request, found.gzipped(), context=context, settings=settings, etag=found.etag)
+    if response.status_code == 200:
+        response.headers["Content-Encoding"] = "gzip"
+        response.headers["Vary"] = "Accept, Accept-Encoding"
+    return response
 
 
 # -- search -----------------------------------------------------------------------------------

@@ -327,11 +327,27 @@ async def test_a_repeated_request_is_answered_from_the_response_cache(client: ht
 
 
 def test_the_response_cache_keeps_to_its_budget() -> None:
-    cache = ResponseCache(max_bytes=800)
+    cache = ResponseCache(max_bytes=1000)
     for i in range(20):
         cache.put(1, i, CachedBody(b"x" * 100, str(i)))
-    assert cache._bytes <= 800 and len(cache._entries) == 8
+    assert cache._bytes <= 1000 and len(cache._entries) == 8  # 125 bytes each: body + room for gzip
     assert cache.get(1, 19) is not None and cache.get(1, 0) is None  # least recently used went first
     cache.put(1, "huge", CachedBody(b"x" * 200, "h"))  # over an eighth of the budget: not kept
     assert cache.get(1, "huge") is None
     assert cache.get(2, 19) is None and cache._bytes == 0  # a new index generation starts empty
+
+
+async def test_a_gzip_client_gets_the_kept_gzip_form(client: httpx.AsyncClient) -> None:
+    """Compressed once, served many times: the same JSON, ETag and headers as without the cache."""
+    url = "/iiif/fish/search/2?q=de"
+    plain = await client.get(url, headers={"Accept-Encoding": "identity"})
+    first, again = [await client.get(url, headers={"Accept-Encoding": "gzip, br"}) for _ in range(2)]
+    for response in (first, again):
+        assert response.headers["content-encoding"] == "gzip"
+        assert response.headers["etag"] == plain.headers["etag"]
+        assert "Accept-Encoding" in response.headers["vary"] and "Accept" in response.headers["vary"]
+        assert int(response.headers["content-length"]) < len(plain.content)
+        assert response.content == plain.content  # httpx decodes the gzip
+    assert "content-encoding" not in plain.headers
+    small = await client.get("/iiif/fish/search/2?q=nothingatall", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in small.headers  # under the minimum size, as the middleware does
