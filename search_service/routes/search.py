@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from indexer.store import Snapshot
@@ -120,22 +121,27 @@ def _kept_params(q: str | None, motivation: str | None) -> tuple[tuple[str, str]
     return tuple(params)
 
 
-def _cached(
-    request: Request, snapshot: Snapshot, base: str, settings: Settings, context: str, build: Callable[[], bytes]
+async def _cached(
+    request: Request, ctx: SearchContext, context: str, in_pool: bool, build: Callable[[], bytes]
 ) -> Response:
     """The response body for this request from the response cache, or build() and keep it.
 
     The body depends only on the snapshot, the base URL, the path and the query
-    string; the headers (negotiation, 304) are worked out per request. A client
+    string; the headers (negotiation, 304) are worked out per request. A kept answer
+    is served on the event loop; building one runs there too for one book (about a
+    millisecond, less than a hop to the thread pool) and in the pool for every book
+    (tens of milliseconds on a big collection, which must not stall the loop). A client
     accepting gzip gets the kept gzip form (the GZip middleware leaves an encoded
     response alone), with the same ETag, as the middleware would give.
     """
+    snapshot, settings, base = ctx
     cache: ResponseCache = request.app.state.responses
     key = (request.scope["path"], request.scope["query_string"], base)
     generation = snapshot.generation
     found = cache.get(generation, key)
     if found is None:
-        body = build()  # raises BadQuery / UnknownBook: errors are not kept
+        # Raises BadQuery / UnknownBook: errors are not kept.
+        body = await run_in_threadpool(build) if in_pool else build()
         found = CachedBody(body, etag_for(body))
         cache.put(generation, key, found)
     if len(found.body) < GZIP_MINIMUM or "gzip" not in request.headers.get("accept-encoding", ""):
@@ -150,7 +156,7 @@ def _cached(
 # -- search -----------------------------------------------------------------------------------
 
 
-def _search(
+async def _search(
     request: Request,
     version: Version,
     book_id: str | None,
@@ -159,10 +165,9 @@ def _search(
     page: str | None,
     ctx: SearchContext,
 ) -> Response:
-    snapshot, settings, base = ctx
     context = SEARCH2_CONTEXT if version == 2 else PRESENTATION2_CONTEXT
-    return _cached(request, snapshot, base, settings, context,
-                   lambda: _search_body(request, version, book_id, q, motivation, page, snapshot, settings, base))
+    return await _cached(request, ctx, context, book_id is None,
+                         lambda: _search_body(request, version, book_id, q, motivation, page, *ctx))
 
 
 def _search_body(
@@ -199,33 +204,30 @@ def _search_body(
 
 
 @router.api_route("/iiif/search/2", methods=["GET"], summary="Search every book (Content Search 2.0)")
-def search_all_v2(
+async def search_all_v2(
     request: Request, ctx: SearchContextDep,
     q: Q = None, motivation: Motivation = None, page: PageParam = None, date: Ignored = None, user: Ignored = None,
 ) -> Response:
     """Hits in every indexed book as an AnnotationPage; each target's `partOf` names its manifest."""
-    return _search(request, 2, None, q, motivation, page, ctx)
+    return await _search(request, 2, None, q, motivation, page, ctx)
 
 
 @router.api_route("/iiif/search/1", methods=["GET"], summary="Search every book (Content Search 1.0)")
-def search_all_v1(
+async def search_all_v1(
     request: Request, ctx: SearchContextDep,
     q: Q = None, motivation: Motivation = None, page: PageParam = None, date: Ignored = None, user: Ignored = None,
 ) -> Response:
     """Hits in every indexed book as an sc:AnnotationList; each annotation's `within` names its manifest."""
-    return _search(request, 1, None, q, motivation, page, ctx)
+    return await _search(request, 1, None, q, motivation, page, ctx)
 
 
-# One book's search and autocomplete run on the event loop: with the snapshot's caches
-# they take about a millisecond, less than a hop to the thread pool. Searches of every
-# book can take far longer on a big collection, so those stay in the pool.
 @router.api_route("/iiif/{book_id}/search/2", methods=["GET"], summary="Search one book (Content Search 2.0)")
 async def search_book_v2(
     request: Request, book_id: str, ctx: SearchContextDep,
     q: Q = None, motivation: Motivation = None, page: PageParam = None, date: Ignored = None, user: Ignored = None,
 ) -> Response:
     """Hits in one book as a Search 2.0 AnnotationPage."""
-    return _search(request, 2, book_id, q, motivation, page, ctx)
+    return await _search(request, 2, book_id, q, motivation, page, ctx)
 
 
 @router.api_route("/iiif/{book_id}/search/1", methods=["GET"], summary="Search one book (Content Search 1.0)")
@@ -234,13 +236,13 @@ async def search_book_v1(
     q: Q = None, motivation: Motivation = None, page: PageParam = None, date: Ignored = None, user: Ignored = None,
 ) -> Response:
     """Hits in one book as a Search 1.0 sc:AnnotationList (what Mirador and UV read)."""
-    return _search(request, 1, book_id, q, motivation, page, ctx)
+    return await _search(request, 1, book_id, q, motivation, page, ctx)
 
 
 # -- autocomplete ---------------------------------------------------------------------------------
 
 
-def _autocomplete(
+async def _autocomplete(
     request: Request,
     version: Version,
     book_id: str | None,
@@ -249,10 +251,9 @@ def _autocomplete(
     min_count: str | None,
     ctx: SearchContext,
 ) -> Response:
-    snapshot, settings, base = ctx
     context = SEARCH2_CONTEXT if version == 2 else SEARCH1_CONTEXT
-    return _cached(request, snapshot, base, settings, context,
-                   lambda: _autocomplete_body(request, version, book_id, q, motivation, min_count, snapshot, settings, base))
+    return await _cached(request, ctx, context, book_id is None,
+                         lambda: _autocomplete_body(request, version, book_id, q, motivation, min_count, *ctx))
 
 
 def _autocomplete_body(
@@ -281,21 +282,21 @@ def _autocomplete_body(
 
 
 @router.api_route("/iiif/autocomplete/2", methods=["GET"], summary="Autocomplete over every book (2.0)")
-def autocomplete_all_v2(
+async def autocomplete_all_v2(
     request: Request, ctx: SearchContextDep,
     q: Q = None, motivation: Motivation = None, min_count: Min = None, date: Ignored = None, user: Ignored = None,
 ) -> Response:
     """Terms of every book that start with `q`, as a TermPage."""
-    return _autocomplete(request, 2, None, q, motivation, min_count, ctx)
+    return await _autocomplete(request, 2, None, q, motivation, min_count, ctx)
 
 
 @router.api_route("/iiif/autocomplete/1", methods=["GET"], summary="Autocomplete over every book (1.0)")
-def autocomplete_all_v1(
+async def autocomplete_all_v1(
     request: Request, ctx: SearchContextDep,
     q: Q = None, motivation: Motivation = None, min_count: Min = None, date: Ignored = None, user: Ignored = None,
 ) -> Response:
     """Terms of every book that start with `q`, as a search:TermList."""
-    return _autocomplete(request, 1, None, q, motivation, min_count, ctx)
+    return await _autocomplete(request, 1, None, q, motivation, min_count, ctx)
 
 
 @router.api_route("/iiif/{book_id}/autocomplete/2", methods=["GET"], summary="Autocomplete in one book (2.0)")
@@ -304,7 +305,7 @@ async def autocomplete_book_v2(
     q: Q = None, motivation: Motivation = None, min_count: Min = None, date: Ignored = None, user: Ignored = None,
 ) -> Response:
     """Terms of one book that start with `q`, as a TermPage."""
-    return _autocomplete(request, 2, book_id, q, motivation, min_count, ctx)
+    return await _autocomplete(request, 2, book_id, q, motivation, min_count, ctx)
 
 
 @router.api_route("/iiif/{book_id}/autocomplete/1", methods=["GET"], summary="Autocomplete in one book (1.0)")
@@ -313,4 +314,4 @@ async def autocomplete_book_v1(
     q: Q = None, motivation: Motivation = None, min_count: Min = None, date: Ignored = None, user: Ignored = None,
 ) -> Response:
     """Terms of one book that start with `q`, as a search:TermList."""
-    return _autocomplete(request, 1, book_id, q, motivation, min_count, ctx)
+    return await _autocomplete(request, 1, book_id, q, motivation, min_count, ctx)
