@@ -104,7 +104,7 @@ def queries(data_dir: Path, book: str | None, count: int, seed: int = 1) -> list
     For 200: 100 words evenly spread over the vocabulary's frequency ranks, 50 two-word
     phrases taken from the text, 50 four-letter prefixes `abcd*`. For more than the
     vocabulary allows in those shares: every word, every 3- to 5-letter prefix, and
-    phrases for the rest, shuffled. No query twice.
+    phrases for the rest (two words, then three), shuffled. No query twice.
     """
     from indexer.store import Store
 
@@ -123,7 +123,10 @@ def queries(data_dir: Path, book: str | None, count: int, seed: int = 1) -> list
         return picked + rng.sample(adjacent, count // 4) + rng.sample(stems, min(count // 4, len(stems)))
     stems = sorted({w[:n] + "*" for w in words for n in (3, 4, 5) if len(w) >= n + 2})
     rest = max(0, count - len(words) - len(stems))
-    mixed = words + stems + rng.sample(adjacent, min(rest, len(adjacent)))
+    # Two-word phrases, then three-word ones when those run out.
+    triples = sorted({f'"{t[i]} {t[i + 1]} {t[i + 2]}"' for t in texts for i in range(len(t) - 2)})
+    phrases = adjacent + rng.sample(triples, min(max(0, rest - len(adjacent)), len(triples)))
+    mixed = words + stems + rng.sample(phrases, min(rest, len(phrases)))
     rng.shuffle(mixed)
     return mixed
 
@@ -189,7 +192,8 @@ def measure(name: str, data_dir: Path, book: str | None, duration: int, server_w
               f"server RSS {rss_start:.0f} MB after warm-up, {rss_end:.0f} MB after the run")
         for mix, ours in results.items():
             wrapped = " (list wrapped: some repeated)" if ours["requests"] > len(paths[mix]) else ""
-            kinds = Counter("phrase" if q.startswith('"') else "prefix" if q.endswith("*") else "word" for q in mixes[mix])
+            kinds = Counter(("phrase" if q.count(" ") == 1 else "phrase3") if q.startswith('"')
+                            else "prefix" if q.endswith("*") else "word" for q in mixes[mix])
             print(f"  {mix:9} {prefix} ({len(paths[mix])} queries: {dict(kinds)}): p50 {ours['p50']:.1f} ms, p95 {ours['p95']:.1f} ms, "
                   f"p99 {ours['p99']:.1f} ms, {ours['rps']:.0f} req/s, {int(ours['requests'])} requests, "
                   f"{int(ours['errors'])} errors{wrapped}")
@@ -206,7 +210,10 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=20, help="seconds of wrk per measurement")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="index-manifest workers when building")
     parser.add_argument("--server-workers", type=int, default=os.cpu_count() or 1, help="uvicorn worker processes")
-    parser.add_argument("--distinct", type=int, default=40000, help="size of the list of distinct queries")
+    parser.add_argument("--distinct", type=int, default=None,
+                        help="size of the list of distinct queries (default: 80,000 on the book, which takes every "
+                             "word and prefix of the vocabulary and fills up with phrases; 6,000 on the collection, "
+                             "which keeps the shares of the repeated mix)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     print(f"machine: {machine()}; commit {commit()}; wrk, {CONNECTIONS} connections; "
@@ -215,10 +222,10 @@ def main() -> None:
         data = build("book", books=1, repeat=3, workers=args.workers)
         from indexer.store import Store
 
-        measure("book", data, Store(data).snapshot().books()[0].id, args.duration, args.server_workers, args.distinct)
+        measure("book", data, Store(data).snapshot().books()[0].id, args.duration, args.server_workers, args.distinct or 80000)
     if args.scale in ("collection", "both"):
         data = build("collection", books=289, repeat=1, workers=args.workers)
-        measure("collection", data, None, args.duration, args.server_workers, args.distinct)
+        measure("collection", data, None, args.duration, args.server_workers, args.distinct or 6000)
 
 
 if __name__ == "__main__":

@@ -695,6 +695,66 @@ class Snapshot:
                         counts[docnum] = counts.get(docnum, 0) + weight
         return counts
 
+    def _postings_among(
+        self, term: str, wanted: Sequence[int], field: str = "text", *, positions: bool = True
+    ) -> dict[int, tuple[int, list[int] | None]]:
+        """docnum -> (frequency, positions or None) of `term` on the `wanted` pages (sorted docnums).
+
+        Walks the posting blocks, skipping by each block's largest id those that hold
+        none of `wanted`, and decodes only the postings of wanted pages. Whoosh's
+        matcher.skip_to costs a Python call per posting passed over: reading the
+        positions of three words on 1,500 pages of 100,000 took 180 ms that way.
+        """
+        assert self.searcher is not None
+        out: dict[int, tuple[int, list[int] | None]] = {}
+        if not wanted:
+            return out
+        for leaf, base in self.searcher.reader().leaf_readers():
+            if (field, term) not in leaf:
+                continue
+            local = [d - base for d in wanted if base <= d < base + leaf.doc_count_all()]
+            if not local:
+                continue
+            deleted = leaf.deleted_docs_set
+            fmt = leaf.schema[field].format
+            try:
+                raw = leaf._terms.matcher(field, leaf._text_to_bytes(field, term), fmt)
+                want = set(local)
+                k = 0  # local[k] is the next wanted id not yet passed
+                while raw.is_active() and k < len(local):
+                    if raw._maxid < local[k]:
+                        raw._next_block()  # reads only the block's header
+                        continue
+                    if raw._ids is None:
+                        raw._read_ids()
+                    if raw._weights is None:
+                        raw._read_weights()
+                    if positions and raw._values is None:
+                        raw._read_values()
+                    ids, weights, values = raw._ids, raw._weights, raw._values
+                    for i, docnum in enumerate(ids):
+                        if docnum in want and docnum not in deleted:
+                            value = fmt.decode_positions(values[i]) if positions else None
+                            out[docnum + base] = (int(weights[i]), value)
+                    while k < len(local) and local[k] <= raw._maxid:
+                        k += 1
+                    raw._next_block()
+            except AttributeError:  # another posting format: the slow, public way
+                matcher = leaf.postings(field, term)
+                for docnum in local:
+                    if not matcher.is_active():
+                        break
+                    if matcher.id() < docnum:
+                        matcher.skip_to(docnum)
+                        if not matcher.is_active():
+                            break
+                    if matcher.id() == docnum and docnum not in deleted:
+                        out[docnum + base] = (
+                            int(matcher.weight()),
+                            list(matcher.value_as("positions")) if positions else None,
+                        )
+        return out
+
     @_serialized
     def page_counts(self, terms: Sequence[str], book_id: str | None) -> tuple[list[int], list[int]]:
         """Pages holding any of `terms` in reading order, with the terms' occurrences on each.
@@ -765,7 +825,7 @@ class Snapshot:
         wanted = sorted(candidates)
         per_doc: dict[int, dict[str, tuple[int, list[int] | None]]] = {d: {} for d in wanted}
         for term in dict.fromkeys(t for group in groups for t in group):
-            for docnum, value in self._postings(term, wanted, positions=positions).items():
+            for docnum, value in self._postings_among(term, wanted, positions=positions).items():
                 per_doc[docnum][term] = value
         assert per_doc is not None
         keys = self._order_keys()
