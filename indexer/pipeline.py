@@ -136,7 +136,7 @@ def _canvas_job(
                         remote_only=remote_only)
         outcome.record = page_record(book_id, canvas, text.page)
         outcome.origin = text.origin
-        outcome.words = len(outcome.record.words)
+        outcome.words = len(outcome.record.texts)
     except (CanvasFailed, OcrError, IndexerError) as exc:
         outcome.error = str(exc) or type(exc).__name__
     except Exception as exc:  # an unexpected library error is still one canvas's failure

@@ -39,7 +39,7 @@ def page_record(book_id: str, canvas: Canvas, page: Page) -> PageRecord:
         for token in text_tokens(text):
             tokens.append(token)
             token_words.append(span)
-    return PageRecord(
+    return PageRecord.build(
         book_id=book_id,
         canvas_index=canvas.index,
         canvas_id=canvas.id,

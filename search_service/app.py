@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
@@ -27,6 +28,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = Store(settings.data_dir)
     app.state.responses = ResponseCache(settings.response_cache_mb * 1_000_000)
+    # Searches of every book run in one thread at a time (see routes/search.py).
+    app.state.search_threads = anyio.CapacityLimiter(1)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(home.router)

@@ -349,36 +349,43 @@ def page_hits_of(record: PageRecord, plan: Plan) -> list[Hit]:
 class _PageText:
     """The printed words of one stored page, turned into hit text and boxes.
 
-    Words are `(text, x, y, w, h, line)` rows (indexer.store.WordRow).
+    Reads the record's columns (indexer.store.PageRecord): `texts[i]`, and
+    `boxes[5*i : 5*i + 5]` = x, y, w, h, line.
     """
 
     def __init__(self, record: PageRecord) -> None:
         self.record = record
-        words = record.words
+        self.texts = record.texts
+        self.boxes = record.boxes
+        spans, boxes = record.spans, record.boxes
         # Word i and i+1 are the two halves of a word hyphenated across a line end.
-        self.joins = {a for a, b in record.token_words if b == a + 1 and words[a][5] != words[b][5]}
+        self.joins = {
+            a for a, b in zip(spans[0::2], spans[1::2]) if b == a + 1 and boxes[5 * a + 4] != boxes[5 * b + 4]
+        }
+
+    def _line(self, i: int) -> int:
+        return self.boxes[5 * i + 4]
 
     def text(self, first: int, last: int) -> str:
         """Words first..last as one string, hyphenated halves joined."""
-        words = self.record.words
+        texts = self.texts
         joins = self.joins
         parts: list[str] = []
-        for i in range(max(0, first), min(last, len(words) - 1) + 1):
+        for i in range(max(0, first), min(last, len(texts) - 1) + 1):
             if i - 1 in joins and i - 1 >= first:
-                parts[-1] = parts[-1].rstrip(_HYPHENS) + words[i][0]
+                parts[-1] = parts[-1].rstrip(_HYPHENS) + texts[i]
             else:
-                parts.append(words[i][0])
+                parts.append(texts[i])
         return " ".join(parts)
 
     def hit(self, first_token: int, last_token: int) -> Hit:
         record = self.record
-        words = record.words
-        first = record.token_words[first_token][0]
-        last = record.token_words[last_token][1]
+        first = record.spans[2 * first_token]
+        last = record.spans[2 * last_token + 1]
         matches: list[Match] = []
         line_start = first
         for i in range(first, last + 1):
-            if i == last or words[i + 1][5] != words[i][5]:
+            if i == last or self._line(i + 1) != self._line(i):
                 matches.append(self._match(line_start, i))
                 line_start = i + 1
         return Hit(
@@ -394,32 +401,33 @@ class _PageText:
         )
 
     def _match(self, first: int, last: int) -> Match:
-        words = self.record.words[first : last + 1]
-        x0 = min(w[1] for w in words)
-        y0 = min(w[2] for w in words)
-        x1 = max(w[1] + w[3] for w in words)
-        y1 = max(w[2] + w[4] for w in words)
+        b = self.boxes
+        xs = b[5 * first : 5 * last + 5 : 5]
+        ys = b[5 * first + 1 : 5 * last + 5 : 5]
+        x1 = max(x + w for x, w in zip(xs, b[5 * first + 2 : 5 * last + 5 : 5]))
+        y1 = max(y + h for y, h in zip(ys, b[5 * first + 3 : 5 * last + 5 : 5]))
+        x0, y0 = min(xs), min(ys)
         # A hit never gets a zero-size box, whatever the OCR said.
         box = Box(x0, y0, max(1, x1 - x0), max(1, y1 - y0))
-        return Match(" ".join(w[0] for w in words), box, words[0][5], first, last)
+        return Match(" ".join(self.texts[first : last + 1]), box, self._line(first), first, last)
 
     def _before(self, first: int) -> str:
-        words = self.record.words
+        texts = self.texts
         start, length = first, 0
         while start > 0 and length < CONTEXT_CHARS:
             start -= 1
-            length += len(words[start][0]) + 1
+            length += len(texts[start]) + 1
         if start > 0 and start - 1 in self.joins:
             start -= 1  # do not cut a hyphenated word in half
         return self.text(start, first - 1) + " " if start < first else ""
 
     def _after(self, last: int) -> str:
-        words = self.record.words
-        count = len(words)
+        texts = self.texts
+        count = len(texts)
         end, length = last, 0
         while end < count - 1 and length < CONTEXT_CHARS:
             end += 1
-            length += len(words[end][0]) + 1
+            length += len(texts[end]) + 1
         if end in self.joins:
             end += 1
         return " " + self.text(last + 1, end) if end > last else ""
