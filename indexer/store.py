@@ -37,6 +37,7 @@ from whoosh.query import Term
 from whoosh.searching import Searcher
 
 from indexer import paths
+from indexer.common_words import is_common
 from indexer.errors import IndexBusy, StoreError
 
 T = TypeVar("T")
@@ -56,6 +57,8 @@ def _segment_id(cls: type, size: int = 16) -> str:
 whoosh_codec.Segment._random_id = classmethod(_segment_id)  # type: ignore[method-assign,assignment]
 
 _BLOB_VERSION = 2
+#: Pairs of adjacent common words; its name changes with the list in common_words.py.
+PAIRS_FIELD = "common_pairs"
 #: Decoded pages kept per snapshot: a viewer's searches revisit the same pages.
 PAGE_CACHE_SIZE = 4096
 #: Results of `Snapshot.cached` kept per snapshot (a search's matched pages, say).
@@ -69,11 +72,11 @@ SCHEMA = Schema(
     book=ID(stored=True, sortable=True),
     canvas=NUMERIC(stored=True, sortable=True),
     text=TEXT(analyzer=SpaceSeparatedTokenizer(), phrase=True),
-    # Every two adjacent tokens as one term `a_b`, with counts and no positions (like
-    # Solr's CommonGrams): a two-word phrase is counted like a word, and a longer one
-    # reads positions only on the pages holding all its pairs. Without it, "et a" over
+    # Two adjacent common words (indexer/common_words.py) as one term `a_b`, with counts
+    # and no positions (Solr's CommonGrams): "de la" is counted like a word, and a longer
+    # phrase reads positions only on the pages holding its pairs. Without it, "et a" over
     # 100,000 pages decoded the positions of both words on 50,000 pages (1.8 s).
-    pairs=TEXT(analyzer=SpaceSeparatedTokenizer(), phrase=False),
+    common_pairs=TEXT(analyzer=SpaceSeparatedTokenizer(), phrase=False),
     data=STORED,
     # A book's manifest apart from its small record: listing 300 books must not decode
     # 300 manifests (that was 1.5 GB per server worker on a 100,000-page collection).
@@ -280,12 +283,17 @@ class PageMatch:
 
 
 def pair_term(first: str, second: str) -> str:
-    """The `pairs` field's term for two adjacent tokens (tokens hold no `_`: ocr.text)."""
+    """The `common_pairs` term for two adjacent tokens (tokens hold no `_`: ocr.text)."""
     return f"{first}_{second}"
 
 
+def is_indexed_pair(first: str, second: str) -> bool:
+    """Whether the `common_pairs` field holds this pair wherever it occurs."""
+    return is_common(first) and is_common(second)
+
+
 def _pairs_text(tokens: Sequence[str]) -> str:
-    return " ".join(pair_term(a, b) for a, b in zip(tokens, tokens[1:]))
+    return " ".join(pair_term(a, b) for a, b in zip(tokens, tokens[1:]) if is_indexed_pair(a, b))
 
 
 def _key(book_id: str, canvas_index: int | None = None) -> str:
@@ -404,12 +412,12 @@ class Store:
         def change(writer: Any) -> None:
             # An index made before the pairs field keeps its schema (then every page
             # lacks pairs, and phrases are counted from positions, more slowly).
-            with_pairs = "pairs" in writer.schema
+            with_pairs = PAIRS_FIELD in writer.schema
             writer.delete_by_term("book", book.id)
             writer.add_document(key=_key(book.id), kind="book", book=book.id, canvas=0, data=book.to_blob(),
                                 manifest=book.manifest_blob())
             for page in pages:
-                extra = {"pairs": _pairs_text(page.tokens)} if with_pairs else {}
+                extra = {PAIRS_FIELD: _pairs_text(page.tokens)} if with_pairs else {}
                 writer.add_document(
                     key=_key(book.id, page.canvas_index),
                     kind="page",
@@ -690,8 +698,8 @@ class Snapshot:
 
     @property
     def has_pairs(self) -> bool:
-        """Whether the index has the `pairs` field (indexes made before it do not)."""
-        return self.searcher is not None and "pairs" in self.searcher.schema
+        """Whether the index has the `common_pairs` field (indexes made before it do not)."""
+        return self.searcher is not None and PAIRS_FIELD in self.searcher.schema
 
     def _blocks(self, term: str, field: str = "text") -> Iterator[tuple[Sequence[int], Sequence[float]]]:
         """(docnums, frequencies) of `term`, a posting block at a time, deleted documents dropped.
@@ -826,10 +834,10 @@ class Snapshot:
 
     @_serialized
     def term_counts_by_page(self, term: str, book_id: str | None, *, pair: bool = False) -> dict[int, int]:
-        """docnum -> occurrences of one term (or, with `pair`, one `pair_term`) on that page."""
+        """docnum -> occurrences of one term (or, with `pair`, one indexed `pair_term`) on that page."""
         if self.searcher is None or (pair and not self.has_pairs):
             return {}
-        return {d: int(c) for d, c in self._counts([term], book_id, "pairs" if pair else "text").items()}
+        return {d: int(c) for d, c in self._counts([term], book_id, PAIRS_FIELD if pair else "text").items()}
 
     def in_reading_order(self, docnums: Iterable[int]) -> list[int]:
         """docnums sorted by book id, then canvas index."""
@@ -844,8 +852,8 @@ class Snapshot:
 
         Reading order is book id, then canvas index. With `positions`, each match
         carries the token positions of its terms; otherwise only their counts.
-        `pairs` (two tokens that must be adjacent somewhere on the page; ignored without
-        the pairs field) only narrow the pages.
+        `pairs` (two tokens that must be adjacent somewhere on the page; used when the
+        index holds them, see `is_indexed_pair`) only narrow the pages.
         """
         if self.searcher is None or not groups:
             return []
@@ -859,11 +867,12 @@ class Snapshot:
         allowed = set(docs) if docs is not None else None
         candidates: set[int] | None = None
         required: list[tuple[Sequence[str], str]] = [(group, "text") for group in groups]
+        pairs = [pair for pair in pairs if is_indexed_pair(*pair)]
         if self.has_pairs and pairs:
             # A page holding the pair `a_b` holds `a` and `b`: those groups need no reading.
             # Pairs are rarer than their words, so few pages are left to check positions on.
             covered = {token for pair in pairs for token in pair}
-            required = [((pair_term(*pair),), "pairs") for pair in dict.fromkeys(pairs)] + [
+            required = [((pair_term(*pair),), PAIRS_FIELD) for pair in dict.fromkeys(pairs)] + [
                 (group, field) for group, field in required if not covered.intersection(group)
             ]
         for group, field in required:

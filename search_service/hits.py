@@ -15,7 +15,7 @@ from array import array
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from indexer.store import PageMatch, PageRecord, Snapshot, pair_term
+from indexer.store import PageMatch, PageRecord, Snapshot, is_indexed_pair, pair_term
 from ocr.dehyphenate import HYPHENS
 from ocr.model import Box
 from ocr.text import tokens as text_tokens
@@ -245,8 +245,8 @@ def _single_slot(plan: Plan) -> bool:
 def _countable_by_pairs(plan: Plan) -> bool:
     """Whether word and pair counts alone give `hit_spans`' count on every page.
 
-    True for a two-word phrase and for several single words, each slot one term and
-    no term twice: occurrences then never overlap, a phrase occurs once per pair, and
+    True for a two-word phrase and for several single words, each slot one term, no
+    term twice, and each two neighbours common words: occurrences then never overlap, a phrase occurs once per pair, and
     words chain only where one is followed by the next in the query, so a page has
     (sum of its words' counts) - (sum of those adjacent pairs' counts) hits.
     """
@@ -255,7 +255,11 @@ def _countable_by_pairs(plan: Plan) -> bool:
     terms = [term for unit in plan for slot in unit for term in slot]
     if len(set(terms)) != len(terms):
         return False
-    return (len(plan) == 1 and len(plan[0]) == 2) or all(len(unit) == 1 for unit in plan)
+    if not ((len(plan) == 1 and len(plan[0]) == 2) or all(len(unit) == 1 for unit in plan)):
+        return False
+    # Every pair counted must be indexed (two common words); any other pair has a rare
+    # word, which leaves few pages for the positions path.
+    return all(is_indexed_pair(a, b) for a, b in zip(terms, terms[1:]))
 
 
 def _pair_counts(snapshot: Snapshot, plan: Plan, book_id: str | None) -> tuple[list[int], list[int]]:

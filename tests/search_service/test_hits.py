@@ -68,6 +68,7 @@ def test_token_positions_follow_the_index() -> None:
 QUERIES = [
     "de", "de la", "drückt die", '"drückt die innere"', "inca*", "le roi", "verbunden", "der die das", "e*", "l a",
     '"de la"', '"la la"', '"de l"', "de la de", '"roi de" la', '"de la*"', "la la", "de l a",
+    '"inca de"', "roi de la", '"et de la"', '"de la" roi',
 ]
 
 
@@ -254,7 +255,7 @@ def test_an_index_without_pairs_counts_the_same_from_positions(
 ) -> None:
     """Indexes made before the `pairs` field keep working: same totals, same hits, from positions."""
     old_schema = store_module.SCHEMA.copy()
-    old_schema.remove("pairs")
+    old_schema.remove(store_module.PAIRS_FIELD)
     monkeypatch.setattr(store_module, "SCHEMA", old_schema)
     old = Store(tmp_path)
     for book_id in ("fish", "stanford", "folder"):
@@ -272,3 +273,15 @@ def test_an_index_without_pairs_counts_the_same_from_positions(
             assert [(h.canvas_index, h.first_token) for h in ours.hits] == [
                 (h.canvas_index, h.first_token) for h in theirs.hits
             ], q
+
+
+def test_only_pairs_of_two_common_words_are_indexed(snapshot: Snapshot) -> None:
+    """`common_pairs` holds "de la" (both common) but not "roi de" (a rare word: positions suffice)."""
+    from indexer.common_words import is_common
+    from indexer.store import is_indexed_pair, pair_term
+
+    assert is_common("de") and is_common("la") and is_common("l") and not is_common("roi")
+    assert is_indexed_pair("de", "la") and not is_indexed_pair("roi", "de")
+    assert snapshot.term_counts_by_page(pair_term("de", "la"), None, pair=True)
+    assert not snapshot.term_counts_by_page(pair_term("roi", "de"), None, pair=True)
+    assert search(snapshot, parse_query('"roi de"'), None, 0, 10).total > 0
