@@ -9,6 +9,7 @@ book or the new one, never half of each.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import fcntl
 import functools
@@ -775,7 +776,9 @@ class Snapshot:
         for leaf, base in self.searcher.reader().leaf_readers():
             if (field, term) not in leaf:
                 continue
-            local = [d - base for d in wanted if base <= d < base + leaf.doc_count_all()]
+            # `wanted` is sorted: this leaf's part of it is one slice.
+            part = wanted[bisect.bisect_left(wanted, base) : bisect.bisect_left(wanted, base + leaf.doc_count_all())]
+            local = [d - base for d in part] if base else part
             if not local:
                 continue
             deleted = leaf.deleted_docs_set
@@ -905,7 +908,8 @@ class Snapshot:
                     positions={t: p or [] for t, (_, p) in terms.items()} if positions else None,
                 )
             )
-        matches.sort(key=lambda m: (m.book_id, m.canvas_index))
+        rank = self._rank()
+        matches.sort(key=lambda m: rank[m.docnum])
         return matches
 
     def page(self, docnum: int) -> PageRecord:
