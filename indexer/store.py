@@ -702,13 +702,16 @@ class Snapshot:
         """Whether the index has the `common_pairs` field (indexes made before it do not)."""
         return self.searcher is not None and PAIRS_FIELD in self.searcher.schema
 
-    def _blocks(self, term: str, field: str = "text") -> Iterator[tuple[Sequence[int], Sequence[float]]]:
-        """(docnums, frequencies) of `term`, a posting block at a time, deleted documents dropped.
+    def _blocks(
+        self, term: str, field: str = "text"
+    ) -> Iterator[tuple[Sequence[int], Sequence[float], Sequence[bytes | None]]]:
+        """(docnums, frequencies, raw values) of `term`, a posting block at a time, deleted documents dropped.
 
         Reads whole blocks from Whoosh's W3 posting format (whoosh-reloaded 2.7.5, pinned)
         instead of stepping its matcher one posting at a time: counting a common word over
-        100,000 pages drops from ~100 ms to a few. Falls back to the matcher if the
-        format is not the one this was written against.
+        100,000 pages drops from ~100 ms to a few. A value holds a posting's positions
+        (`format.decode_positions`). Falls back to the matcher if the format is not the
+        one this was written against.
         """
         assert self.searcher is not None
         for leaf, base in self.searcher.reader().leaf_readers():
@@ -722,20 +725,23 @@ class Snapshot:
                         raw._read_ids()
                     if raw._weights is None:
                         raw._read_weights()
-                    ids, weights = raw._ids[raw._i :], raw._weights[raw._i :]
+                    if raw._values is None:
+                        raw._read_values()  # the block is already unpickled: no decoding here
+                    ids, weights, values = raw._ids[raw._i :], raw._weights[raw._i :], raw._values[raw._i :]
                     if deleted:
-                        kept = [(d, w) for d, w in zip(ids, weights) if d not in deleted]
-                        ids, weights = [d for d, _ in kept], [w for _, w in kept]
-                    yield ([d + base for d in ids] if base else ids), weights
+                        kept = [i for i, d in enumerate(ids) if d not in deleted]
+                        ids, weights, values = [ids[i] for i in kept], [weights[i] for i in kept], [values[i] for i in kept]
+                    yield ([d + base for d in ids] if base else ids), weights, values
                     raw._next_block()
             except AttributeError:  # another posting format: the slow, public way
                 matcher = leaf.postings(field, term)
-                ids, weights = [], []
+                ids, weights, values = [], [], []
                 while matcher.is_active():
                     ids.append(matcher.id() + base)
                     weights.append(matcher.weight())
+                    values.append(matcher.value())
                     matcher.next()
-                yield ids, weights
+                yield ids, weights, values
 
     def _counts(self, terms: Sequence[str], book_id: str | None, field: str) -> dict[int, float]:
         """docnum -> occurrences of any of `terms` in `field`, over one book or every book."""
@@ -749,7 +755,7 @@ class Snapshot:
             if high - low + 1 != len(docs):
                 members = set(docs)
         for term in dict.fromkeys(terms):
-            for ids, weights in self._blocks(term, field):
+            for ids, weights, _ in self._blocks(term, field):
                 if book_id is None:
                     for docnum, weight in zip(ids, weights):
                         counts[docnum] = counts.get(docnum, 0) + weight
@@ -878,10 +884,15 @@ class Snapshot:
             required = [((pair_term(*pair),), PAIRS_FIELD) for pair in dict.fromkeys(pairs)] + [
                 (group, field) for group, field in required if not covered.intersection(group)
             ]
+        # The word blocks read for the ids are kept for their positions (read once, not twice).
+        read: dict[str, list[tuple[Sequence[int], Sequence[float], Sequence[bytes | None]]]] = {}
         for group, field in required:
             ids: set[int] = set()
             for term in dict.fromkeys(group):
-                for block_ids, _ in self._blocks(term, field):
+                blocks = list(self._blocks(term, field))
+                if field == "text" and positions:
+                    read[term] = blocks
+                for block_ids, _, _ in blocks:
                     ids.update(block_ids)
             if allowed is not None:
                 ids &= allowed
@@ -891,7 +902,14 @@ class Snapshot:
         assert candidates is not None
         wanted = sorted(candidates)
         per_doc: dict[int, dict[str, tuple[int, list[int] | None]]] = {d: {} for d in wanted}
+        decode = self.searcher.schema["text"].format.decode_positions
         for term in dict.fromkeys(t for group in groups for t in group):
+            if term in read:
+                for block_ids, weights, values in read[term]:
+                    for i, docnum in enumerate(block_ids):
+                        if docnum in per_doc:
+                            per_doc[docnum][term] = (int(weights[i]), decode(values[i]))
+                continue
             for docnum, value in self._postings_among(term, wanted, positions=positions).items():
                 per_doc[docnum][term] = value
         assert per_doc is not None
@@ -911,6 +929,41 @@ class Snapshot:
         rank = self._rank()
         matches.sort(key=lambda m: rank[m.docnum])
         return matches
+
+    @_serialized
+    def adjacent_counts(self, first: str, second: str, book_id: str | None) -> tuple[list[int], list[int]]:
+        """Pages where `first` is directly followed by `second`, in reading order, with how often.
+
+        The two-word phrase of two different words, counted straight from the positions
+        of both words on the pages holding both (each block read once), without the
+        per-page objects `match` builds: the common case of a phrase with a word too
+        rare for its pair to be indexed.
+        """
+        if first == second:
+            raise ValueError("adjacent_counts needs two different words")  # overlaps: use match()
+        if self.searcher is None:
+            return [], []
+        allowed = set(self._docs_of(book_id)) if book_id is not None else None
+        decode = self.searcher.schema["text"].format.decode_positions
+        blocks = {term: list(self._blocks(term, "text")) for term in (first, second)}
+        ids = [{d for block in blocks[term] for d in block[0]} for term in (first, second)]
+        both = ids[0] & ids[1]
+        if allowed is not None:
+            both &= allowed
+        starts: dict[int, list[int]] = {}
+        for block_ids, _, values in blocks[first]:
+            for i, docnum in enumerate(block_ids):
+                if docnum in both:
+                    starts[docnum] = decode(values[i])
+        counts: dict[int, int] = {}
+        for block_ids, _, values in blocks[second]:
+            for i, docnum in enumerate(block_ids):
+                if docnum in both:
+                    found = len(set(starts[docnum]).intersection([p - 1 for p in decode(values[i])]))
+                    if found:
+                        counts[docnum] = found
+        ordered = self.in_reading_order(counts)
+        return ordered, [counts[d] for d in ordered]
 
     def page(self, docnum: int) -> PageRecord:
         """The stored words and tokens of a matched page (decoded once per snapshot, LRU)."""

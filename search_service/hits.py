@@ -282,6 +282,18 @@ def _pair_counts(snapshot: Snapshot, plan: Plan, book_id: str | None) -> tuple[l
     ]
 
 
+def _two_word_phrase(plan: Plan) -> tuple[str, str] | None:
+    """The two words of a plan that is one phrase of two different single words, else None.
+
+    Each occurrence of such a phrase is one hit (two different words cannot overlap).
+    """
+    if len(plan) == 1 and len(plan[0]) == 2 and all(len(slot) == 1 for slot in plan[0]):
+        (first,), (second,) = plan[0]
+        if first != second:
+            return first, second
+    return None
+
+
 def _adjacent_pairs(plan: Plan) -> list[tuple[str, str]]:
     """Tokens a matching page must hold side by side: consecutive one-term slots of a phrase."""
     pairs: list[tuple[str, str]] = []
@@ -314,6 +326,8 @@ def search(snapshot: Snapshot, query: Query, book_id: str | None, start: int, pa
             docnums, counts = snapshot.page_counts(sorted(plan[0][0]), book_id)
         elif snapshot.has_pairs and _countable_by_pairs(plan):
             docnums, counts = _pair_counts(snapshot, plan, book_id)
+        elif (pair := _two_word_phrase(plan)) is not None:
+            docnums, counts = snapshot.adjacent_counts(*pair, book_id)
         else:
             groups = sorted({tuple(sorted(slot)) for unit in plan for slot in unit})
             matches = snapshot.match(groups, book_id, positions=True, pairs=_adjacent_pairs(plan))
