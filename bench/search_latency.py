@@ -41,7 +41,7 @@ WRK_SCRIPT = """
 local paths = {%s}
 local n = 0
 init = function(args)
-  n = math.random(#paths)
+  n = 0
 end
 request = function()
   n = (n %% #paths) + 1
@@ -120,7 +120,9 @@ def queries(data_dir: Path, book: str | None, count: int, seed: int = 1) -> list
     if count // 2 <= len(ranked):
         picked = list(dict.fromkeys(ranked[int(len(ranked) * (i + 0.5) / (count // 2))] for i in range(count // 2)))
         stems = sorted({w[:4] + "*" for w in words if len(w) >= 6})
-        return picked + rng.sample(adjacent, count // 4) + rng.sample(stems, min(count // 4, len(stems)))
+        mixed = picked + rng.sample(adjacent, count // 4) + rng.sample(stems, min(count // 4, len(stems)))
+        rng.shuffle(mixed)  # any stretch of the list wrk runs through is then a fair sample
+        return mixed
     stems = sorted({w[:n] + "*" for w in words for n in (3, 4, 5) if len(w) >= n + 2})
     rest = max(0, count - len(words) - len(stems))
     # Two-word phrases, then three-word ones when those run out.

@@ -943,25 +943,27 @@ class Snapshot:
             raise ValueError("adjacent_counts needs two different words")  # overlaps: use match()
         if self.searcher is None:
             return [], []
+        reader = self.searcher.reader()
+        if ("text", first) not in reader or ("text", second) not in reader:
+            return [], []
         allowed = set(self._docs_of(book_id)) if book_id is not None else None
         decode = self.searcher.schema["text"].format.decode_positions
-        blocks = {term: list(self._blocks(term, "text")) for term in (first, second)}
-        ids = [{d for block in blocks[term] for d in block[0]} for term in (first, second)]
-        both = ids[0] & ids[1]
-        if allowed is not None:
-            both &= allowed
-        starts: dict[int, list[int]] = {}
-        for block_ids, _, values in blocks[first]:
+        # The rarer word's postings in full; of the other, only the blocks holding its pages.
+        rare, common = sorted((first, second), key=lambda term: reader.doc_frequency("text", term))
+        positions: dict[str, dict[int, list[int]]] = {rare: {}}
+        for block_ids, _, values in self._blocks(rare, "text"):
             for i, docnum in enumerate(block_ids):
-                if docnum in both:
-                    starts[docnum] = decode(values[i])
+                if allowed is None or docnum in allowed:
+                    positions[rare][docnum] = decode(values[i])
+        found = self._postings_among(common, sorted(positions[rare]), positions=True)
+        positions[common] = {docnum: value or [] for docnum, (_, value) in found.items()}
         counts: dict[int, int] = {}
-        for block_ids, _, values in blocks[second]:
-            for i, docnum in enumerate(block_ids):
-                if docnum in both:
-                    found = len(set(starts[docnum]).intersection([p - 1 for p in decode(values[i])]))
-                    if found:
-                        counts[docnum] = found
+        for docnum, after in positions[second].items():
+            before = positions[first].get(docnum)
+            if before:
+                hits = len(set(before).intersection([p - 1 for p in after]))
+                if hits:
+                    counts[docnum] = hits
         ordered = self.in_reading_order(counts)
         return ordered, [counts[d] for d in ordered]
 
