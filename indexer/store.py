@@ -209,18 +209,9 @@ class PageRecord:
         box_array, span_array = array("i"), array("i")
         box_array.frombytes(boxes)
         span_array.frombytes(spans)
-        return cls(
-            book_id=book_id,
-            canvas_index=canvas_index,
-            canvas_id=canvas_id,
-            label=label,
-            width=width,
-            height=height,
-            texts=texts.split(_TEXT_SEPARATOR) if texts else [],
-            boxes=box_array,
-            tokens=tokens.split(" ") if tokens else [],
-            spans=span_array,
-        )
+        words = texts.split(_TEXT_SEPARATOR) if texts else []
+        return cls(book_id, canvas_index, canvas_id, label, width, height, words, box_array,
+                   tokens.split(" ") if tokens else [], span_array)
 
 
 @dataclass(frozen=True, slots=True)
