@@ -107,6 +107,14 @@ WordRow = tuple[str, int, int, int, int, int]
 _TEXT_SEPARATOR = "\x1f"
 
 
+def _int_column(values: list[int]) -> Sequence[int]:
+    """32-bit ints in an array; a plain list if one does not fit (a canvas declared 10^30 wide)."""
+    try:
+        return array("i", values)
+    except OverflowError:
+        return values
+
+
 @dataclass(frozen=True, slots=True)
 class PageRecord:
     """One canvas as indexed, held in columns.
@@ -158,7 +166,7 @@ class PageRecord:
             width=width,
             height=height,
             texts=[row[0].replace(_TEXT_SEPARATOR, " ") for row in rows],
-            boxes=array("i", [value for row in rows for value in row[1:6]]),
+            boxes=_int_column([value for row in rows for value in row[1:6]]),
             tokens=list(tokens),
             spans=array("i", [i for span in token_words for i in span]),
         )
@@ -187,7 +195,7 @@ class PageRecord:
             self.width,
             self.height,
             _TEXT_SEPARATOR.join(self.texts),
-            array("i", self.boxes).tobytes(),
+            self.boxes.tobytes() if isinstance(self.boxes, array) else list(self.boxes),
             " ".join(self.tokens),
             array("i", self.spans).tobytes(),
         )
@@ -206,8 +214,11 @@ class PageRecord:
         if version != _BLOB_VERSION:
             raise StoreError(f"page {book_id}/{canvas_index} was written by another version; index the book again")
         _, canvas_id, label, width, height, texts, boxes, tokens, spans = data
-        box_array, span_array = array("i"), array("i")
-        box_array.frombytes(boxes)
+        box_array: Sequence[int] = boxes  # a list when some value did not fit 32 bits
+        if isinstance(boxes, bytes):
+            box_array = array("i")
+            box_array.frombytes(boxes)
+        span_array = array("i")
         span_array.frombytes(spans)
         words = texts.split(_TEXT_SEPARATOR) if texts else []
         return cls(book_id, canvas_index, canvas_id, label, width, height, words, box_array,

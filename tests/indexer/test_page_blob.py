@@ -44,3 +44,11 @@ def test_pages_in_the_previous_format_still_read() -> None:
 def test_an_unreadable_or_future_page_is_a_store_error(blob: bytes) -> None:
     with pytest.raises(StoreError, match="index the book again"):
         PageRecord.from_blob("b", 3, blob)
+
+
+def test_boxes_beyond_32_bits_round_trip() -> None:
+    """A canvas may declare itself 10^30 wide (tests/reliability): its boxes are still stored exactly."""
+    huge = (("vast", 10**29, 2 * 10**29, 10**28, 10**28, 0),)
+    page = PageRecord.build("b", 0, "c", "", 10**30, 10**30, huge, ("vast",), ((0, 0),))
+    back = PageRecord.from_blob("b", 0, page.to_blob())
+    assert back.words == huge and back.word(0).x == 10**29
