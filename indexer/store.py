@@ -521,16 +521,23 @@ class Snapshot:
         snapshot with an empty cache. Paging through one search, or many readers
         running the same one, then costs one match.
         """
+        return self._remember(self._results, key, compute, RESULT_CACHE_SIZE, keep)
+
+    def _remember(
+        self, table: OrderedDict[Any, Any], key: Hashable, compute: Callable[[], T], size: int,
+        keep: Callable[[T], bool] = lambda _: True,
+    ) -> T:
+        """table[key] (an LRU of at most `size`), or compute() and keep it there when keep(result)."""
         with self._lock:
-            if key in self._results:
-                self._results.move_to_end(key)
-                return self._results[key]  # type: ignore[no-any-return]
-        value = compute()
+            if key in table:
+                table.move_to_end(key)
+                return table[key]  # type: ignore[no-any-return]
+        value = compute()  # outside the lock: other readers go on meanwhile
         if keep(value):
             with self._lock:
-                self._results[key] = value
-                while len(self._results) > RESULT_CACHE_SIZE:
-                    self._results.popitem(last=False)
+                table[key] = value
+                while len(table) > size:
+                    table.popitem(last=False)
         return value
 
     # -- books ---------------------------------------------------------------
@@ -971,17 +978,7 @@ class Snapshot:
 
     def page(self, docnum: int) -> PageRecord:
         """The stored words and tokens of a matched page (decoded once per snapshot, LRU)."""
-        with self._lock:
-            cached = self._pages.get(docnum)
-            if cached is not None:
-                self._pages.move_to_end(docnum)
-                return cached
-        record = self._read_page(docnum)
-        with self._lock:
-            self._pages[docnum] = record
-            while len(self._pages) > PAGE_CACHE_SIZE:
-                self._pages.popitem(last=False)
-        return record
+        return self._remember(self._pages, docnum, lambda: self._read_page(docnum), PAGE_CACHE_SIZE)
 
     @_serialized
     def _read_page(self, docnum: int) -> PageRecord:
