@@ -4,8 +4,11 @@ Knows no spec version and no URL: `search_v1.py` and `search_v2.py` render what 
 returns. The rule that decides what a hit is lives in one pure function,
 `hit_spans(plan, positions)`, fed either by the index's term positions (to count
 hits on every matching page) or by a page's stored tokens (to draw the hits of the
-pages a result page shows), so `total` and the hits listed always agree. Only the
-pages that the requested result page covers are loaded from the store.
+pages a result page shows), so `total` and the hits listed always agree. Where
+that rule reduces to counting (one word; a phrase of two different words; words
+whose neighbours are pairs of common words), `total` comes from index counts or
+from two words' positions without going through it; tests check both ways agree.
+Only the pages that the requested result page covers are loaded from the store.
 """
 
 from __future__ import annotations
@@ -246,8 +249,9 @@ def _countable_by_pairs(plan: Plan) -> bool:
     """Whether word and pair counts alone give `hit_spans`' count on every page.
 
     True for a two-word phrase and for several single words, each slot one term, no
-    term twice, and each two neighbours common words: occurrences then never overlap, a phrase occurs once per pair, and
-    words chain only where one is followed by the next in the query, so a page has
+    term twice, and each two neighbours common words (so their pair is indexed):
+    occurrences then never overlap, a phrase occurs once per pair, and words chain
+    only where one is followed by the next in the query, so a page has
     (sum of its words' counts) - (sum of those adjacent pairs' counts) hits.
     """
     if any(len(slot) != 1 for unit in plan for slot in unit):
