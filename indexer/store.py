@@ -654,55 +654,10 @@ class Snapshot:
         docs = self._docs_of(book_id)
         counts: dict[str, int] = {}
         for term in terms:
-            total = sum(freq for freq, _ in self._postings(term, docs, positions=False).values())
+            total = sum(freq for freq, _ in self._postings_among(term, docs, positions=False).values())
             if total:
                 counts[term] = total
         return counts
-
-    def _postings(
-        self, term: str, docs: list[int] | None, *, positions: bool
-    ) -> dict[int, tuple[int, list[int] | None]]:
-        """docnum -> (frequency, positions or None) for one term, limited to `docs` if given."""
-        assert self.searcher is not None
-        reader = self.searcher.reader()
-        if ("text", term) not in reader:
-            return {}
-        matcher = reader.postings("text", term)
-        out: dict[int, tuple[int, list[int] | None]] = {}
-        if docs is None:
-            while matcher.is_active():
-                out[matcher.id()] = (
-                    int(matcher.weight()),
-                    list(matcher.value_as("positions")) if positions else None,
-                )
-                matcher.next()
-            return out
-        if docs and docs[-1] - docs[0] + 1 == len(docs):
-            # A book's pages are written in one commit, so they are usually one run of
-            # docnums: walk the postings over that range instead of skipping doc by doc.
-            low, high = docs[0], docs[-1]
-            if matcher.is_active() and matcher.id() < low:
-                matcher.skip_to(low)
-            while matcher.is_active() and matcher.id() <= high:
-                out[matcher.id()] = (
-                    int(matcher.weight()),
-                    list(matcher.value_as("positions")) if positions else None,
-                )
-                matcher.next()
-            return out
-        for docnum in docs:
-            if not matcher.is_active():
-                break
-            if matcher.id() < docnum:
-                matcher.skip_to(docnum)
-                if not matcher.is_active():
-                    break
-            if matcher.id() == docnum:
-                out[docnum] = (
-                    int(matcher.weight()),
-                    list(matcher.value_as("positions")) if positions else None,
-                )
-        return out
 
     # -- matching ------------------------------------------------------------
 
