@@ -170,7 +170,7 @@ async def _search(
 ) -> Response:
     context = SEARCH2_CONTEXT if version == 2 else PRESENTATION2_CONTEXT
     return await _cached(request, ctx, context, book_id is None,
-                         lambda: _search_body(request, version, book_id, q, motivation, page, *ctx))
+                         lambda: _search_body(request, version, book_id, q, motivation, page, ctx))
 
 
 def _search_body(
@@ -180,10 +180,9 @@ def _search_body(
     q: str | None,
     motivation: str | None,
     page: str | None,
-    snapshot: Snapshot,
-    settings: Settings,
-    base: str,
+    ctx: SearchContext,
 ) -> bytes:
+    snapshot, settings, base = ctx
     _check_book(snapshot, book_id)
     text = _required_q(q, settings)
     query = parse_query(text, max_length=settings.max_query_length)
@@ -256,7 +255,7 @@ async def _autocomplete(
 ) -> Response:
     context = SEARCH2_CONTEXT if version == 2 else SEARCH1_CONTEXT
     return await _cached(request, ctx, context, book_id is None,
-                         lambda: _autocomplete_body(request, version, book_id, q, motivation, min_count, *ctx))
+                         lambda: _autocomplete_body(request, version, book_id, q, motivation, min_count, ctx))
 
 
 def _autocomplete_body(
@@ -266,10 +265,9 @@ def _autocomplete_body(
     q: str | None,
     motivation: str | None,
     min_count: str | None,
-    snapshot: Snapshot,
-    settings: Settings,
-    base: str,
+    ctx: SearchContext,
 ) -> bytes:
+    snapshot, settings, base = ctx
     _check_book(snapshot, book_id)
     text = _required_q(q, settings)  # 2.0 §5.1, 1.0 §4.2: q MUST be present
     least = _min_count(min_count)
