@@ -275,6 +275,44 @@ def test_an_index_without_pairs_counts_the_same_from_positions(
             ], q
 
 
+def test_an_index_written_by_whooshs_own_codec_gives_the_same_results(
+    snapshot: Snapshot, corpus: Corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Indexes made before the columnar codec (pickled positions, W3 blocks) read the slow way, alike.
+
+    The last book is written by this version: its segment (and any merge) gets the new
+    codec but keeps the index's pickled positions, so that mix is read too.
+    """
+    from whoosh.analysis import SpaceSeparatedTokenizer
+    from whoosh.codec.whoosh3 import W3Codec
+    from whoosh.fields import TEXT
+
+    from indexer.postings_codec import ArrayPositions
+
+    old_schema = store_module.SCHEMA.copy()
+    old_schema.remove("text")
+    old_schema.add("text", TEXT(analyzer=SpaceSeparatedTokenizer(), phrase=True))
+    monkeypatch.setattr(store_module, "SCHEMA", old_schema)
+    monkeypatch.setattr(store_module, "ColumnarCodec", W3Codec)
+    old = Store(tmp_path)
+    for book_id in ("fish", "stanford", "folder"):
+        if book_id == "folder":
+            monkeypatch.undo()
+        book = snapshot.book(book_id)
+        assert book is not None
+        old.replace_book(book, corpus.records[book_id])
+    old_snapshot = old.snapshot()
+    assert old_snapshot.searcher is not None
+    assert not isinstance(old_snapshot.searcher.schema["text"].format, ArrayPositions)
+    for q in QUERIES + ['"de la"', '"roi de"', "pérou"]:
+        for book_id in (None, "fish"):
+            ours, theirs = (search(s, parse_query(q), book_id, 0, 50) for s in (snapshot, old_snapshot))
+            assert ours.total == theirs.total, q
+            assert [(h.canvas_index, h.first_token) for h in ours.hits] == [
+                (h.canvas_index, h.first_token) for h in theirs.hits
+            ], q
+
+
 def test_only_pairs_of_two_common_words_are_indexed(snapshot: Snapshot) -> None:
     """`common_pairs` holds "de la" (both common) but not "roi de" (a rare word: positions suffice)."""
     from indexer.common_words import is_common
