@@ -9,6 +9,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from indexer.store import Store
 from search_service.errors import install_error_handlers
 from search_service.middleware import IiifHttpMiddleware
+from search_service.workers import ShareLoad
 from search_service.response_cache import GZIP_LEVEL, GZIP_MINIMUM, ResponseCache
 from search_service.routes import health, home, image, manifest, search, viewer
 from search_service.settings import Settings
@@ -39,4 +40,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(viewer.router)
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM, compresslevel=GZIP_LEVEL)
     app.add_middleware(IiifHttpMiddleware, allow_origin=settings.cors_origins)
+    app.add_middleware(ShareLoad)  # outermost: counts every request a worker has in flight
     return app

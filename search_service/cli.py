@@ -39,7 +39,8 @@ def main() -> None:
 @click.option("--public-url", envvar="IIIF_SEARCH_PUBLIC_URL", help="Base of every URL in responses (when behind a proxy).")
 @click.option("--image-root", "image_roots", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Serve every image in DIR under its file stem (repeatable).")
-@click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes.")
+@click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes (one per core for a busy server); each gets its own SO_REUSEPORT "
+                   "socket, and keep-alive connections are evened out between them.")
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(data_dir: Path, host: str, port: int, public_url: str | None, image_roots: tuple[Path, ...],
           workers: int, log_level: str) -> None:
@@ -54,8 +55,15 @@ def serve(data_dir: Path, host: str, port: int, public_url: str | None, image_ro
         os.environ["IIIF_SEARCH_PUBLIC_URL"] = public_url
     if image_roots:
         os.environ["IIIF_SEARCH_IMAGE_ROOTS"] = json.dumps([str(p.resolve()) for p in image_roots])
-    uvicorn.run("search_service.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, proxy_headers=True, forwarded_allow_ips="*")
+    from search_service import workers as worker_processes
+
+    options = dict(app="search_service.app:create_app", factory=True, log_level=log_level, proxy_headers=True,
+                   forwarded_allow_ips="*")
+    if workers > 1 and worker_processes.supported():
+        # One socket per worker: keep-alive connections spread evenly (see search_service/workers.py).
+        worker_processes.run(host, port, workers, **options)
+        return
+    uvicorn.run(host=host, port=port, workers=workers, **options)  # type: ignore[arg-type]
 
 
 @main.command(name="list")

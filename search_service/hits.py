@@ -164,6 +164,20 @@ def token_positions(page_tokens: Sequence[str], wanted: Collection[str] | None =
     With `wanted`, only those tokens are collected (what a plan needs, and much less work).
     """
     positions: dict[str, list[int]] = {}
+    if wanted is not None and len(wanted) <= 8:
+        # A few terms: list.index scans in C, Python steps only per occurrence found.
+        for term in wanted:
+            found: list[int] = []
+            at = -1
+            try:
+                while True:
+                    at = page_tokens.index(term, at + 1)
+                    found.append(at)
+            except ValueError:
+                pass
+            if found:
+                positions[term] = found
+        return positions
     for i, token in enumerate(page_tokens):
         if wanted is None or token in wanted:
             positions.setdefault(token, []).append(i)
@@ -380,9 +394,11 @@ class _PageText:
         self.texts = record.texts
         self.boxes = record.boxes
         spans, boxes = record.spans, record.boxes
-        # Word i and i+1 are the two halves of a word hyphenated across a line end.
-        self.joins = {
-            a for a, b in zip(spans[0::2], spans[1::2]) if b == a + 1 and boxes[5 * a + 4] != boxes[5 * b + 4]
+        firsts, lasts = spans[0::2], spans[1::2]
+        # Word i and i+1 are the two halves of a word hyphenated across a line end. Most
+        # pages have no token spanning two words: one comparison (in C) tells.
+        self.joins = set() if firsts == lasts else {
+            a for a, b in zip(firsts, lasts) if b == a + 1 and boxes[5 * a + 4] != boxes[5 * b + 4]
         }
 
     def _line(self, i: int) -> int:

@@ -9,6 +9,7 @@ Mirador and UV take the first service whose `profile` matches.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,13 @@ _SEARCH_TYPES = frozenset({"SearchService1", "SearchService2", "AutoCompleteServ
 
 
 def _scope(base: str, book_id: str | None) -> str:
-    return f"{base}/iiif" if book_id is None else f"{base}/iiif/{quote(book_id, safe='')}"
+    return f"{base}/iiif" if book_id is None else f"{base}/iiif/{_quoted(book_id)}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _quoted(book_id: str) -> str:
+    """A book id as one URL path segment (cached: a result page names a book in every id)."""
+    return quote(book_id, safe="")
 
 
 def search_url(base: str, book_id: str | None, version: int) -> str:
