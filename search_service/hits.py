@@ -5,9 +5,10 @@ returns. The rule that decides what a hit is lives in one pure function,
 `hit_spans(plan, positions)`, fed either by the index's term positions (to count
 hits on every matching page) or by a page's stored tokens (to draw the hits of the
 pages a result page shows), so `total` and the hits listed always agree. Where
-that rule reduces to counting (one word; a phrase of two different words; words
-whose neighbours are pairs of common words), `total` comes from index counts or
-from two words' positions without going through it; tests check both ways agree.
+that rule reduces to counting (one word or prefix; words and phrases whose words
+are all different; words whose neighbours are pairs of common words), `total`
+comes from index counts or from the words' positions as arrays without going
+through it; tests check both ways agree.
 Only the pages that the requested result page covers are loaded from the store.
 """
 
@@ -300,16 +301,16 @@ def _pair_counts(snapshot: Snapshot, plan: Plan, book_id: str | None) -> tuple[l
     ]
 
 
-def _two_word_phrase(plan: Plan) -> tuple[str, str] | None:
-    """The two words of a plan that is one phrase of two different single words, else None.
+def _distinct_word_units(plan: Plan) -> list[list[str]] | None:
+    """The plan's units as lists of words, when every slot is one word and no word repeats; else None.
 
-    Each occurrence of such a phrase is one hit (two different words cannot overlap).
+    Such a plan is counted by `Snapshot.sequence_counts` (its occurrences cannot overlap).
     """
-    if len(plan) == 1 and len(plan[0]) == 2 and all(len(slot) == 1 for slot in plan[0]):
-        (first,), (second,) = plan[0]
-        if first != second:
-            return first, second
-    return None
+    if any(len(slot) != 1 for unit in plan for slot in unit):
+        return None
+    units = [[next(iter(slot)) for slot in unit] for unit in plan]
+    words = [word for unit in units for word in unit]
+    return units if len(set(words)) == len(words) else None
 
 
 def _adjacent_pairs(plan: Plan) -> list[tuple[str, str]]:
@@ -344,8 +345,8 @@ def search(snapshot: Snapshot, query: Query, book_id: str | None, start: int, pa
             docnums, counts = snapshot.page_counts(sorted(plan[0][0]), book_id)
         elif snapshot.has_pairs and _countable_by_pairs(plan):
             docnums, counts = _pair_counts(snapshot, plan, book_id)
-        elif (pair := _two_word_phrase(plan)) is not None:
-            docnums, counts = snapshot.adjacent_counts(*pair, book_id)
+        elif (units := _distinct_word_units(plan)) is not None:
+            docnums, counts = snapshot.sequence_counts(units, book_id)
         else:
             groups = sorted({tuple(sorted(slot)) for unit in plan for slot in unit})
             matches = snapshot.match(groups, book_id, positions=True, pairs=_adjacent_pairs(plan))

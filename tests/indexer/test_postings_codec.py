@@ -70,7 +70,7 @@ def test_term_arrays_match_the_stored_pages(snap: Snapshot, term: str) -> None:
     # Counts alone come from the weights: the same numbers.
     assert snap._term_arrays(term).counts.tolist() == counts
     keys = arrays.keys()
-    assert np.all(np.diff(keys) > 0)  # sorted and distinct: what adjacent_counts relies on
+    assert np.all(np.diff(keys) > 0)  # sorted and distinct: what sequence_counts relies on
 
 
 def test_whooshs_own_matchers_read_the_columnar_blocks(snap: Snapshot) -> None:
@@ -87,17 +87,39 @@ def test_whooshs_own_matchers_read_the_columnar_blocks(snap: Snapshot) -> None:
     assert seen_ids == ids and seen_counts == counts and seen_positions == positions
 
 
-def test_adjacent_counts_agree_with_the_pages(snap: Snapshot) -> None:
-    for first, second in [("the", "fox"), ("fox", "jumps"), ("lazy", "dog"), ("dog", "the"), ("fox", "dog")]:
-        expected: dict[int, int] = {}
-        assert snap.searcher is not None
-        for docnum in snap.searcher.document_numbers(kind="page"):
-            tokens = snap.page(docnum).tokens
-            n = sum(1 for a, b in zip(tokens, tokens[1:]) if (a, b) == (first, second))
-            if n:
-                expected[docnum] = n
-        for book_id in (None, "big", "small1"):
-            docnums, counts = snap.adjacent_counts(first, second, book_id)
-            want = {d: c for d, c in expected.items() if book_id is None or snap.page(d).book_id == book_id}
-            assert dict(zip(docnums, counts)) == want, (first, second, book_id)
-            assert docnums == snap.in_reading_order(docnums)
+@pytest.mark.parametrize(
+    "units",
+    [
+        [["the", "fox"]],
+        [["fox", "jumps"]],
+        [["lazy", "dog"]],
+        [["fox", "dog"]],  # never adjacent
+        [["quick"], ["brown"]],  # two words: adjacent ones join into one hit
+        [["fox", "jumps", "over"]],
+        [["sleeps"], ["the", "quick"], ["brown"]],
+        [["dog"], ["and", "then"]],
+    ],
+)
+def test_sequence_counts_agree_with_the_rule_on_stored_pages(snap: Snapshot, units: list[list[str]]) -> None:
+    """Counts from position arrays equal hits.hit_spans (the one rule) run on each page's tokens."""
+    from search_service.hits import hit_spans, token_positions
+
+    plan = tuple(tuple(frozenset({word}) for word in unit) for unit in units)
+    assert snap.searcher is not None
+    expected: dict[int, int] = {}
+    for docnum in snap.searcher.document_numbers(kind="page"):
+        n = len(hit_spans(plan, token_positions(snap.page(docnum).tokens)))
+        if n:
+            expected[docnum] = n
+    for book_id in (None, "big", "small1"):
+        docnums, counts = snap.sequence_counts(units, book_id)
+        want = {d: c for d, c in expected.items() if book_id is None or snap.page(d).book_id == book_id}
+        assert dict(zip(docnums, counts)) == want, (units, book_id)
+        assert docnums == snap.in_reading_order(docnums)
+    if units == [["fox", "dog"]]:
+        assert not expected
+
+
+def test_sequence_counts_refuse_a_repeated_word(snap: Snapshot) -> None:
+    with pytest.raises(ValueError):
+        snap.sequence_counts([["the"], ["fox", "the"]], None)

@@ -69,6 +69,8 @@ QUERIES = [
     "de", "de la", "drückt die", '"drückt die innere"', "inca*", "le roi", "verbunden", "der die das", "e*", "l a",
     '"de la"', '"la la"', '"de l"', "de la de", '"roi de" la', '"de la*"', "la la", "de l a",
     '"inca de"', "roi de la", '"et de la"', '"de la" roi',
+    # All words different, not all common: counted from position arrays.
+    "roi pérou", '"roi de" pérou', '"frisch drückt die innere"', "drückt innere", '"de la" inca pérou',
 ]
 
 
