@@ -23,8 +23,8 @@ from tests.reliability.conftest import LiveServer
 pytestmark = pytest.mark.skipif(not workers.supported(), reason="the platform has no SO_REUSEPORT")
 
 
-def _connections_by_pid(port: int) -> Counter[int]:
-    """Established server-side TCP connections on `port`, counted by the process holding them."""
+def _sockets(port: int, state: str) -> set[str]:
+    """Inodes of the TCP sockets bound to local `port` in `state` (01 established, 0A listening)."""
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         path = Path(table)
@@ -32,8 +32,14 @@ def _connections_by_pid(port: int) -> Counter[int]:
             continue
         for line in path.read_text().splitlines()[1:]:
             fields = line.split()
-            if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == port:
                 inodes.add(fields[9])
+    return inodes
+
+
+def _connections_by_pid(port: int) -> Counter[int]:
+    """Established server-side TCP connections on `port`, counted by the process holding them."""
+    inodes = _sockets(port, "01")
     counts: Counter[int] = Counter()
     for fd_dir in Path("/proc").glob("[0-9]*/fd"):
         try:
@@ -55,6 +61,11 @@ def test_keep_alive_connections_reach_every_worker(tmp_path: Path) -> None:
     server = LiveServer(tmp_path, "--workers", "2")
     connections = []
     try:
+        # The first worker up answers /health; wait for the second one's socket too.
+        deadline = time.monotonic() + 30
+        while len(_sockets(server.port, "0A")) < 2:
+            assert time.monotonic() < deadline, "the second worker never listened"
+            time.sleep(0.1)
         for _ in range(16):
             conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
             conn.request("GET", "/health")
