@@ -1,10 +1,10 @@
 """The Whoosh index: its schema, atomic writes per book, and the reads the service needs.
 
-The only module that imports whoosh. One document per book (its manifest and
-counts) and one per canvas (its tokens, for matching, and a stored blob with the
-printed words and their boxes in canvas units, for highlighting), so a search
-never re-reads hOCR. Replacing a book is one Whoosh commit: a reader sees the old
-book or the new one, never half of each.
+With its posting codec (postings_codec.py), the only module that imports whoosh.
+One document per book (its manifest and counts) and one per canvas (its tokens,
+for matching, and a stored blob with the printed words and their boxes in canvas
+units, for highlighting), so a search never re-reads hOCR. Replacing a book is
+one Whoosh commit: a reader sees the old book or the new one, never half of each.
 """
 
 from __future__ import annotations
