@@ -144,17 +144,13 @@ class ColumnarCodec(whoosh3.W3Codec):
 class TermArrays:
     """One term's postings in one segment (local ids), or across an index (global ids).
 
-    `ids` ascending; `counts[i]` occurrences on `ids[i]`; with positions,
-    `positions[offsets[i]:offsets[i + 1]]` are document `ids[i]`'s, ascending.
+    `ids` ascending; `counts[i]` occurrences on `ids[i]`; with positions, each
+    document's `counts[i]` positions in turn, ascending.
     """
 
     ids: np.ndarray
     counts: np.ndarray
     positions: np.ndarray | None = None
-
-    @property
-    def offsets(self) -> np.ndarray:
-        return np.concatenate(([0], np.cumsum(self.counts)))
 
     def keys(self) -> np.ndarray:
         """One int64 per occurrence, `id << 32 | position`: sorted, so phrases are one searchsorted."""
