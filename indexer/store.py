@@ -24,7 +24,7 @@ import weakref
 import zlib
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -36,6 +36,7 @@ from whoosh.analysis import SpaceSeparatedTokenizer
 from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
 from whoosh.index import LockError
 from whoosh.query import Term
+from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 
 from indexer import paths
@@ -319,6 +320,13 @@ def _holds(sorted_keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
         return np.zeros(len(wanted), bool)
     at = np.minimum(np.searchsorted(sorted_keys, wanted), len(sorted_keys) - 1)
     return sorted_keys[at] == wanted  # type: ignore[no-any-return]
+
+
+def _merged(parts: list[np.ndarray]) -> np.ndarray:
+    """Sorted keys of several terms together."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
 
 
 def _per_page(keys: np.ndarray, pages: np.ndarray) -> np.ndarray:
@@ -753,11 +761,15 @@ class Snapshot:
         assert self.searcher is not None
         parts: list[TermArrays] = []
         for leaf, base in self.searcher.reader().leaf_readers():
-            if (field, term) not in leaf:
-                continue
             try:
+                # One term lookup (not `in`, then another for the matcher): a prefix asks for
+                # up to 200 terms in every segment.
                 matcher = leaf._terms.matcher(field, leaf._text_to_bytes(field, term), leaf.schema[field].format)
+            except TermNotFound:
+                continue
             except AttributeError:  # not a segment reader: the public, slow way below
+                if (field, term) not in leaf:
+                    continue
                 matcher = None
             arrays = read_term(matcher, positions) if matcher is not None else None
             if arrays is None:
@@ -980,38 +992,43 @@ class Snapshot:
         return matches
 
     @_serialized
-    def sequence_counts(self, units: Sequence[Sequence[str]], book_id: str | None) -> tuple[list[int], list[int]]:
-        """Pages holding every unit, in reading order, with their hits, for units of all different words.
+    def sequence_counts(
+        self, units: Sequence[Sequence[Collection[str]]], book_id: str | None
+    ) -> tuple[list[int], list[int]]:
+        """Pages holding every unit, in reading order, with their hits, when no term fills two slots.
 
-        A unit is words that must follow each other (a phrase, or one word). With no
-        word twice in the query, occurrences never overlap, and an occurrence of unit
-        k+1 right after one of unit k joins it into one hit, so a page holds
-        (its units' occurrences) - (such joins) hits: the rule of `hits.hit_spans`,
-        counted with numpy over `docnum << 32 | position` keys instead of page by page.
-        "pour balboa" over 100,000 pages went from ~400 ms to a few tens.
+        A unit is slots that must follow each other (a phrase, or one word); a slot is
+        the terms that may fill it (one word, or a prefix's terms). With no term in two
+        slots, occurrences never overlap, and an occurrence of unit k+1 right after one
+        of unit k joins it into one hit, so a page holds (its units' occurrences) -
+        (such joins) hits: the rule of `hits.hit_spans`, counted with numpy over
+        `docnum << 32 | position` keys instead of page by page. "pour balboa" over
+        100,000 pages went from ~400 ms to a few tens.
         """
-        words = [word for unit in units for word in unit]
-        if len(set(words)) != len(words) or not units or not all(units):
-            raise ValueError("sequence_counts needs non-empty units of all different words")  # use match()
+        terms = [term for unit in units for slot in unit for term in slot]
+        if len(set(terms)) != len(terms) or not units or not all(units) or not all(all(unit) for unit in units):
+            raise ValueError("sequence_counts needs non-empty units whose slots share no term")  # use match()
         if self.searcher is None:
             return [], []
         reader = self.searcher.reader()
-        if any(("text", word) not in reader for word in words):
-            return [], []
-        keys: dict[str, np.ndarray] = {}
-        for word in words:
-            arrays = self._term_arrays(word, positions=True)
+        term_keys: dict[str, np.ndarray] = {}
+        for term in terms:
+            if ("text", term) not in reader:
+                continue
+            arrays = self._term_arrays(term, positions=True)
             if book_id is not None:
                 arrays = arrays.select(self._in_book(arrays.ids, book_id))
-            keys[word] = arrays.keys()
+            term_keys[term] = arrays.keys()
+        # A slot's keys: its terms' keys merged (a position holds one term: no duplicates).
+        keys = [[_merged([term_keys[t] for t in slot if t in term_keys]) for slot in unit] for unit in units]
         starts = []  # per unit: the keys where an occurrence of it starts
-        for unit in units:
-            # From the rarest word of the unit: few keys to look up in the others' long lists.
-            rarest = min(range(len(unit)), key=lambda i: len(keys[unit[i]]))
-            found = keys[unit[rarest]] - rarest
-            for offset, word in enumerate(unit):
+        for unit in keys:
+            # From the unit's rarest slot: few keys to look up in the others' long lists.
+            rarest = min(range(len(unit)), key=lambda i: len(unit[i]))
+            found = unit[rarest] - rarest
+            for offset, slot in enumerate(unit):
                 if offset != rarest:
-                    found = found[_holds(keys[word], found + offset)]
+                    found = found[_holds(slot, found + offset)]
             starts.append(found)
         pages = functools.reduce(np.intersect1d, [np.unique(found >> 32) for found in starts])
         if not len(pages):

@@ -5,8 +5,8 @@ returns. The rule that decides what a hit is lives in one pure function,
 `hit_spans(plan, positions)`, fed either by the index's term positions (to count
 hits on every matching page) or by a page's stored tokens (to draw the hits of the
 pages a result page shows), so `total` and the hits listed always agree. Where
-that rule reduces to counting (one word or prefix; words and phrases whose words
-are all different; words whose neighbours are pairs of common words), `total`
+that rule reduces to counting (one word or prefix; words, phrases and prefixes
+where no term fills two slots; words whose neighbours are pairs of common words), `total`
 comes from index counts or from the words' positions as arrays without going
 through it; tests check both ways agree.
 Only the pages that the requested result page covers are loaded from the store.
@@ -301,16 +301,15 @@ def _pair_counts(snapshot: Snapshot, plan: Plan, book_id: str | None) -> tuple[l
     ]
 
 
-def _distinct_word_units(plan: Plan) -> list[list[str]] | None:
-    """The plan's units as lists of words, when every slot is one word and no word repeats; else None.
+def _disjoint_units(plan: Plan) -> list[list[list[str]]] | None:
+    """The plan's units as lists of slots (lists of terms) when no term fills two slots; else None.
 
     Such a plan is counted by `Snapshot.sequence_counts` (its occurrences cannot overlap).
     """
-    if any(len(slot) != 1 for unit in plan for slot in unit):
+    terms = [term for unit in plan for slot in unit for term in slot]
+    if len(set(terms)) != len(terms):
         return None
-    units = [[next(iter(slot)) for slot in unit] for unit in plan]
-    words = [word for unit in units for word in unit]
-    return units if len(set(words)) == len(words) else None
+    return [[sorted(slot) for slot in unit] for unit in plan]
 
 
 def _adjacent_pairs(plan: Plan) -> list[tuple[str, str]]:
@@ -345,7 +344,7 @@ def search(snapshot: Snapshot, query: Query, book_id: str | None, start: int, pa
             docnums, counts = snapshot.page_counts(sorted(plan[0][0]), book_id)
         elif snapshot.has_pairs and _countable_by_pairs(plan):
             docnums, counts = _pair_counts(snapshot, plan, book_id)
-        elif (units := _distinct_word_units(plan)) is not None:
+        elif (units := _disjoint_units(plan)) is not None:
             docnums, counts = snapshot.sequence_counts(units, book_id)
         else:
             groups = sorted({tuple(sorted(slot)) for unit in plan for slot in unit})

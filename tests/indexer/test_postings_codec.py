@@ -90,21 +90,25 @@ def test_whooshs_own_matchers_read_the_columnar_blocks(snap: Snapshot) -> None:
 @pytest.mark.parametrize(
     "units",
     [
-        [["the", "fox"]],
-        [["fox", "jumps"]],
-        [["lazy", "dog"]],
-        [["fox", "dog"]],  # never adjacent
-        [["quick"], ["brown"]],  # two words: adjacent ones join into one hit
-        [["fox", "jumps", "over"]],
-        [["sleeps"], ["the", "quick"], ["brown"]],
-        [["dog"], ["and", "then"]],
+        [[["the"], ["fox"]]],
+        [[["fox"], ["jumps"]]],
+        [[["lazy"], ["dog"]]],
+        [[["fox"], ["dog"]]],  # never adjacent
+        [[["quick"]], [["brown"]]],  # two words: adjacent ones join into one hit
+        [[["fox"], ["jumps"], ["over"]]],
+        [[["sleeps"]], [["the"], ["quick"]], [["brown"]]],
+        [[["dog"]], [["and"], ["then"]]],
+        # Slots of several terms (what a prefix becomes), none shared between slots.
+        [[["fox", "dog"]], [["jumps", "and", "sleeps"]]],
+        [[["the"], ["fox", "lazy"]]],
+        [[["quick", "lazy"], ["brown", "dog"]], [["fox", "and"]]],
     ],
 )
-def test_sequence_counts_agree_with_the_rule_on_stored_pages(snap: Snapshot, units: list[list[str]]) -> None:
+def test_sequence_counts_agree_with_the_rule_on_stored_pages(snap: Snapshot, units: list[list[list[str]]]) -> None:
     """Counts from position arrays equal hits.hit_spans (the one rule) run on each page's tokens."""
     from search_service.hits import hit_spans, token_positions
 
-    plan = tuple(tuple(frozenset({word}) for word in unit) for unit in units)
+    plan = tuple(tuple(frozenset(slot) for slot in unit) for unit in units)
     assert snap.searcher is not None
     expected: dict[int, int] = {}
     for docnum in snap.searcher.document_numbers(kind="page"):
@@ -116,10 +120,14 @@ def test_sequence_counts_agree_with_the_rule_on_stored_pages(snap: Snapshot, uni
         want = {d: c for d, c in expected.items() if book_id is None or snap.page(d).book_id == book_id}
         assert dict(zip(docnums, counts)) == want, (units, book_id)
         assert docnums == snap.in_reading_order(docnums)
-    if units == [["fox", "dog"]]:
+    if units == [[["fox"], ["dog"]]]:
         assert not expected
+    else:
+        assert expected
 
 
-def test_sequence_counts_refuse_a_repeated_word(snap: Snapshot) -> None:
+def test_sequence_counts_refuse_a_term_in_two_slots(snap: Snapshot) -> None:
     with pytest.raises(ValueError):
-        snap.sequence_counts([["the"], ["fox", "the"]], None)
+        snap.sequence_counts([[["the"]], [["fox"], ["the"]]], None)
+    with pytest.raises(ValueError):
+        snap.sequence_counts([[["the", "fox"]], [["fox"]]], None)

@@ -71,6 +71,8 @@ QUERIES = [
     '"inca de"', "roi de la", '"et de la"', '"de la" roi',
     # All words different, not all common: counted from position arrays.
     "roi pérou", '"roi de" pérou', '"frisch drückt die innere"', "drückt innere", '"de la" inca pérou',
+    # Prefixes beside other words: no term in two slots, so counted from arrays too.
+    '"la inca*"', "inca* de", '"drückt d*"', "roi p*",
 ]
 
 
