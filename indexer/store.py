@@ -139,7 +139,8 @@ class PageRecord:
     Columns, not an object per word: a search of a big collection decodes a hundred
     pages per response, and a page of 400 word objects cost 90 us to decode and more
     to free, besides making every garbage collection walk them; a list of strings and
-    two int arrays decode in about 15 us. `words`, `token_words` and `word(i)` give
+    two int arrays decode in about 15 us (tuples of strings, which the garbage collector
+    stops tracking). `words`, `token_words` and `word(i)` give
     the per-word view where speed does not matter.
     """
 
@@ -176,9 +177,9 @@ class PageRecord:
             label=label,
             width=width,
             height=height,
-            texts=[row[0].replace(_TEXT_SEPARATOR, " ") for row in rows],
+            texts=tuple(row[0].replace(_TEXT_SEPARATOR, " ") for row in rows),
             boxes=_int_column([value for row in rows for value in row[1:6]]),
-            tokens=list(tokens),
+            tokens=tuple(tokens),
             spans=array("i", [i for span in token_words for i in span]),
         )
 
@@ -231,9 +232,11 @@ class PageRecord:
             box_array.frombytes(boxes)
         span_array = array("i")
         span_array.frombytes(spans)
-        words = texts.split(_TEXT_SEPARATOR) if texts else []
+        # Tuples, not lists: the garbage collector stops tracking a tuple of strings, so the
+        # thousands of cached pages are not walked at every full collection.
+        words = tuple(texts.split(_TEXT_SEPARATOR)) if texts else ()
         return cls(book_id, canvas_index, canvas_id, label, width, height, words, box_array,
-                   tokens.split(" ") if tokens else [], span_array)
+                   tuple(tokens.split(" ")) if tokens else (), span_array)
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +323,11 @@ def _holds(sorted_keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
         return np.zeros(len(wanted), bool)
     at = np.minimum(np.searchsorted(sorted_keys, wanted), len(sorted_keys) - 1)
     return sorted_keys[at] == wanted  # type: ignore[no-any-return]
+
+
+def _int_array(values: np.ndarray) -> array[int]:
+    """A numpy int array as array('q'): compact, and no Python int per item for the GC to walk."""
+    return array("q", values.astype(np.int64, copy=False).tobytes())
 
 
 def _merged(parts: list[np.ndarray]) -> np.ndarray:
@@ -541,7 +549,7 @@ class Snapshot:
         self._book_docs: dict[str, list[int]] = {}
         self._images: dict[str, str] | None = None
         self._keys: list[tuple[str, int]] | None = None
-        self._ranks: list[int] | None = None
+        self._ranks: array[int] | None = None
         self._rank_np: np.ndarray | None = None
         self._pages: OrderedDict[int, PageRecord] = OrderedDict()
         self._results: OrderedDict[Hashable, Any] = OrderedDict()
@@ -629,15 +637,16 @@ class Snapshot:
             self._book_docs[book_id] = docs
         return docs or []
 
-    def _rank(self) -> list[int]:
+    def _rank(self) -> array[int]:
         """rank[docnum]: the document's place in reading order (book id, canvas index)."""
         with self._lock:
             rank = self._ranks
         if rank is None:
             keys = self._order_keys()
-            rank = [0] * len(keys)
+            places = [0] * len(keys)
             for place, docnum in enumerate(sorted(range(len(keys)), key=keys.__getitem__)):
-                rank[docnum] = place
+                places[docnum] = place
+            rank = array("q", places)  # an array: nothing in it for the garbage collector to walk
             with self._lock:
                 self._ranks = rank
         return rank
@@ -889,17 +898,17 @@ class Snapshot:
         return out
 
     @_serialized
-    def page_counts(self, terms: Sequence[str], book_id: str | None) -> tuple[list[int], list[int]]:
+    def page_counts(self, terms: Sequence[str], book_id: str | None) -> tuple[array[int], array[int]]:
         """Pages holding any of `terms` in reading order, with the terms' occurrences on each.
 
         The fast path for a one-word (or one-prefix) query, where each occurrence is
         one hit: no positions, no per-page objects.
         """
         if self.searcher is None:
-            return [], []
+            return array("q"), array("q")
         ids, counts = self._count_arrays(terms, book_id, "text")
         order = self._reading_order(ids)
-        return ids[order].tolist(), counts[order].tolist()
+        return _int_array(ids[order]), _int_array(counts[order])
 
     @_serialized
     def term_counts_by_page(self, term: str, book_id: str | None, *, pair: bool = False) -> dict[int, int]:
@@ -994,7 +1003,7 @@ class Snapshot:
     @_serialized
     def sequence_counts(
         self, units: Sequence[Sequence[Collection[str]]], book_id: str | None
-    ) -> tuple[list[int], list[int]]:
+    ) -> tuple[array[int], array[int]]:
         """Pages holding every unit, in reading order, with their hits, when no term fills two slots.
 
         A unit is slots that must follow each other (a phrase, or one word); a slot is
@@ -1009,7 +1018,7 @@ class Snapshot:
         if len(set(terms)) != len(terms) or not units or not all(units) or not all(all(unit) for unit in units):
             raise ValueError("sequence_counts needs non-empty units whose slots share no term")  # use match()
         if self.searcher is None:
-            return [], []
+            return array("q"), array("q")
         reader = self.searcher.reader()
         term_keys: dict[str, np.ndarray] = {}
         for term in terms:
@@ -1032,7 +1041,7 @@ class Snapshot:
             starts.append(found)
         pages = functools.reduce(np.intersect1d, [np.unique(found >> 32) for found in starts])
         if not len(pages):
-            return [], []
+            return array("q"), array("q")
         hits = np.zeros(len(pages), np.int64)
         for k, found in enumerate(starts):
             hits += _per_page(found, pages)
@@ -1040,7 +1049,7 @@ class Snapshot:
                 joined = found[_holds(starts[k + 1], found + len(units[k]))]
                 hits -= _per_page(joined, pages)
         order = self._reading_order(pages)
-        return pages[order].tolist(), hits[order].tolist()
+        return _int_array(pages[order]), _int_array(hits[order])
 
     def page(self, docnum: int) -> PageRecord:
         """The stored words and tokens of a matched page (decoded once per snapshot, LRU)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import anyio
 from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
@@ -27,6 +29,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "collection-wide search, and an embedded IIIF Image API (level 1).",
     )
     app.state.settings = settings
+    if settings.gc_threshold:
+        # Per process: collections of the youngest generation walked the thousands of
+        # short-lived objects each search builds (measured: 14.5 -> 12.4 ms a search).
+        _, older, oldest = gc.get_threshold()
+        gc.set_threshold(settings.gc_threshold, older, oldest)
     app.state.store = Store(settings.data_dir)
     app.state.responses = ResponseCache(settings.response_cache_mb * 1_000_000)
     # Searches of every book run in one thread at a time (see routes/search.py).

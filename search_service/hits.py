@@ -351,7 +351,7 @@ def search(snapshot: Snapshot, query: Query, book_id: str | None, start: int, pa
             matches = snapshot.match(groups, book_id, positions=True, pairs=_adjacent_pairs(plan))
             docnums, counts = [m.docnum for m in matches], [_page_hit_count(m, plan) for m in matches]
         # Compact arrays: a cached result costs 16 bytes a page.
-        return array("q", docnums), array("q", counts)
+        return _q_array(docnums), _q_array(counts)
 
     # The next page of the same search, or another reader's same search, reuses the
     # matched pages; huge match lists are not kept, to bound memory.
@@ -370,6 +370,10 @@ def search(snapshot: Snapshot, query: Query, book_id: str | None, start: int, pa
             hits.extend(page_hits[max(0, start - seen) : end - seen])
         seen += count
     return HitPage(tuple(hits), total, start, page_size)
+
+
+def _q_array(values: Sequence[int]) -> array[int]:
+    return values if isinstance(values, array) and values.typecode == "q" else array("q", values)
 
 
 def page_hits_of(record: PageRecord, plan: Plan) -> list[Hit]:

@@ -23,21 +23,21 @@ def test_round_trip_keeps_every_word_box_line_token_and_span() -> None:
     back = PageRecord.from_blob("b", 3, record().to_blob())
     assert back == record()
     assert back.words[:3] == ROWS[:3] and back.texts[3] == "a b"  # the column separator cannot get in
-    assert back.tokens == list(TOKENS) and back.token_words == SPANS
+    assert back.tokens == tuple(TOKENS) and back.token_words == SPANS
     assert back.word(2) == StoredWord("den", 5, 70, 25, 40, 1)
 
 
 def test_an_empty_page_round_trips() -> None:
     empty = PageRecord.build("b", 0, "c", "", 10, 10, (), (), ())
     back = PageRecord.from_blob("b", 0, empty.to_blob())
-    assert back.texts == [] and back.tokens == [] and len(back.boxes) == 0 and back.words == ()
+    assert back.texts == () and back.tokens == () and len(back.boxes) == 0 and back.words == ()
 
 
 def test_pages_in_the_previous_format_still_read() -> None:
     """Version 1: a zlib'd pickle of per-word rows, as indexes made before the columns hold."""
     old = zlib.compress(pickle.dumps((1, "https://e.org/c3", "p. 3", 800, 1200, ROWS[:3], TOKENS[:2], SPANS[:2])))
     back = PageRecord.from_blob("b", 3, old)
-    assert back.words == ROWS[:3] and back.tokens == list(TOKENS[:2]) and back.token_words == SPANS[:2]
+    assert back.words == ROWS[:3] and back.tokens == tuple(TOKENS[:2]) and back.token_words == SPANS[:2]
 
 
 @pytest.mark.parametrize("blob", [b"", b"\x80\x05junk", zlib.compress(b"not a pickle"), pickle.dumps((9, "x"))])

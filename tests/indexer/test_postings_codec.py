@@ -119,7 +119,7 @@ def test_sequence_counts_agree_with_the_rule_on_stored_pages(snap: Snapshot, uni
         docnums, counts = snap.sequence_counts(units, book_id)
         want = {d: c for d, c in expected.items() if book_id is None or snap.page(d).book_id == book_id}
         assert dict(zip(docnums, counts)) == want, (units, book_id)
-        assert docnums == snap.in_reading_order(docnums)
+        assert list(docnums) == snap.in_reading_order(docnums)
     if units == [[["fox"], ["dog"]]]:
         assert not expected
     else:

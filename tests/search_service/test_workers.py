@@ -1,4 +1,5 @@
-"""`serve --workers N`: one SO_REUSEPORT socket per worker, keep-alive connections shared out.
+"""Server processes: `serve --workers N` (a SO_REUSEPORT socket each, keep-alive connections
+shared out) and the garbage collector threshold each process sets.
 
 A real server in a subprocess; which worker holds which connection is read from
 /proc (the server-side sockets of the port, by process).
@@ -143,3 +144,17 @@ async def test_an_overloaded_worker_asks_its_client_to_reconnect(tmp_path: Path,
         response = await client.get("/health")
         assert response.status_code == 200 and response.headers["connection"] == "close"
         assert counts == [5, 0]
+
+
+def test_the_app_sets_the_garbage_collector_threshold(tmp_path: Path) -> None:
+    import gc
+
+    before = gc.get_threshold()
+    try:
+        create_app(Settings(data_dir=tmp_path, gc_threshold=12_345))
+        assert gc.get_threshold() == (12_345, *before[1:])
+        gc.set_threshold(*before)
+        create_app(Settings(data_dir=tmp_path, gc_threshold=0))  # 0: left as it is
+        assert gc.get_threshold() == before
+    finally:
+        gc.set_threshold(*before)
