@@ -254,6 +254,32 @@ def test_terms_of_a_string_with_spaces_match_nothing(snapshot: Snapshot) -> None
     assert terms(snapshot, "", None, 1, 20) == []
 
 
+def _index_as_an_older_version(
+    snapshot: Snapshot, corpus: Corpus, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Snapshot:
+    """The corpus indexed with `monkeypatch`'s changes in force for the first two books;
+    the last is written by this version (into the index as those left it)."""
+    old = Store(data_dir)
+    for book_id in ("fish", "stanford", "folder"):
+        if book_id == "folder":
+            monkeypatch.undo()  # a later write, by this version, keeps the index's schema
+        book = snapshot.book(book_id)
+        assert book is not None
+        old.replace_book(book, corpus.records[book_id])
+    return old.snapshot()
+
+
+def _assert_same_results(ours: Snapshot, theirs: Snapshot, queries: list[str]) -> None:
+    """Same totals and the same hits (pages and token positions) for every query, in all books and in one."""
+    for q in queries:
+        for book_id in (None, "fish"):
+            a, b = (search(s, parse_query(q), book_id, 0, 50) for s in (ours, theirs))
+            assert a.total == b.total, q
+            assert [(h.canvas_index, h.first_token) for h in a.hits] == [
+                (h.canvas_index, h.first_token) for h in b.hits
+            ], q
+
+
 def test_an_index_without_pairs_counts_the_same_from_positions(
     snapshot: Snapshot, corpus: Corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -261,22 +287,9 @@ def test_an_index_without_pairs_counts_the_same_from_positions(
     old_schema = store_module.SCHEMA.copy()
     old_schema.remove(store_module.PAIRS_FIELD)
     monkeypatch.setattr(store_module, "SCHEMA", old_schema)
-    old = Store(tmp_path)
-    for book_id in ("fish", "stanford", "folder"):
-        if book_id == "folder":
-            monkeypatch.undo()  # a later write, by this version, keeps the index's schema
-        book = snapshot.book(book_id)
-        assert book is not None
-        old.replace_book(book, corpus.records[book_id])
-    old_snapshot = old.snapshot()
+    old_snapshot = _index_as_an_older_version(snapshot, corpus, tmp_path, monkeypatch)
     assert snapshot.has_pairs and not old_snapshot.has_pairs
-    for q in QUERIES:
-        for book_id in (None, "fish"):
-            ours, theirs = (search(s, parse_query(q), book_id, 0, 50) for s in (snapshot, old_snapshot))
-            assert ours.total == theirs.total, q
-            assert [(h.canvas_index, h.first_token) for h in ours.hits] == [
-                (h.canvas_index, h.first_token) for h in theirs.hits
-            ], q
+    _assert_same_results(snapshot, old_snapshot, QUERIES)
 
 
 def test_an_index_written_by_whooshs_own_codec_gives_the_same_results(
@@ -298,23 +311,10 @@ def test_an_index_written_by_whooshs_own_codec_gives_the_same_results(
     old_schema.add("text", TEXT(analyzer=SpaceSeparatedTokenizer(), phrase=True))
     monkeypatch.setattr(store_module, "SCHEMA", old_schema)
     monkeypatch.setattr(store_module, "ColumnarCodec", W3Codec)
-    old = Store(tmp_path)
-    for book_id in ("fish", "stanford", "folder"):
-        if book_id == "folder":
-            monkeypatch.undo()
-        book = snapshot.book(book_id)
-        assert book is not None
-        old.replace_book(book, corpus.records[book_id])
-    old_snapshot = old.snapshot()
+    old_snapshot = _index_as_an_older_version(snapshot, corpus, tmp_path, monkeypatch)
     assert old_snapshot.searcher is not None
     assert not isinstance(old_snapshot.searcher.schema["text"].format, ArrayPositions)
-    for q in QUERIES + ['"de la"', '"roi de"', "pérou"]:
-        for book_id in (None, "fish"):
-            ours, theirs = (search(s, parse_query(q), book_id, 0, 50) for s in (snapshot, old_snapshot))
-            assert ours.total == theirs.total, q
-            assert [(h.canvas_index, h.first_token) for h in ours.hits] == [
-                (h.canvas_index, h.first_token) for h in theirs.hits
-            ], q
+    _assert_same_results(snapshot, old_snapshot, QUERIES + ['"de la"', '"roi de"', "pérou"])
 
 
 def test_only_pairs_of_two_common_words_are_indexed(snapshot: Snapshot) -> None:
