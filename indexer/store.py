@@ -550,7 +550,6 @@ class Snapshot:
         self._images: dict[str, str] | None = None
         self._keys: list[tuple[str, int]] | None = None
         self._ranks: array[int] | None = None
-        self._rank_np: np.ndarray | None = None
         self._pages: OrderedDict[int, PageRecord] = OrderedDict()
         self._results: OrderedDict[Hashable, Any] = OrderedDict()
 
@@ -652,14 +651,8 @@ class Snapshot:
         return rank
 
     def _rank_array(self) -> np.ndarray:
-        """`_rank()` as a numpy array, to order many docnums at once."""
-        with self._lock:
-            ranks = self._rank_np
-        if ranks is None:
-            ranks = np.asarray(self._rank(), np.int64)
-            with self._lock:
-                self._rank_np = ranks
-        return ranks
+        """`_rank()` seen as a numpy array (no copy), to order many docnums at once."""
+        return np.frombuffer(self._rank(), dtype=np.int64)
 
     @_serialized
     def _order_keys(self) -> list[tuple[str, int]]:
