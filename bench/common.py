@@ -29,8 +29,9 @@ def machine() -> str:
 
 def commit() -> str:
     try:
-        return subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -40,13 +41,16 @@ def split_hocr_pages(source: Path, out_dir: Path) -> list[tuple[Path, int, int]]
     out_dir.mkdir(parents=True, exist_ok=True)
     tree = html.fromstring(source.read_bytes())
     pages = []
-    for n, page in enumerate(tree.iter("div"), 1):
+    for _n, page in enumerate(tree.iter("div"), 1):
         if "ocr_page" not in (page.get("class") or "").split():
             continue
         bbox = [int(v) for v in page.get("title", "").split("bbox", 1)[1].split(";")[0].split()]
-        doc = ("<!DOCTYPE html><html><head><meta charset='utf-8'/>"
-               "<meta name='ocr-capabilities' content='ocr_page ocr_line ocrx_word'/></head><body>"
-               + etree.tostring(page, encoding="unicode", method="html") + "</body></html>")
+        doc = (
+            "<!DOCTYPE html><html><head><meta charset='utf-8'/>"
+            "<meta name='ocr-capabilities' content='ocr_page ocr_line ocrx_word'/></head><body>"
+            + etree.tostring(page, encoding="unicode", method="html")
+            + "</body></html>"
+        )
         path = out_dir / f"p{len(pages) + 1:04d}.hocr"
         path.write_text(doc, encoding="utf-8")
         pages.append((path, bbox[2], bbox[3]))
@@ -59,17 +63,45 @@ def hocr_manifest(pages: list[tuple[Path, int, int]], manifest_id: str, repeat: 
     for r in range(repeat):
         for n, (path, width, height) in enumerate(pages):
             cid = f"{manifest_id}/canvas/{r * len(pages) + n + 1}"
-            items.append({
-                "id": cid, "type": "Canvas", "label": {"none": [str(r * len(pages) + n + 1)]},
-                "width": width, "height": height,
-                "seeAlso": [{"id": path.resolve().as_uri(), "type": "Dataset", "format": "text/vnd.hocr+html"}],
-                "items": [{"id": f"{cid}/p", "type": "AnnotationPage", "items": [{
-                    "id": f"{cid}/a", "type": "Annotation", "motivation": "painting", "target": cid,
-                    "body": {"id": f"{cid}/image.jpg", "type": "Image", "format": "image/jpeg",
-                             "width": width, "height": height}}]}],
-            })
-    return {"@context": "http://iiif.io/api/presentation/3/context.json", "id": manifest_id, "type": "Manifest",
-            "label": {"fr": ["Histoire du Pérou (1840)"]}, "language": ["fr"], "items": items}
+            items.append(
+                {
+                    "id": cid,
+                    "type": "Canvas",
+                    "label": {"none": [str(r * len(pages) + n + 1)]},
+                    "width": width,
+                    "height": height,
+                    "seeAlso": [{"id": path.resolve().as_uri(), "type": "Dataset", "format": "text/vnd.hocr+html"}],
+                    "items": [
+                        {
+                            "id": f"{cid}/p",
+                            "type": "AnnotationPage",
+                            "items": [
+                                {
+                                    "id": f"{cid}/a",
+                                    "type": "Annotation",
+                                    "motivation": "painting",
+                                    "target": cid,
+                                    "body": {
+                                        "id": f"{cid}/image.jpg",
+                                        "type": "Image",
+                                        "format": "image/jpeg",
+                                        "width": width,
+                                        "height": height,
+                                    },
+                                }
+                            ],
+                        }
+                    ],
+                }
+            )
+    return {
+        "@context": "http://iiif.io/api/presentation/3/context.json",
+        "id": manifest_id,
+        "type": "Manifest",
+        "label": {"fr": ["Histoire du Pérou (1840)"]},
+        "language": ["fr"],
+        "items": items,
+    }
 
 
 def write_json(path: Path, data: object) -> Path:

@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -111,8 +111,9 @@ def wait_until_up(url: str, server: subprocess.Popen[bytes], timeout: float = 60
     raise SystemExit(f"no answer from {url} within {timeout} s")
 
 
-def load(name: str, base: str, paths: list[str], clients: int, max_requests: int, max_seconds: float,
-         warmup: int) -> Result:
+def load(
+    name: str, base: str, paths: list[str], clients: int, max_requests: int, max_seconds: float, warmup: int
+) -> Result:
     """Drive `base` with `clients` threads over `paths` until max_requests or max_seconds.
 
     The first `warmup` paths are requested once, one by one, and timed apart.
@@ -170,8 +171,9 @@ def cpu_model() -> str:
 
 def commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -194,14 +196,43 @@ def main() -> None:
         ours_port, ref_port = free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("IIIF_SEARCH_")}
         ours = subprocess.Popen(
-            [str(BIN / "iiif-search"), "serve", "--host", "127.0.0.1", "--port", str(ours_port),
-             "--data-dir", str(tmp / "data"), "--image-root", str(images), "--log-level", "warning"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                str(BIN / "iiif-search"),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ours_port),
+                "--data-dir",
+                str(tmp / "data"),
+                "--image-root",
+                str(images),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         reference = subprocess.Popen(
-            [sys.executable, str(BIN / "iiif_testserver.py"), "--host", "127.0.0.1", "--port", str(ref_port),
-             "--image-dir", str(images), "--api-versions", "2.1,3.0", "--manipulators", "pil", "--quiet"],
-            cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                str(BIN / "iiif_testserver.py"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ref_port),
+                "--image-dir",
+                str(images),
+                "--api-versions",
+                "2.1,3.0",
+                "--manipulators",
+                "pil",
+                "--quiet",
+            ],
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             ours_base = f"http://127.0.0.1:{ours_port}/iiif/image/3/{IDENTIFIER}"
@@ -210,27 +241,47 @@ def main() -> None:
             wait_until_up(f"{ref_base}/info.json", reference)
             paths = tile_paths()
             results = [
-                load("iiif-search (pyvips, pyramid TIFF)", ours_base, paths, args.clients, args.requests,
-                     args.seconds, WARMUP),
-                load("iiif_testserver.py --manipulators pil", ref_base, paths, args.clients, args.requests,
-                     args.seconds, WARMUP),
+                load(
+                    "iiif-search (pyvips, pyramid TIFF)",
+                    ours_base,
+                    paths,
+                    args.clients,
+                    args.requests,
+                    args.seconds,
+                    WARMUP,
+                ),
+                load(
+                    "iiif_testserver.py --manipulators pil",
+                    ref_base,
+                    paths,
+                    args.clients,
+                    args.requests,
+                    args.seconds,
+                    WARMUP,
+                ),
             ]
         finally:
             for server in (ours, reference):
                 server.terminate()
                 server.wait(10)
 
-    print(f"date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}; commit {commit()}; "
-          f"{os.cpu_count()} CPUs ({cpu_model()}); libvips {pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}; "
-          f"load average before/after {load_before:.1f}/{os.getloadavg()[0]:.1f}")
-    print(f"image: {WIDTH}x{HEIGHT} {'grey' if args.grey else 'sRGB'} JPEG from {SCAN.relative_to(REPO.parent)}; "
-          f"{len(paths)} tile URLs (512 px, scale factors 1 and 4); {args.clients} clients")
+    print(
+        f"date: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}; commit {commit()}; "
+        f"{os.cpu_count()} CPUs ({cpu_model()}); libvips {pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}; "
+        f"load average before/after {load_before:.1f}/{os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"image: {WIDTH}x{HEIGHT} {'grey' if args.grey else 'sRGB'} JPEG from {SCAN.relative_to(REPO.parent)}; "
+        f"{len(paths)} tile URLs (512 px, scale factors 1 and 4); {args.clients} clients"
+    )
     print()
     print("| server | tiles | seconds | tiles/s | p50 ms | p95 ms | errors | warm-up s |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
-        print(f"| {r.name} | {r.requests} | {r.seconds:.1f} | {r.rate:.1f} | {r.percentile(50):.1f} | "
-              f"{r.percentile(95):.1f} | {r.errors} | {r.warmup_seconds:.2f} |")
+        print(
+            f"| {r.name} | {r.requests} | {r.seconds:.1f} | {r.rate:.1f} | {r.percentile(50):.1f} | "
+            f"{r.percentile(95):.1f} | {r.errors} | {r.warmup_seconds:.2f} |"
+        )
     print()
     print(f"throughput ratio (ours / reference): {results[0].rate / results[1].rate:.1f}x")
 

@@ -40,9 +40,23 @@ def main() -> None:
             data_dir = work / f"data{run}"
             started = time.perf_counter()
             result = subprocess.run(
-                [str(REPO / ".venv/bin/index-manifest"), str(manifest), "--ocr", "existing", "--id", "peru",
-                 "--data-dir", str(data_dir), "--workers", str(args.workers), "--json", "--quiet"],
-                capture_output=True, text=True)
+                [
+                    str(REPO / ".venv/bin/index-manifest"),
+                    str(manifest),
+                    "--ocr",
+                    "existing",
+                    "--id",
+                    "peru",
+                    "--data-dir",
+                    str(data_dir),
+                    "--workers",
+                    str(args.workers),
+                    "--json",
+                    "--quiet",
+                ],
+                capture_output=True,
+                text=True,
+            )
             seconds = time.perf_counter() - started
             if result.returncode != 0:
                 sys.exit(f"index-manifest failed: {result.stderr}{result.stdout}")
@@ -50,13 +64,17 @@ def main() -> None:
             assert summary["existing"] == canvases, summary
             rates.append(canvases / seconds)
             index_bytes = dir_bytes(data_dir / "index")
-            print(f"run {run + 1}: {canvases} pages in {seconds:.2f}s = {canvases / seconds:.0f} pages/s "
-                  f"(words {summary['words']}, index {index_bytes / 1e6:.1f} MB = {index_bytes / canvases:.0f} bytes/page)")
+            print(
+                f"run {run + 1}: {canvases} pages in {seconds:.2f}s = {canvases / seconds:.0f} pages/s "
+                f"(words {summary['words']}, index {index_bytes / 1e6:.1f} MB = {index_bytes / canvases:.0f} bytes/page)"
+            )
         best = max(rates)
         median = sorted(rates)[len(rates) // 2]
         print(f"\nmachine: {machine()}; commit {commit()}; workers {args.workers}")
-        print(f"existing-OCR ingest: median {median:.0f} pages/s, best {best:.0f} pages/s "
-              f"(whole command, process start included); index {index_bytes / canvases:.0f} bytes/page")
+        print(
+            f"existing-OCR ingest: median {median:.0f} pages/s, best {best:.0f} pages/s "
+            f"(whole command, process start included); index {index_bytes / canvases:.0f} bytes/page"
+        )
 
 
 if __name__ == "__main__":

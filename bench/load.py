@@ -38,14 +38,14 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import bench.search_latency as latency  # noqa: E402 - after the path fix, like the other benches
-from bench.common import PERU_HOCR, REPO, commit, hocr_manifest, machine, split_hocr_pages, write_json  # noqa: E402
+import bench.search_latency as latency
+from bench.common import PERU_HOCR, REPO, commit, hocr_manifest, machine, split_hocr_pages, write_json
 
 OUT = REPO / "bench" / "out" / "load"
 SCANS = REPO / "sample_books" / "en_harper_half_hours_with_highwaymen_1908"
@@ -63,9 +63,24 @@ def build(data_dir: Path) -> tuple[Path, Path]:
         with tempfile.TemporaryDirectory() as tmp:
             pages = split_hocr_pages(PERU_HOCR, Path(tmp) / "pages")
             manifest = write_json(Path(tmp) / "peru.json", hocr_manifest(pages, "https://example.org/peru"))
-            subprocess.run([sys.executable, "-c", "from indexer.cli import main; main()", str(manifest), "--id", BOOK,
-                            "--ocr", "existing", "--data-dir", str(data_dir), "--quiet"],
-                           check=True, stdout=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(REPO)))
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "from indexer.cli import main; main()",
+                    str(manifest),
+                    "--id",
+                    BOOK,
+                    "--ocr",
+                    "existing",
+                    "--data-dir",
+                    str(data_dir),
+                    "--quiet",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                env=dict(os.environ, PYTHONPATH=str(REPO)),
+            )
         (data_dir / "BUILT").write_text("ok")
     return data_dir, images
 
@@ -96,7 +111,9 @@ def tile_paths(base: str, images: Path) -> list[str]:
                 for y in range(0, height, span):
                     for x in range(0, width, span):
                         w, h = min(span, width - x), min(span, height - y)
-                        paths.append(f"/iiif/image/3/{scan.stem}/{x},{y},{w},{h}/{math.ceil(w / factor)},/0/default.jpg")
+                        paths.append(
+                            f"/iiif/image/3/{scan.stem}/{x},{y},{w},{h}/{math.ceil(w / factor)},/0/default.jpg"
+                        )
     return paths
 
 
@@ -104,8 +121,22 @@ def tile_paths(base: str, images: Path) -> list[str]:
 def server(data_dir: Path, images: Path, workers: int) -> Iterator[tuple[str, int]]:
     port = latency.free_port()
     process = subprocess.Popen(
-        [sys.executable, "-c", "from search_service.cli import main; main()", "serve", "--port", str(port),
-         "--data-dir", str(data_dir), "--image-root", str(images), "--workers", str(workers), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-c",
+            "from search_service.cli import main; main()",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--image-root",
+            str(images),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
         env={**{k: v for k, v in os.environ.items() if not k.startswith("IIIF_SEARCH_")}, "PYTHONPATH": str(REPO)},
     )
     base = f"http://127.0.0.1:{port}"
@@ -161,15 +192,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--data-dir", type=Path, default=OUT, help="where the book and images are built (reused)")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
-    parser.add_argument("--only", choices=["search", "autocomplete", "tiles"], action="append",
-                        help="measure only this endpoint (repeatable); default: all three")
+    parser.add_argument(
+        "--only",
+        choices=["search", "autocomplete", "tiles"],
+        action="append",
+        help="measure only this endpoint (repeatable); default: all three",
+    )
     args = parser.parse_args(argv)
     data_dir, images = build(args.data_dir)
-    started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    print(f"{started}; machine: {machine()}; commit {commit()}; wrk -t1 -c{args.connections} -d{args.duration}s; "
-          f"{args.server_workers} server worker(s)")
-    results: dict[str, Any] = {"date": started, "machine": machine(), "commit": commit(), "connections": args.connections,
-                               "duration": args.duration, "server_workers": args.server_workers, "endpoints": {}}
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    print(
+        f"{started}; machine: {machine()}; commit {commit()}; wrk -t1 -c{args.connections} -d{args.duration}s; "
+        f"{args.server_workers} server worker(s)"
+    )
+    results: dict[str, Any] = {
+        "date": started,
+        "machine": machine(),
+        "commit": commit(),
+        "connections": args.connections,
+        "duration": args.duration,
+        "server_workers": args.server_workers,
+        "endpoints": {},
+    }
     with server(data_dir, images, args.server_workers) as (base, pid):
         makers = {
             "search": lambda: search_paths(data_dir),
@@ -188,20 +232,30 @@ def main(argv: list[str] | None = None) -> int:
                 figures = wrk(base, paths, args.duration, args.connections)
             rss_end = latency.tree_rss_mb(pid)
             half = samples[len(samples) // 2] if samples else rss_start
-            row = {**figures, "urls": len(paths), "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(rss_end, 1),
-                   "rss_half_time_mb": round(half, 1), "rss_samples_mb": [round(v, 1) for v in samples]}
+            row = {
+                **figures,
+                "urls": len(paths),
+                "rss_start_mb": round(rss_start, 1),
+                "rss_end_mb": round(rss_end, 1),
+                "rss_half_time_mb": round(half, 1),
+                "rss_samples_mb": [round(v, 1) for v in samples],
+            }
             results["endpoints"][name] = row
-            print(f"  {name:<12} {len(paths):>5} URLs: {int(figures['requests']):>8} requests, {int(figures['errors'])} errors, "
-                  f"{figures['rps']:.0f} req/s, p50 {figures['p50']:.1f} ms, p99 {figures['p99']:.1f} ms; "
-                  f"server RSS {rss_start:.0f} -> {half:.0f} (half-time) -> {rss_end:.0f} MB")
+            print(
+                f"  {name:<12} {len(paths):>5} URLs: {int(figures['requests']):>8} requests, {int(figures['errors'])} errors, "
+                f"{figures['rps']:.0f} req/s, p50 {figures['p50']:.1f} ms, p99 {figures['p99']:.1f} ms; "
+                f"server RSS {rss_start:.0f} -> {half:.0f} (half-time) -> {rss_end:.0f} MB"
+            )
         results["rss_first_mb"] = round(rss_first, 1)
         results["rss_last_mb"] = round(latency.tree_rss_mb(pid), 1)
         time.sleep(0.1)
     errors = sum(int(r["errors"]) for r in results["endpoints"].values())
     results["errors"] = errors
     results["requests"] = sum(int(r["requests"]) for r in results["endpoints"].values())
-    print(f"total: {results['requests']} requests, {errors} errors; server RSS {results['rss_first_mb']:.0f} MB after "
-          f"warm-up, {results['rss_last_mb']:.0f} MB at the end")
+    print(
+        f"total: {results['requests']} requests, {errors} errors; server RSS {results['rss_first_mb']:.0f} MB after "
+        f"warm-up, {results['rss_last_mb']:.0f} MB at the end"
+    )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 1 if errors else 0

@@ -38,8 +38,12 @@ def reference(pages: list[Path], out: Path, workers: int) -> float:
     out.mkdir()
 
     def one(page: Path) -> None:
-        subprocess.run(["tesseract", str(page), str(out / page.stem), "-l", "eng", "hocr"],
-                       env=env, check=True, capture_output=True)
+        subprocess.run(
+            ["tesseract", str(page), str(out / page.stem), "-l", "eng", "hocr"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
 
     started = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
@@ -49,9 +53,22 @@ def reference(pages: list[Path], out: Path, workers: int) -> float:
 
 def ours(folder: Path, data_dir: Path, workers: int) -> float:
     started = time.perf_counter()
-    result = subprocess.run([str(REPO / ".venv/bin/index-manifest"), str(folder), "--data-dir", str(data_dir),
-                             "--workers", str(workers), "--lang", "eng", "--json", "--quiet"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            str(REPO / ".venv/bin/index-manifest"),
+            str(folder),
+            "--data-dir",
+            str(data_dir),
+            "--workers",
+            str(workers),
+            "--lang",
+            "eng",
+            "--json",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - started
     if result.returncode != 0:
         sys.exit(f"index-manifest failed: {result.stderr}{result.stdout}")
@@ -64,9 +81,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="OCR the pages this many times over (copies re-encoded, same pixels), "
-                        "as a longer book would, so per-command start-up weighs less")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="OCR the pages this many times over (copies re-encoded, same pixels), "
+        "as a longer book would, so per-command start-up weighs less",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -86,12 +107,16 @@ def main() -> None:
         for r in range(args.rounds):
             ref_times.append(reference(pages, work / f"ref{r}", args.workers))
             our_times.append(ours(folder, work / f"data{r}", args.workers))
-            print(f"round {r + 1}: tesseract {len(pages) / ref_times[-1]:.2f} pages/s, "
-                  f"index-manifest {len(pages) / our_times[-1]:.2f} pages/s")
+            print(
+                f"round {r + 1}: tesseract {len(pages) / ref_times[-1]:.2f} pages/s, "
+                f"index-manifest {len(pages) / our_times[-1]:.2f} pages/s"
+            )
         ref = len(pages) / sorted(ref_times)[len(ref_times) // 2]
         our = len(pages) / sorted(our_times)[len(our_times) // 2]
-        print(f"\nmachine: {machine()}; commit {commit()}; {len(pages)} pages ({args.repeat}x), {args.workers} processes, "
-              "OMP_THREAD_LIMIT=1")
+        print(
+            f"\nmachine: {machine()}; commit {commit()}; {len(pages)} pages ({args.repeat}x), {args.workers} processes, "
+            "OMP_THREAD_LIMIT=1"
+        )
         print(f"median: tesseract CLI {ref:.2f} pages/s, index-manifest {our:.2f} pages/s, ratio {our / ref:.3f}")
 
 

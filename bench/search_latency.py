@@ -21,13 +21,13 @@ import argparse
 import json
 import os
 import random
-from collections import Counter
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -66,14 +66,31 @@ def build(name: str, books: int, repeat: int, workers: int) -> Path:
         pages = split_hocr_pages(PERU_HOCR, Path(tmp) / "pages")
         manifests = []
         for n in range(books):
-            manifests.append(str(write_json(Path(tmp) / f"peru-{n:03d}.json",
-                                            hocr_manifest(pages, f"https://example.org/peru/{n}", repeat))))
+            manifests.append(
+                str(
+                    write_json(
+                        Path(tmp) / f"peru-{n:03d}.json", hocr_manifest(pages, f"https://example.org/peru/{n}", repeat)
+                    )
+                )
+            )
         started = time.perf_counter()
         # One command per batch keeps the argument list short; each book is its own commit.
         for i in range(0, len(manifests), 50):
-            subprocess.run([str(REPO / ".venv/bin/index-manifest"), *manifests[i:i + 50], "--ocr", "existing",
-                            "--data-dir", str(data_dir), "--workers", str(workers), "--quiet"],
-                           check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [
+                    str(REPO / ".venv/bin/index-manifest"),
+                    *manifests[i : i + 50],
+                    "--ocr",
+                    "existing",
+                    "--data-dir",
+                    str(data_dir),
+                    "--workers",
+                    str(workers),
+                    "--quiet",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
         seconds = time.perf_counter() - started
     total = books * repeat * len(pages)
     done.write_text(json.dumps({"pages": total, "books": books, "seconds": seconds}))
@@ -111,7 +128,7 @@ def queries(data_dir: Path, book: str | None, count: int, seed: int = 1) -> list
     snap = Store(data_dir).snapshot()
     sample_book = book or snap.books()[0].id
     rng = random.Random(seed)
-    pages = [snap.page_of(sample_book, i) for i in range(0, 347)]
+    pages = [snap.page_of(sample_book, i) for i in range(347)]
     counts = Counter(t for p in pages if p for t in p.tokens if len(t) >= 3 and not t.isdigit())
     words = sorted(counts)
     ranked = sorted(words, key=lambda w: (-counts[w], w))
@@ -136,16 +153,27 @@ def queries(data_dir: Path, book: str | None, count: int, seed: int = 1) -> list
 def run_wrk(base: str, paths: list[str], duration: int, tmp: Path) -> dict[str, float]:
     script = tmp / "paths.lua"
     script.write_text(WRK_SCRIPT % ", ".join(json.dumps(p) for p in paths))
-    result = subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{duration}s", "--timeout", "10s",
-                             "-s", str(script), base], capture_output=True, text=True, check=True)
-    line = next(l for l in result.stdout.splitlines() if l.startswith("RESULT"))
+    result = subprocess.run(
+        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{duration}s", "--timeout", "10s", "-s", str(script), base],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = next(row for row in result.stdout.splitlines() if row.startswith("RESULT"))
     requests, errors, micros, p50, p95, p99, mean = (float(v) for v in line.split()[1:])
     non2xx = 0
-    for l in result.stdout.splitlines():
-        if "Non-2xx" in l:
-            non2xx = int(l.split(":")[1])
-    return {"requests": requests, "errors": errors + non2xx, "rps": requests / (micros / 1e6),
-            "p50": p50 / 1000, "p95": p95 / 1000, "p99": p99 / 1000, "mean": mean / 1000}
+    for row in result.stdout.splitlines():
+        if "Non-2xx" in row:
+            non2xx = int(row.split(":")[1])
+    return {
+        "requests": requests,
+        "errors": errors + non2xx,
+        "rps": requests / (micros / 1e6),
+        "p50": p50 / 1000,
+        "p95": p95 / 1000,
+        "p99": p99 / 1000,
+        "mean": mean / 1000,
+    }
 
 
 def rss_mb(pid: int) -> float:
@@ -166,8 +194,19 @@ def measure(name: str, data_dir: Path, book: str | None, duration: int, server_w
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ, IIIF_SEARCH_DATA_DIR=str(data_dir))
-    server = subprocess.Popen([str(REPO / ".venv/bin/iiif-search"), "serve", "--port", str(port),
-                               "--log-level", "warning", "--workers", str(server_workers)], env=env)
+    server = subprocess.Popen(
+        [
+            str(REPO / ".venv/bin/iiif-search"),
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--workers",
+            str(server_workers),
+        ],
+        env=env,
+    )
     try:
         wait_for(f"{base}/health")
         prefix = f"/iiif/{book}/search/1" if book else "/iiif/search/2"
@@ -197,17 +236,29 @@ def measure(name: str, data_dir: Path, book: str | None, duration: int, server_w
             ref = run_wrk(base, ["/health"], max(5, duration // 2), Path(tmp))
         rss_end = tree_rss_mb(server.pid)
         info = json.loads((data_dir / "BUILT").read_text())
-        print(f"\n{name}: {info['pages']:,} pages in {info['books']} book(s); index {dir_bytes(data_dir / 'index') / 1e6:.0f} MB; "
-              f"server RSS {rss_start:.0f} MB after warm-up, {rss_end:.0f} MB after the run")
+        print(
+            f"\n{name}: {info['pages']:,} pages in {info['books']} book(s); index {dir_bytes(data_dir / 'index') / 1e6:.0f} MB; "
+            f"server RSS {rss_start:.0f} MB after warm-up, {rss_end:.0f} MB after the run"
+        )
         for mix, ours in results.items():
             wrapped = " (list wrapped: some repeated)" if ours["requests"] > len(paths[mix]) else ""
-            kinds = Counter(("phrase" if q.count(" ") == 1 else "phrase3") if q.startswith('"')
-                            else "prefix" if q.endswith("*") else "word" for q in mixes[mix])
-            print(f"  {mix:9} {prefix} ({len(paths[mix])} queries: {dict(kinds)}): p50 {ours['p50']:.1f} ms, p95 {ours['p95']:.1f} ms, "
-                  f"p99 {ours['p99']:.1f} ms, {ours['rps']:.0f} req/s, {int(ours['requests'])} requests, "
-                  f"{int(ours['errors'])} errors{wrapped}")
-        print(f"  /health  reference: p50 {ref['p50']:.1f} ms, p95 {ref['p95']:.1f} ms, p99 {ref['p99']:.1f} ms, "
-              f"{ref['rps']:.0f} req/s, {int(ref['errors'])} errors")
+            kinds = Counter(
+                ("phrase" if q.count(" ") == 1 else "phrase3")
+                if q.startswith('"')
+                else "prefix"
+                if q.endswith("*")
+                else "word"
+                for q in mixes[mix]
+            )
+            print(
+                f"  {mix:9} {prefix} ({len(paths[mix])} queries: {dict(kinds)}): p50 {ours['p50']:.1f} ms, p95 {ours['p95']:.1f} ms, "
+                f"p99 {ours['p99']:.1f} ms, {ours['rps']:.0f} req/s, {int(ours['requests'])} requests, "
+                f"{int(ours['errors'])} errors{wrapped}"
+            )
+        print(
+            f"  /health  reference: p50 {ref['p50']:.1f} ms, p95 {ref['p95']:.1f} ms, p99 {ref['p99']:.1f} ms, "
+            f"{ref['rps']:.0f} req/s, {int(ref['errors'])} errors"
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -219,19 +270,32 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=20, help="seconds of wrk per measurement")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="index-manifest workers when building")
     parser.add_argument("--server-workers", type=int, default=os.cpu_count() or 1, help="uvicorn worker processes")
-    parser.add_argument("--distinct", type=int, default=None,
-                        help="size of the list of distinct queries (default: 80,000 on the book, which takes every "
-                             "word and prefix of the vocabulary and fills up with phrases; 6,000 on the collection, "
-                             "which keeps the shares of the repeated mix)")
+    parser.add_argument(
+        "--distinct",
+        type=int,
+        default=None,
+        help="size of the list of distinct queries (default: 80,000 on the book, which takes every "
+        "word and prefix of the vocabulary and fills up with phrases; 6,000 on the collection, "
+        "which keeps the shares of the repeated mix)",
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    print(f"machine: {machine()}; commit {commit()}; wrk, {CONNECTIONS} connections; "
-          f"{args.server_workers} server worker(s)")
+    print(
+        f"machine: {machine()}; commit {commit()}; wrk, {CONNECTIONS} connections; "
+        f"{args.server_workers} server worker(s)"
+    )
     if args.scale in ("book", "both"):
         data = build("book", books=1, repeat=3, workers=args.workers)
         from indexer.store import Store
 
-        measure("book", data, Store(data).snapshot().books()[0].id, args.duration, args.server_workers, args.distinct or 80000)
+        measure(
+            "book",
+            data,
+            Store(data).snapshot().books()[0].id,
+            args.duration,
+            args.server_workers,
+            args.distinct or 80000,
+        )
     if args.scale in ("collection", "both"):
         data = build("collection", books=289, repeat=1, workers=args.workers)
         measure("collection", data, None, args.duration, args.server_workers, args.distinct or 6000)

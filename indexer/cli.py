@@ -114,26 +114,71 @@ def summary_json(reports: list[BookReport], seconds: float) -> dict[str, object]
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--id", "book_id", help="Book id for the URLs (one book only); default: a slug of the source.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="IIIF_SEARCH_DATA_DIR",
-              default=default_data_dir, show_default="$IIIF_SEARCH_DATA_DIR or ./data",
-              help="Where the index and the OCR cache live.")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="IIIF_SEARCH_DATA_DIR",
+    default=default_data_dir,
+    show_default="$IIIF_SEARCH_DATA_DIR or ./data",
+    help="Where the index and the OCR cache live.",
+)
 @click.option("--lang", help="Tesseract languages, e.g. eng or deu+lat; default: the manifest's language, else eng.")
-@click.option("--workers", type=click.IntRange(1, 256), default=lambda: os.cpu_count() or 1,
-              show_default="one per core", help="Tesseract processes in parallel.")
-@click.option("--ocr", "ocr_mode", type=click.Choice(["auto", "tesseract", "existing"]), default="auto",
-              show_default=True, help="auto: linked hOCR/ALTO when a canvas has it, else Tesseract.")
-@click.option("--ocr-width", type=click.IntRange(100, 20000), default=2400, show_default=True,
-              help="Width in pixels asked of a IIIF image service for OCR.")
-@click.option("--timeout", type=click.FloatRange(1, 86400), default=300.0, show_default=True,
-              help="Seconds of Tesseract allowed per page.")
-@click.option("--psm", type=click.IntRange(0, 13), default=3, show_default=True, help="Tesseract page segmentation mode.")
-@click.option("--wait", type=click.FloatRange(0), default=300.0, show_default=True,
-              help="Seconds to wait when another job is writing the index.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=lambda: os.cpu_count() or 1,
+    show_default="one per core",
+    help="Tesseract processes in parallel.",
+)
+@click.option(
+    "--ocr",
+    "ocr_mode",
+    type=click.Choice(["auto", "tesseract", "existing"]),
+    default="auto",
+    show_default=True,
+    help="auto: linked hOCR/ALTO when a canvas has it, else Tesseract.",
+)
+@click.option(
+    "--ocr-width",
+    type=click.IntRange(100, 20000),
+    default=2400,
+    show_default=True,
+    help="Width in pixels asked of a IIIF image service for OCR.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1, 86400),
+    default=300.0,
+    show_default=True,
+    help="Seconds of Tesseract allowed per page.",
+)
+@click.option(
+    "--psm", type=click.IntRange(0, 13), default=3, show_default=True, help="Tesseract page segmentation mode."
+)
+@click.option(
+    "--wait",
+    type=click.FloatRange(0),
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait when another job is writing the index.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @click.version_option(package_name="iiif-search")
-def main(sources: tuple[str, ...], book_id: str | None, data_dir: Path, lang: str | None, workers: int,
-         ocr_mode: str, ocr_width: int, timeout: float, psm: int, wait: float, as_json: bool, quiet: bool) -> None:
+def main(
+    sources: tuple[str, ...],
+    book_id: str | None,
+    data_dir: Path,
+    lang: str | None,
+    workers: int,
+    ocr_mode: str,
+    ocr_width: int,
+    timeout: float,
+    psm: int,
+    wait: float,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """OCR and index IIIF books for search.
 
     SOURCE is a manifest URL (http/https), a manifest file, a IIIF Collection
@@ -151,8 +196,17 @@ def main(sources: tuple[str, ...], book_id: str | None, data_dir: Path, lang: st
                 f"Tesseract has no model for {', '.join(missing)}; install tesseract-ocr-{missing[0]} "
                 f"(installed: {', '.join(sorted(available_languages()))})"
             )
-    options = IndexOptions(data_dir=data_dir, lang=lang, workers=workers, ocr=ocr_mode,  # type: ignore[arg-type]
-                           ocr_width=ocr_width, timeout=timeout, psm=psm, book_id=book_id, wait=wait)
+    options = IndexOptions(
+        data_dir=data_dir,
+        lang=lang,
+        workers=workers,
+        ocr=ocr_mode,  # type: ignore[arg-type]
+        ocr_width=ocr_width,
+        timeout=timeout,
+        psm=psm,
+        book_id=book_id,
+        wait=wait,
+    )
     progress = Progress() if quiet else TerminalProgress()
     started = time.monotonic()
     try:

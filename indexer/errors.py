@@ -1,10 +1,10 @@
 """Errors of the indexer; only the CLI turns them into messages and exit codes.
 
-    IndexerError
-     ├── SourceError    the source is not IIIF, unreadable, or malformed (names URL and JSON path)
-     ├── FetchError     an image, manifest or OCR file could not be fetched (names URL and reason)
-     └── StoreError     the index could not be opened, locked or written
-          └── IndexBusy another job holds the index's write lock
+IndexerError
+ ├── SourceError    the source is not IIIF, unreadable, or malformed (names URL and JSON path)
+ ├── FetchError     an image, manifest or OCR file could not be fetched (names URL and reason)
+ └── StoreError     the index could not be opened, locked or written
+      └── IndexBusy another job holds the index's write lock
 """
 
 from __future__ import annotations

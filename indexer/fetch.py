@@ -14,7 +14,7 @@ import mimetypes
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from types import TracebackType
@@ -44,7 +44,6 @@ MAX_OCR_BYTES = 50 * 1024 * 1024
 # TODO: set to the project's public repository once it has one; servers that log
 # the User-Agent use it to find out who is crawling them.
 PROJECT_URL = "https://github.com/iiif-search/iiif-search"
-
 
 
 def user_agent() -> str:
@@ -252,8 +251,8 @@ def _retry_after_seconds(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _describe(exc: httpx.TransportError) -> str:

@@ -1,9 +1,9 @@
 """Where things live inside a data directory; the one place that knows the layout.
 
-    DATA_DIR/index/        the Whoosh index (books and pages)
-    DATA_DIR/ocr-cache/    hOCR by cache key (image digest + OCR settings)
-    DATA_DIR/derivatives/  tiled pyramid TIFFs made for the image endpoint
-    DATA_DIR/index.lock    held while a job opens or creates the index (creation must not race)
+DATA_DIR/index/        the Whoosh index (books and pages)
+DATA_DIR/ocr-cache/    hOCR by cache key (image digest + OCR settings)
+DATA_DIR/derivatives/  tiled pyramid TIFFs made for the image endpoint
+DATA_DIR/index.lock    held while a job opens or creates the index (creation must not race)
 """
 
 from __future__ import annotations

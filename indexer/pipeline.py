@@ -132,8 +132,15 @@ def _canvas_job(
     _, fetcher, cache = _worker
     outcome = CanvasOutcome(canvas.index, canvas.label)
     try:
-        text = page_for(canvas, mode=mode, settings=settings, fetcher=fetcher, cache=cache, ocr_width=ocr_width,
-                        remote_only=remote_only)
+        text = page_for(
+            canvas,
+            mode=mode,
+            settings=settings,
+            fetcher=fetcher,
+            cache=cache,
+            ocr_width=ocr_width,
+            remote_only=remote_only,
+        )
         outcome.record = page_record(book_id, canvas, text.page)
         outcome.origin = text.origin
         outcome.words = len(outcome.record.texts)
@@ -192,10 +199,10 @@ def _run_canvases(
     try:
         while True:
             while len(pending) < limit:
-                job = next(queue, None)
-                if job is None:
+                next_job = next(queue, None)
+                if next_job is None:
                     break
-                pending.add(pool.submit(_canvas_job, *job))
+                pending.add(pool.submit(_canvas_job, *next_job))
             if not pending:
                 return
             done, pending = wait(pending, return_when=FIRST_COMPLETED)

@@ -71,7 +71,7 @@ class ColumnarPostingsWriter(whoosh3.W3PostingsWriter):
         if self._byteids:  # term vectors (not used by this project): Whoosh's own form
             return super()._mini_ids()
         ids = self._ids
-        return _le_bytes(array("I", (b - a for a, b in zip([0, *ids[:-1]], ids))))
+        return _le_bytes(array("I", (b - a for a, b in zip([0, *ids[:-1]], ids, strict=True))))
 
     def _mini_weights(self) -> Any:
         weights = self._weights
@@ -129,8 +129,11 @@ class ColumnarCodec(whoosh3.W3Codec):
         if byteids:
             return super().postings_writer(dbfile, byteids=True)
         return ColumnarPostingsWriter(
-            dbfile, blocklimit=self._blocklimit, byteids=False,
-            compression=self._compression, inlinelimit=self._inlinelimit,
+            dbfile,
+            blocklimit=self._blocklimit,
+            byteids=False,
+            compression=self._compression,
+            inlinelimit=self._inlinelimit,
         )
 
     def postings_reader(self, dbfile: Any, terminfo: Any, format_: Any, term: Any = None, scorer: Any = None) -> Any:
@@ -178,7 +181,7 @@ class TermArrays:
         return TermArrays(
             np.concatenate([p.ids for p in parts]),
             np.concatenate([p.counts for p in parts]),
-            np.concatenate([p.positions for p in parts]) if positions else None,  # type: ignore[misc]
+            np.concatenate([p.positions for p in parts if p.positions is not None]) if positions else None,
         )
 
 

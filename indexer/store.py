@@ -13,6 +13,7 @@ import bisect
 import contextlib
 import fcntl
 import functools
+import itertools
 import json
 import os
 import pickle
@@ -31,11 +32,10 @@ from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from whoosh import index as whoosh_index
-from whoosh.codec import base as whoosh_codec
 from whoosh.analysis import SpaceSeparatedTokenizer
+from whoosh.codec import base as whoosh_codec
 from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
 from whoosh.index import LockError
-from whoosh.query import Term
 from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 
@@ -58,7 +58,7 @@ def _segment_id(cls: type, size: int = 16) -> str:
     return "".join(_SEGMENT_NAMES.choice(_SEGMENT_ALPHABET) for _ in range(size))
 
 
-whoosh_codec.Segment._random_id = classmethod(_segment_id)  # type: ignore[method-assign,assignment]
+whoosh_codec.Segment._random_id = classmethod(_segment_id)
 
 _BLOB_VERSION = 2
 #: Pairs of adjacent common words; its name changes with the list in common_words.py.
@@ -187,12 +187,12 @@ class PageRecord:
     def words(self) -> tuple[WordRow, ...]:
         """Every word as a `(text, x, y, w, h, line)` row."""
         b = self.boxes
-        return tuple(zip(self.texts, b[0::5], b[1::5], b[2::5], b[3::5], b[4::5]))
+        return tuple(zip(self.texts, b[0::5], b[1::5], b[2::5], b[3::5], b[4::5], strict=True))
 
     @property
     def token_words(self) -> tuple[tuple[int, int], ...]:
         """Every token's (first word, last word)."""
-        return tuple(zip(self.spans[0::2], self.spans[1::2]))
+        return tuple(zip(self.spans[0::2], self.spans[1::2], strict=True))
 
     def word(self, i: int) -> StoredWord:
         """Word i with named fields."""
@@ -235,8 +235,18 @@ class PageRecord:
         # Tuples, not lists: the garbage collector stops tracking a tuple of strings, so the
         # thousands of cached pages are not walked at every full collection.
         words = tuple(texts.split(_TEXT_SEPARATOR)) if texts else ()
-        return cls(book_id, canvas_index, canvas_id, label, width, height, words, box_array,
-                   tuple(tokens.split(" ")) if tokens else (), span_array)
+        return cls(
+            book_id,
+            canvas_index,
+            canvas_id,
+            label,
+            width,
+            height,
+            words,
+            box_array,
+            tuple(tokens.split(" ")) if tokens else (),
+            span_array,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,7 +320,7 @@ def is_indexed_pair(first: str, second: str) -> bool:
 
 
 def _pairs_text(tokens: Sequence[str]) -> str:
-    return " ".join(pair_term(a, b) for a, b in zip(tokens, tokens[1:]) if is_indexed_pair(a, b))
+    return " ".join(pair_term(a, b) for a, b in itertools.pairwise(tokens) if is_indexed_pair(a, b))
 
 
 def _key(book_id: str, canvas_index: int | None = None) -> str:
@@ -460,8 +470,14 @@ class Store:
             # lacks pairs, and phrases are counted from positions, more slowly).
             with_pairs = PAIRS_FIELD in writer.schema
             writer.delete_by_term("book", book.id)
-            writer.add_document(key=_key(book.id), kind="book", book=book.id, canvas=0, data=book.to_blob(),
-                                manifest=book.manifest_blob())
+            writer.add_document(
+                key=_key(book.id),
+                kind="book",
+                book=book.id,
+                canvas=0,
+                data=book.to_blob(),
+                manifest=book.manifest_blob(),
+            )
             for page in pages:
                 extra = {PAIRS_FIELD: _pairs_text(page.tokens)} if with_pairs else {}
                 writer.add_document(
@@ -485,7 +501,7 @@ class Store:
     # -- reading -----------------------------------------------------------
 
     def exists(self) -> bool:
-        return whoosh_index.exists_in(str(self.path))
+        return bool(whoosh_index.exists_in(str(self.path)))
 
     def snapshot(self) -> Snapshot:
         """The newest committed state, reusing the open one while nothing changed.
@@ -567,7 +583,11 @@ class Snapshot:
         return self._remember(self._results, key, compute, RESULT_CACHE_SIZE, keep)
 
     def _remember(
-        self, table: OrderedDict[Any, Any], key: Hashable, compute: Callable[[], T], size: int,
+        self,
+        table: OrderedDict[Any, Any],
+        key: Hashable,
+        compute: Callable[[], T],
+        size: int,
         keep: Callable[[T], bool] = lambda _: True,
     ) -> T:
         """table[key] (an LRU of at most `size`), or compute() and keep it there when keep(result)."""
@@ -668,8 +688,7 @@ class Snapshot:
                 books = reader.column_reader("book")
                 canvases = reader.column_reader("canvas")
                 self._keys = [
-                    (b.decode() if isinstance(b, bytes) else b, int(c))
-                    for b, c in zip(books, canvases)
+                    (b.decode() if isinstance(b, bytes) else b, int(c)) for b, c in zip(books, canvases, strict=True)
                 ]
             return self._keys
 
@@ -741,7 +760,11 @@ class Snapshot:
                     ids, weights, values = raw._ids[raw._i :], raw._weights[raw._i :], raw._values[raw._i :]
                     if deleted:
                         kept = [i for i, d in enumerate(ids) if d not in deleted]
-                        ids, weights, values = [ids[i] for i in kept], [weights[i] for i in kept], [values[i] for i in kept]
+                        ids, weights, values = (
+                            [ids[i] for i in kept],
+                            [weights[i] for i in kept],
+                            [values[i] for i in kept],
+                        )
                     yield ([d + base for d in ids] if base else ids), weights, values
                     raw._next_block()
             except AttributeError:  # another posting format: the slow, public way
@@ -797,8 +820,9 @@ class Snapshot:
             else:
                 counts.append(round(matcher.weight()))
             matcher.next()
-        return TermArrays(np.array(ids, np.int64), np.array(counts, np.int64),
-                          np.array(found, np.int64) if positions else None)
+        return TermArrays(
+            np.array(ids, np.int64), np.array(counts, np.int64), np.array(found, np.int64) if positions else None
+        )
 
     def _in_book(self, ids: np.ndarray, book_id: str) -> np.ndarray:
         """Boolean mask of the docnums in `ids` that are pages of `book_id`."""
@@ -909,7 +933,7 @@ class Snapshot:
         if self.searcher is None or (pair and not self.has_pairs):
             return {}
         ids, counts = self._count_arrays([term], book_id, PAIRS_FIELD if pair else "text")
-        return dict(zip(ids.tolist(), counts.tolist()))
+        return dict(zip(ids.tolist(), counts.tolist(), strict=True))
 
     def in_reading_order(self, docnums: Iterable[int]) -> list[int]:
         """docnums sorted by book id, then canvas index."""
@@ -918,7 +942,12 @@ class Snapshot:
 
     @_serialized
     def match(
-        self, groups: Sequence[Sequence[str]], book_id: str | None, *, positions: bool, pairs: Sequence[tuple[str, str]] = ()
+        self,
+        groups: Sequence[Sequence[str]],
+        book_id: str | None,
+        *,
+        positions: bool,
+        pairs: Sequence[tuple[str, str]] = (),
     ) -> list[PageMatch]:
         """Pages holding at least one term of every group (and every `pairs` term), in reading order.
 
@@ -945,15 +974,15 @@ class Snapshot:
             # Pairs are rarer than their words, so few pages are left to check positions on.
             covered = {token for pair in pairs for token in pair}
             required = [((pair_term(*pair),), PAIRS_FIELD) for pair in dict.fromkeys(pairs)] + [
-                (group, field) for group, field in required if not covered.intersection(group)
+                (group, name) for group, name in required if not covered.intersection(group)
             ]
         # The word blocks read for the ids are kept for their positions (read once, not twice).
         read: dict[str, list[tuple[Sequence[int], Sequence[float], Sequence[bytes | None]]]] = {}
-        for group, field in required:
+        for group, field_name in required:
             ids: set[int] = set()
             for term in dict.fromkeys(group):
-                blocks = list(self._blocks(term, field))
-                if field == "text" and positions:
+                blocks = list(self._blocks(term, field_name))
+                if field_name == "text" and positions:
                     read[term] = blocks
                 for block_ids, _, _ in blocks:
                     ids.update(block_ids)

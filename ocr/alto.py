@@ -69,7 +69,6 @@ def _parse_tree(data: bytes, source: str) -> tuple[etree._Element, str]:
     return root, fatal_note(parser.error_log)
 
 
-
 def _scale(root: etree._Element, source: str, dpi: float) -> float:
     """Pixels per ALTO unit, from `Description/MeasurementUnit` (absent means pixel)."""
     element = next(root.iter("{*}MeasurementUnit"), None)
@@ -85,19 +84,24 @@ def _scale(root: etree._Element, source: str, dpi: float) -> float:
 
 def _number(element: etree._Element, name: str) -> float | None:
     """A numeric attribute (CCS writes `5793.0`), or None when absent or not a finite number."""
+    value = element.get(name)
+    if value is None:
+        return None
     try:
-        number = float(element.get(name))
-    except (TypeError, ValueError):  # TypeError: the attribute is missing
+        number = float(value)
+    except ValueError:
         return None
     return number if abs(number) < 1e12 else None  # drops NaN, inf and absurd values too
 
 
 def _corners(element: etree._Element, scale: float) -> tuple[int, int, int, int] | None:
     """HPOS/VPOS/WIDTH/HEIGHT as pixel corners (x0, y0, x1, y1), or None when any is missing or absurd."""
-    get = element.get
+    values = [element.get(name) for name in ("HPOS", "VPOS", "WIDTH", "HEIGHT")]
+    if None in values:
+        return None
     try:
-        x, y, w, h = float(get("HPOS")), float(get("VPOS")), float(get("WIDTH")), float(get("HEIGHT"))
-    except (TypeError, ValueError):  # TypeError: the attribute is missing
+        x, y, w, h = (float(value or "") for value in values)
+    except ValueError:
         return None
     if not (abs(x) < 1e12 and abs(y) < 1e12 and abs(w) < 1e12 and abs(h) < 1e12):  # also NaN and inf
         return None
@@ -148,7 +152,7 @@ def _read_page(page: etree._Element, scale: float) -> Page:
         # Per String: [text, corners or None, confidence, SUBS_TYPE, SUBS_CONTENT]; a HYP edits the last.
         entries: list[list[Any]] = []
         for child in element:
-            tag = child.tag
+            tag: object = child.tag  # a function for comments and processing instructions
             if not isinstance(tag, str):
                 continue
             local = tag[tag.rfind("}") + 1 :]

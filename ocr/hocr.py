@@ -111,7 +111,6 @@ def _parse_tree(data: bytes, source: str) -> tuple[etree._Element, str]:
     return root, fatal_note(parser.error_log)
 
 
-
 def _sniff_encoding(data: bytes) -> str:
     """The encoding from a BOM, an XML declaration or a meta charset; UTF-8 when none says."""
     if data.startswith(codecs.BOM_UTF8):
@@ -328,7 +327,8 @@ class _Reader:
                     # The usual `bbox x0 y0 x1 y1; ...`: split is faster than the regex, and this runs per word.
                     parts = title.split(None, 5)
                     if len(parts) >= 5 and parts[0] == "bbox":
-                        try:  # not contextlib.suppress: it costs as much as the rest of this block
+                        # Not contextlib.suppress: it costs as much as the rest of this block.
+                        try:  # noqa: SIM105
                             corners = int(parts[1]), int(parts[2]), int(parts[3]), int(parts[4].partition(";")[0])
                         except ValueError:
                             pass  # decimals or junk: the regex below decides

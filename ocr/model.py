@@ -27,8 +27,8 @@ class Box:
         """Build from two corners (hOCR `bbox x0 y0 x1 y1`); never zero-sized."""
         left, right = sorted((x0, x1))
         top, bottom = sorted((y0, y1))
-        x, y = int(round(left)), int(round(top))
-        return cls(x, y, max(1, int(round(right)) - x), max(1, int(round(bottom)) - y))
+        x, y = round(left), round(top)
+        return cls(x, y, max(1, round(right) - x), max(1, round(bottom) - y))
 
     @property
     def xywh(self) -> str:

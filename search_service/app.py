@@ -11,10 +11,10 @@ from starlette.middleware.gzip import GZipMiddleware
 from indexer.store import Store
 from search_service.errors import install_error_handlers
 from search_service.middleware import IiifHttpMiddleware
-from search_service.workers import ShareLoad
 from search_service.response_cache import GZIP_LEVEL, GZIP_MINIMUM, ResponseCache
 from search_service.routes import health, home, image, manifest, search, viewer
 from search_service.settings import Settings
+from search_service.workers import ShareLoad
 
 __version__ = "0.1.0"
 

@@ -34,16 +34,43 @@ def main() -> None:
 
 @main.command()
 @data_dir_option
-@click.option("--host", default="127.0.0.1", show_default=True, envvar="IIIF_SEARCH_HOST", help="Interface to listen on.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, envvar="IIIF_SEARCH_HOST", help="Interface to listen on."
+)
 @click.option("--port", default=8000, show_default=True, type=int, envvar="IIIF_SEARCH_PORT", help="TCP port.")
-@click.option("--public-url", envvar="IIIF_SEARCH_PUBLIC_URL", help="Base of every URL in responses (when behind a proxy).")
-@click.option("--image-root", "image_roots", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Serve every image in DIR under its file stem (repeatable).")
-@click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes (one per core for a busy server); each gets its own SO_REUSEPORT "
-                   "socket, and keep-alive connections are evened out between them.")
-@click.option("--log-level", default="info", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-def serve(data_dir: Path, host: str, port: int, public_url: str | None, image_roots: tuple[Path, ...],
-          workers: int, log_level: str) -> None:
+@click.option(
+    "--public-url", envvar="IIIF_SEARCH_PUBLIC_URL", help="Base of every URL in responses (when behind a proxy)."
+)
+@click.option(
+    "--image-root",
+    "image_roots",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Serve every image in DIR under its file stem (repeatable).",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=int,
+    help="uvicorn worker processes (one per core for a busy server); each gets its own SO_REUSEPORT "
+    "socket, and keep-alive connections are evened out between them.",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
+def serve(
+    data_dir: Path,
+    host: str,
+    port: int,
+    public_url: str | None,
+    image_roots: tuple[Path, ...],
+    workers: int,
+    log_level: str,
+) -> None:
     """Run the HTTP server (uvicorn)."""
     import os
 
@@ -57,8 +84,13 @@ def serve(data_dir: Path, host: str, port: int, public_url: str | None, image_ro
         os.environ["IIIF_SEARCH_IMAGE_ROOTS"] = json.dumps([str(p.resolve()) for p in image_roots])
     from search_service import workers as worker_processes
 
-    options = dict(app="search_service.app:create_app", factory=True, log_level=log_level, proxy_headers=True,
-                   forwarded_allow_ips="*")
+    options = {
+        "app": "search_service.app:create_app",
+        "factory": True,
+        "log_level": log_level,
+        "proxy_headers": True,
+        "forwarded_allow_ips": "*",
+    }
     if workers > 1 and worker_processes.supported():
         # One socket per worker: keep-alive connections spread evenly (see search_service/workers.py).
         worker_processes.run(host, port, workers, **options)
@@ -69,7 +101,9 @@ def serve(data_dir: Path, host: str, port: int, public_url: str | None, image_ro
 @main.command(name="list")
 @data_dir_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per book.")
-@click.option("--links", "base_url", metavar="BASE_URL", help="Also print each book's manifest and viewer URLs on this server.")
+@click.option(
+    "--links", "base_url", metavar="BASE_URL", help="Also print each book's manifest and viewer URLs on this server."
+)
 def list_books(data_dir: Path, as_json: bool, base_url: str | None) -> None:
     """List the indexed books."""
     try:
@@ -81,13 +115,25 @@ def list_books(data_dir: Path, as_json: bool, base_url: str | None) -> None:
             base = base_url.rstrip("/")
             manifest = f"{base}/iiif/{book.id}/manifest"
             quoted = urllib.parse.quote(manifest, safe="")
-            click.echo(f"{book.label}\n  manifest   {manifest}\n  Mirador 4  {base}/viewer/mirador?manifest={quoted}"
-                       f"\n  Mirador 3  {base}/viewer/mirador3?manifest={quoted}\n  UV         {base}/viewer/uv?manifest={quoted}")
+            click.echo(
+                f"{book.label}\n  manifest   {manifest}\n  Mirador 4  {base}/viewer/mirador?manifest={quoted}"
+                f"\n  Mirador 3  {base}/viewer/mirador3?manifest={quoted}\n  UV         {base}/viewer/uv?manifest={quoted}"
+            )
             continue
         if as_json:
-            click.echo(json.dumps({"id": book.id, "label": book.label, "manifest": book.manifest_id,
-                                   "canvases": book.canvas_count, "pages": book.page_count,
-                                   "words": book.word_count, "source": book.source}))
+            click.echo(
+                json.dumps(
+                    {
+                        "id": book.id,
+                        "label": book.label,
+                        "manifest": book.manifest_id,
+                        "canvases": book.canvas_count,
+                        "pages": book.page_count,
+                        "words": book.word_count,
+                        "source": book.source,
+                    }
+                )
+            )
         else:
             click.echo(f"{book.id}\t{book.page_count}/{book.canvas_count} pages\t{book.word_count} words\t{book.label}")
     if not books and not as_json:

@@ -102,7 +102,11 @@ def install_error_handlers(app: FastAPI) -> None:
         first = exc.errors()[0] if exc.errors() else {}
         loc = [str(part) for part in first.get("loc", ()) if part not in ("query", "path", "body")]
         parameter = loc[-1] if loc else None
-        message = f"{parameter}: {first.get('msg', 'invalid value')}" if parameter else str(first.get("msg", "invalid request"))
+        message = (
+            f"{parameter}: {first.get('msg', 'invalid value')}"
+            if parameter
+            else str(first.get("msg", "invalid request"))
+        )
         return error_response(request, message, 400, parameter)
 
     async def http_error(request: Request, exc: Exception) -> Response:

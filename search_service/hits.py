@@ -14,6 +14,7 @@ Only the pages that the requested result page covers are loaded from the store.
 
 from __future__ import annotations
 
+import itertools
 import math
 from array import array
 from collections.abc import Collection, Mapping, Sequence
@@ -278,7 +279,7 @@ def _countable_by_pairs(plan: Plan) -> bool:
         return False
     # Every pair counted must be indexed (two common words); any other pair has a rare
     # word, which leaves few pages for the positions path.
-    return all(is_indexed_pair(a, b) for a, b in zip(terms, terms[1:]))
+    return all(is_indexed_pair(a, b) for a, b in itertools.pairwise(terms))
 
 
 def _pair_counts(snapshot: Snapshot, plan: Plan, book_id: str | None) -> tuple[list[int], list[int]]:
@@ -289,16 +290,15 @@ def _pair_counts(snapshot: Snapshot, plan: Plan, book_id: str | None) -> tuple[l
         docnums = snapshot.in_reading_order(counts)
         return docnums, [counts[d] for d in docnums]
     per_word = [snapshot.term_counts_by_page(term, book_id) for term in terms]
-    pages = set(min(per_word, key=len))
+    rarest: dict[int, int] = min(per_word, key=len)
+    pages = set(rarest)
     for counts in per_word:
         pages.intersection_update(counts)
     if not pages:
         return [], []
-    chained = [snapshot.term_counts_by_page(pair_term(a, b), book_id, pair=True) for a, b in zip(terms, terms[1:])]
+    chained = [snapshot.term_counts_by_page(pair_term(a, b), book_id, pair=True) for a, b in itertools.pairwise(terms)]
     docnums = snapshot.in_reading_order(pages)
-    return docnums, [
-        sum(counts[d] for counts in per_word) - sum(links.get(d, 0) for links in chained) for d in docnums
-    ]
+    return docnums, [sum(counts[d] for counts in per_word) - sum(links.get(d, 0) for links in chained) for d in docnums]
 
 
 def _disjoint_units(plan: Plan) -> list[list[list[str]]] | None:
@@ -316,7 +316,7 @@ def _adjacent_pairs(plan: Plan) -> list[tuple[str, str]]:
     """Tokens a matching page must hold side by side: consecutive one-term slots of a phrase."""
     pairs: list[tuple[str, str]] = []
     for unit in plan:
-        for a, b in zip(unit, unit[1:]):
+        for a, b in itertools.pairwise(unit):
             if len(a) == 1 and len(b) == 1:
                 pairs.append((next(iter(a)), next(iter(b))))
     return pairs
@@ -339,6 +339,8 @@ def search(snapshot: Snapshot, query: Query, book_id: str | None, start: int, pa
         return HitPage((), 0, start, page_size)
 
     def matched_pages() -> tuple[array[int], array[int]]:
+        docnums: Sequence[int]
+        counts: Sequence[int]
         if _single_slot(plan):
             # One word or prefix: every occurrence is a hit, so the index's counts suffice.
             docnums, counts = snapshot.page_counts(sorted(plan[0][0]), book_id)
@@ -401,9 +403,11 @@ class _PageText:
         firsts, lasts = spans[0::2], spans[1::2]
         # Word i and i+1 are the two halves of a word hyphenated across a line end. Most
         # pages have no token spanning two words: one comparison (in C) tells.
-        self.joins = set() if firsts == lasts else {
-            a for a, b in zip(firsts, lasts) if b == a + 1 and boxes[5 * a + 4] != boxes[5 * b + 4]
-        }
+        self.joins = (
+            set()
+            if firsts == lasts
+            else {a for a, b in zip(firsts, lasts, strict=True) if b == a + 1 and boxes[5 * a + 4] != boxes[5 * b + 4]}
+        )
 
     def _line(self, i: int) -> int:
         return self.boxes[5 * i + 4]
@@ -446,8 +450,8 @@ class _PageText:
         b = self.boxes
         xs = b[5 * first : 5 * last + 5 : 5]
         ys = b[5 * first + 1 : 5 * last + 5 : 5]
-        x1 = max(x + w for x, w in zip(xs, b[5 * first + 2 : 5 * last + 5 : 5]))
-        y1 = max(y + h for y, h in zip(ys, b[5 * first + 3 : 5 * last + 5 : 5]))
+        x1 = max(x + w for x, w in zip(xs, b[5 * first + 2 : 5 * last + 5 : 5], strict=True))
+        y1 = max(y + h for y, h in zip(ys, b[5 * first + 3 : 5 * last + 5 : 5], strict=True))
         x0, y0 = min(xs), min(ys)
         # A hit never gets a zero-size box, whatever the OCR said.
         box = Box(x0, y0, max(1, x1 - x0), max(1, y1 - y0))
@@ -493,8 +497,9 @@ def terms(snapshot: Snapshot, prefix: str, book_id: str | None, min_count: int, 
     if len(parts) != 1:
         return []
     # Many readers type the same first letters: answer each prefix once per snapshot.
-    return snapshot.cached(("terms", parts[0], book_id, min_count, limit),
-                           lambda: _terms(snapshot, parts[0], book_id, min_count, limit))
+    return snapshot.cached(
+        ("terms", parts[0], book_id, min_count, limit), lambda: _terms(snapshot, parts[0], book_id, min_count, limit)
+    )
 
 
 def _terms(snapshot: Snapshot, prefix: str, book_id: str | None, min_count: int, limit: int) -> list[Term]:
@@ -504,4 +509,3 @@ def _terms(snapshot: Snapshot, prefix: str, book_id: str | None, min_count: int,
     found = [Term(term, count) for term, count in counts.items() if count >= max(1, min_count)]
     top = sorted(found, key=lambda t: (-t.count, t.text))[: max(0, limit)]
     return sorted(top, key=lambda t: t.text)
-

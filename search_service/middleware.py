@@ -30,8 +30,13 @@ class IiifHttpMiddleware:
             return
         method = scope["method"]
         if method == "OPTIONS":
-            await send({"type": "http.response.start", "status": 204,
-                        "headers": [(b"access-control-allow-origin", self.allow_origin), *_PREFLIGHT_HEADERS]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 204,
+                    "headers": [(b"access-control-allow-origin", self.allow_origin), *_PREFLIGHT_HEADERS],
+                }
+            )
             await send({"type": "http.response.body", "body": b""})
             return
         is_head = method == "HEAD"

@@ -26,7 +26,7 @@ class CachedBody:
     every request would cost more than the rest of answering it from the cache.
     """
 
-    __slots__ = ("body", "etag", "_gzipped")
+    __slots__ = ("_gzipped", "body", "etag")
 
     def __init__(self, body: bytes, etag: str) -> None:
         self.body = body

@@ -65,8 +65,9 @@ def json_ld_response(
     base: str | None = None,
 ) -> Response:
     """Serialise `data` (see `encode_json`) and answer it with `json_body_response`."""
-    return json_body_response(request, encode_json(data, base), context=context, settings=settings,
-                              status_code=status_code)
+    return json_body_response(
+        request, encode_json(data, base), context=context, settings=settings, status_code=status_code
+    )
 
 
 def json_body_response(

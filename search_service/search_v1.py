@@ -92,13 +92,15 @@ def annotation_list(
                 annotation["within"] = {"@id": ref.id, "@type": "sc:Manifest", "label": ref.label}
             resources.append(annotation)
         # §3.4.2 / §3.4.4: one hit per match, listing every annotation (line) it spans.
-        hits.append({
-            "@type": "search:Hit",
-            "annotations": ids,
-            "match": _escape(hit.text),
-            "before": _escape(hit.before),
-            "after": _escape(hit.after),
-        })
+        hits.append(
+            {
+                "@type": "search:Hit",
+                "annotations": ids,
+                "match": _escape(hit.text),
+                "before": _escape(hit.before),
+                "after": _escape(hit.after),
+            }
+        )
     body["resources"] = resources
     if hits:
         body["hits"] = hits

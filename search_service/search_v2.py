@@ -68,24 +68,28 @@ def annotation_page(
                 continue  # two hits in one printed word: one annotation, two match annotations (§4.3.3)
             listed.add(anno_id)
             fragment = f"{hit.canvas_id}#xywh={match.box.xywh}"
-            items.append({
-                "id": anno_id,
-                "type": "Annotation",
-                "motivation": "highlighting",
-                "body": {"type": "TextualBody", "value": match.text, "format": "text/plain"},
-                "target": fragment if ref is None else {"id": fragment, "partOf": _manifest(ref)},
-            })
+            items.append(
+                {
+                    "id": anno_id,
+                    "type": "Annotation",
+                    "motivation": "highlighting",
+                    "body": {"type": "TextualBody", "value": match.text, "format": "text/plain"},
+                    "target": fragment if ref is None else {"id": fragment, "partOf": _manifest(ref)},
+                }
+            )
         context.append(_context_annotation(base, hit, ids))
     body["items"] = items
     if context:
         # §4.3.3: the page of match annotations MAY embed its own collection, which MUST differ
         # from the top-level one; hash URIs keep both resolvable to this very document.
-        body["annotations"] = [{
-            "id": f"{links.page(page.number)}#matches",
-            "type": "AnnotationPage",
-            "partOf": {"id": f"{links.collection}#matches", "type": "AnnotationCollection", "total": page.total},
-            "items": context,
-        }]
+        body["annotations"] = [
+            {
+                "id": f"{links.page(page.number)}#matches",
+                "type": "AnnotationPage",
+                "partOf": {"id": f"{links.collection}#matches", "type": "AnnotationCollection", "total": page.total},
+                "items": context,
+            }
+        ]
     return body
 
 

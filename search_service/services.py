@@ -148,7 +148,11 @@ def search_services_v3(base: str, book_id: str) -> list[dict[str, Any]]:
             "@type": "SearchService1",
             "profile": SEARCH1_PROFILE,
             "service": [
-                {"@id": autocomplete_url(base, book_id, 1), "@type": "AutoCompleteService1", "profile": AUTOCOMPLETE1_PROFILE}
+                {
+                    "@id": autocomplete_url(base, book_id, 1),
+                    "@type": "AutoCompleteService1",
+                    "profile": AUTOCOMPLETE1_PROFILE,
+                }
             ],
         },
         {

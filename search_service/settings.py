@@ -19,17 +19,40 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="IIIF_SEARCH_", env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(default_factory=default_data_dir, description="Data directory holding the index, OCR cache and image derivatives.")
-    public_url: str | None = Field(default=None, description="Base URL of every URL in responses (behind a proxy); default: the request's own.")
-    image_roots: list[Path] = Field(default_factory=list, description="Folders whose images are served by the image endpoint under their file stem.")
-    page_size: int = Field(default=100, ge=1, le=1000, description="Annotations per page of a search response (Mirador slows past 100).")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Data directory holding the index, OCR cache and image derivatives.",
+    )
+    public_url: str | None = Field(
+        default=None, description="Base URL of every URL in responses (behind a proxy); default: the request's own."
+    )
+    image_roots: list[Path] = Field(
+        default_factory=list, description="Folders whose images are served by the image endpoint under their file stem."
+    )
+    page_size: int = Field(
+        default=100, ge=1, le=1000, description="Annotations per page of a search response (Mirador slows past 100)."
+    )
     autocomplete_limit: int = Field(default=20, ge=1, le=1000, description="Most terms an autocomplete response lists.")
-    max_query_length: int = Field(default=500, ge=1, description="Longest q accepted, in characters; longer gets a 400.")
+    max_query_length: int = Field(
+        default=500, ge=1, description="Longest q accepted, in characters; longer gets a 400."
+    )
     max_image_width: int = Field(default=10000, ge=1, description="maxWidth of the image endpoint, in pixels.")
     max_image_height: int = Field(default=10000, ge=1, description="maxHeight of the image endpoint, in pixels.")
     max_image_area: int = Field(default=40_000_000, ge=1, description="maxArea of the image endpoint, in pixels.")
-    max_source_pixels: int = Field(default=300_000_000, ge=1, description="Largest source image decoded; larger (decompression bombs) are refused.")
-    response_cache_mb: int = Field(default=64, ge=0, description="Megabytes of search and autocomplete responses kept per worker for repeated requests (0: none).")
-    gc_threshold: int = Field(default=10_000, ge=0, description="Youngest-generation threshold of Python's garbage collector in each server process (Python's default: 700; 0 leaves it as it is). A search builds thousands of short-lived objects; at 700, collections took ~15% of a worker's time.")
-    cache_max_age: int = Field(default=3600, ge=0, description="Cache-Control max-age in seconds for search, manifest and image responses.")
+    max_source_pixels: int = Field(
+        default=300_000_000, ge=1, description="Largest source image decoded; larger (decompression bombs) are refused."
+    )
+    response_cache_mb: int = Field(
+        default=64,
+        ge=0,
+        description="Megabytes of search and autocomplete responses kept per worker for repeated requests (0: none).",
+    )
+    gc_threshold: int = Field(
+        default=10_000,
+        ge=0,
+        description="Youngest-generation threshold of Python's garbage collector in each server process (Python's default: 700; 0 leaves it as it is). A search builds thousands of short-lived objects; at 700, collections took ~15% of a worker's time.",
+    )
+    cache_max_age: int = Field(
+        default=3600, ge=0, description="Cache-Control max-age in seconds for search, manifest and image responses."
+    )
     cors_origins: str = Field(default="*", description="Access-Control-Allow-Origin value.")

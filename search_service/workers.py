@@ -125,8 +125,10 @@ def run(host: str, port: int, workers: int, **options: Any) -> None:
             time.sleep(0.2)
             for i, process in enumerate(processes):
                 if not process.is_alive() and not stopping:
-                    print(f"iiif-search: worker {process.pid} exited ({process.exitcode}); starting another",
-                          file=sys.stderr)
+                    print(
+                        f"iiif-search: worker {process.pid} exited ({process.exitcode}); starting another",
+                        file=sys.stderr,
+                    )
                     time.sleep(RESTART_PAUSE)
                     processes[i] = start(i)
     finally:

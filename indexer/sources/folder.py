@@ -166,7 +166,7 @@ def _identifier(book: str, file: Path, taken: dict[str, str]) -> str:
 def _pixel_size(file: Path) -> tuple[int, int] | None:
     """Width and height in pixels from the file header, without decoding the image."""
     try:
-        import pyvips  # type: ignore[import-untyped]  # noqa: PLC0415 - optional: Pillow where libvips is missing
+        import pyvips
     except (ImportError, OSError):
         return _pixel_size_pillow(file)
     try:
@@ -178,7 +178,7 @@ def _pixel_size(file: Path) -> tuple[int, int] | None:
 
 
 def _pixel_size_pillow(file: Path) -> tuple[int, int] | None:
-    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
+    from PIL import Image, UnidentifiedImageError
 
     try:
         with warnings.catch_warnings():

@@ -100,9 +100,7 @@ def region_box(region: Region, width: int, height: int) -> tuple[int, int, int, 
         x1, y1 = x0 + int(region.w), y0 + int(region.h)
     if x0 >= width or y0 >= height:
         # §4.1: a region "entirely outside the bounds of the reported dimensions" is a 400.
-        raise ImageRequestError(
-            f"region: starts at {x0},{y0}, outside the {width}x{height} image", "region"
-        )
+        raise ImageRequestError(f"region: starts at {x0},{y0}, outside the {width}x{height} image", "region")
     # §4.1: a region beyond the edge is cut at the edge, not padded.
     x1, y1 = min(x1, width), min(y1, height)
     if x1 <= x0 or y1 <= y0:

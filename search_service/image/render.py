@@ -148,7 +148,7 @@ def _is_color(image: pyvips.Image) -> bool:
     interpretation = image.interpretation
     if interpretation in ("b-w", "grey16"):
         return False
-    return image.bands >= 3
+    return bool(image.bands >= 3)
 
 
 def _unreadable(path: Path, exc: pyvips.Error) -> UnknownImage:

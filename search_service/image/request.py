@@ -112,9 +112,7 @@ def parse_image_path(path: str, version: ApiVersion) -> ImageRequest:
     """
     segments = path.split("/")
     if len(segments) != 5:
-        raise ImageRequestError(
-            "path: expected {identifier}/{region}/{size}/{rotation}/{quality}.{format}", "path"
-        )
+        raise ImageRequestError("path: expected {identifier}/{region}/{size}/{rotation}/{quality}.{format}", "path")
     identifier_seg, region_seg, size_seg, rotation_seg, quality_seg = segments
     # §9: only the identifier needs encoding, but decoding the others is harmless.
     quality, fmt = parse_quality_format(unquote(quality_seg))
@@ -142,11 +140,9 @@ def parse_region(text: str) -> Region:
         x, y, w, h = (int(v) for v in match.groups())
         return Region("pixels", x, y, w, h)
     if match := _XYWH_PERCENT.fullmatch(text):
-        x, y, w, h = (float(v) for v in match.groups())
-        return Region("percent", x, y, w, h)
-    raise ImageRequestError(
-        f"region: {text!r} is not full, square, x,y,w,h or pct:x,y,w,h", "region"
-    )
+        px, py, pw, ph = (float(v) for v in match.groups())
+        return Region("percent", px, py, pw, ph)
+    raise ImageRequestError(f"region: {text!r} is not full, square, x,y,w,h or pct:x,y,w,h", "region")
 
 
 def parse_size(text: str, version: ApiVersion) -> Size:
@@ -177,8 +173,11 @@ def parse_size(text: str, version: ApiVersion) -> Size:
             return Size("width", width=int(w_text), upscale=upscale)
         if h_text is not None:
             return Size("height", height=int(h_text), upscale=upscale)
-    forms = "max, w,, ,h, w,h, !w,h or pct:n, each optionally after ^" if version == "3.0" \
+    forms = (
+        "max, w,, ,h, w,h, !w,h or pct:n, each optionally after ^"
+        if version == "3.0"
         else "full, max, w,, ,h, w,h, !w,h or pct:n"
+    )
     raise ImageRequestError(f"size: {text!r} is not one of {forms}", "size")
 
 
@@ -200,9 +199,7 @@ def parse_quality_format(text: str) -> tuple[str, str]:
     if not dot:
         raise ImageRequestError(f"format: {text!r} has no .{{format}} suffix", "format")
     if quality not in QUALITIES:
-        raise ImageRequestError(
-            f"quality: {quality!r} is not one of {', '.join(sorted(QUALITIES))}", "quality"
-        )
+        raise ImageRequestError(f"quality: {quality!r} is not one of {', '.join(sorted(QUALITIES))}", "quality")
     if fmt not in FORMATS:
         raise ImageRequestError(f"format: {fmt!r} is not one of {', '.join(sorted(FORMATS))}", "format")
     return quality, fmt

@@ -94,6 +94,4 @@ def _in_root(identifier: str, root: Path) -> Path | None:
 
 def _is_plain_name(identifier: str) -> bool:
     """A file stem can hold no separator, no NUL, and does not start with a dot."""
-    return not (
-        "/" in identifier or "\\" in identifier or "\x00" in identifier or identifier.startswith(".")
-    )
+    return not ("/" in identifier or "\\" in identifier or "\x00" in identifier or identifier.startswith("."))

@@ -47,7 +47,11 @@ def _book_row(book: BookRecord, base: str, n: int) -> str:
         f'<a class="open-{esc(key)}" href="{esc(viewer_link(key, manifest))}">{esc(viewer.title)}</a>'
         for key, viewer in VIEWERS.items()
     )
-    pages = f"{book.page_count:,}" if book.page_count == book.canvas_count else f"{book.page_count:,} of {book.canvas_count:,}"
+    pages = (
+        f"{book.page_count:,}"
+        if book.page_count == book.canvas_count
+        else f"{book.page_count:,} of {book.canvas_count:,}"
+    )
     return (
         f'<tr class="book" data-book="{esc(book.id)}">'
         f'<td><div class="label">{esc(book.label or book.id)}</div><div class="id">{esc(book.id)}</div></td>'
@@ -63,8 +67,8 @@ def _open_any_form() -> str:
         for n, (key, viewer) in enumerate(VIEWERS.items())
     )
     return (
-        '<section><h2>Open any IIIF manifest</h2>'
-        '<p>The viewers work with any manifest; its own search service (if it declares one) is used.</p>'
+        "<section><h2>Open any IIIF manifest</h2>"
+        "<p>The viewers work with any manifest; its own search service (if it declares one) is used.</p>"
         '<form class="open" method="get" action="/viewer/mirador">'
         '<input type="url" name="manifest" required size="60" placeholder="https://example.org/iiif/book/manifest" '
         'aria-label="manifest URL"> <input type="search" name="q" placeholder="search for (optional)" '
@@ -77,19 +81,23 @@ def home(request: Request, snapshot: SnapshotDep, base: BaseUrlDep) -> Response:
     """List the indexed books with their manifests, viewer links and a search box each."""
     books = snapshot.books()
     missing = [key for key, version in installed_viewers(request).items() if version is None]
-    parts = ['<nav class="bar"><a class="home" href="/">iiif-search</a>'
-             '</nav><main class="page">',
-             "<h1>IIIF Content Search</h1>",
-             '<p class="lead">Search inside these books in Mirador or the Universal Viewer: '
-             "type a word, and every hit is listed and highlighted on the page.</p>"]
+    parts = [
+        '<nav class="bar"><a class="home" href="/">iiif-search</a></nav><main class="page">',
+        "<h1>IIIF Content Search</h1>",
+        '<p class="lead">Search inside these books in Mirador or the Universal Viewer: '
+        "type a word, and every hit is listed and highlighted on the page.</p>",
+    ]
     if missing:
         parts.append(not_installed_html(missing))
     if books:
         total_words = sum(book.word_count for book in books)
-        parts.append(f'<p class="count">{len(books)} book{"s" if len(books) != 1 else ""}, '
-                     f"{total_words:,} words indexed.</p>")
-        parts.append('<table class="books"><thead><tr><th>Book</th><th>Pages</th><th>Words</th>'
-                     "<th>Manifest</th><th>Open in</th><th>Search</th></tr></thead><tbody>")
+        parts.append(
+            f'<p class="count">{len(books)} book{"s" if len(books) != 1 else ""}, {total_words:,} words indexed.</p>'
+        )
+        parts.append(
+            '<table class="books"><thead><tr><th>Book</th><th>Pages</th><th>Words</th>'
+            "<th>Manifest</th><th>Open in</th><th>Search</th></tr></thead><tbody>"
+        )
         parts.extend(_book_row(book, base, n) for n, book in enumerate(books))
         parts.append("</tbody></table>")
     else:

@@ -69,8 +69,10 @@ async def _serve(request: Request, version: ApiVersion, settings: Settings, snap
     if len(segments) == 5:
         return await run_in_threadpool(_image, request, version, "/".join(segments), settings, snapshot, base)
     # 3.0 §2: paths of other shapes are outside the spec; an unencoded slash in an identifier lands here.
-    raise NotFound("not an Image API path: expected {identifier}/info.json or "
-                   "{identifier}/{region}/{size}/{rotation}/{quality}.{format}")
+    raise NotFound(
+        "not an Image API path: expected {identifier}/info.json or "
+        "{identifier}/{region}/{size}/{rotation}/{quality}.{format}"
+    )
 
 
 def _info(
@@ -148,7 +150,7 @@ def _service_path(request: Request, version: ApiVersion) -> str:
             raise ImageRequestError("path: not UTF-8", "path") from exc
         start = text.find(prefix)
         if start >= 0:
-            return text[start + len(prefix):]
+            return text[start + len(prefix) :]
     # No raw path from the server: the decoded one, re-encoded (an encoded slash is lost).
     return quote(str(request.path_params.get("path", "")), safe="/:,!^~$&'()*+;=@")
 

@@ -19,7 +19,9 @@ router = APIRouter(tags=["manifests"])
 
 
 @router.api_route("/iiif/{book_id}/manifest", methods=["GET"], summary="A book's manifest with search services")
-def manifest(request: Request, book_id: str, snapshot: SnapshotDep, settings: SettingsDep, base: BaseUrlDep) -> Response:
+def manifest(
+    request: Request, book_id: str, snapshot: SnapshotDep, settings: SettingsDep, base: BaseUrlDep
+) -> Response:
     """The manifest of an indexed book, declaring our Search 1.0 and 2.0 services first."""
     book = snapshot.book(book_id)
     source = snapshot.manifest(book_id)

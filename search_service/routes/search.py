@@ -14,10 +14,9 @@ a JSON body rather than a validation error.
 from __future__ import annotations
 
 from collections.abc import Callable
-
-import anyio.to_thread
 from typing import Annotated, Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
@@ -55,7 +54,7 @@ _MOTIVATIONS: dict[int, frozenset[str]] = {
     1: frozenset({"painting", "sc:painting"}),
 }
 
-Q = Annotated[str | None, Query(description="Words, \"quoted phrases\" and prefix* (docs/query-language.md).")]
+Q = Annotated[str | None, Query(description='Words, "quoted phrases" and prefix* (docs/query-language.md).')]
 Motivation = Annotated[
     str | None, Query(description="Space-separated motivations; ours are `highlighting` (2.0) and `painting` (1.0).")
 ]
@@ -169,8 +168,13 @@ async def _search(
     ctx: SearchContext,
 ) -> Response:
     context = SEARCH2_CONTEXT if version == 2 else PRESENTATION2_CONTEXT
-    return await _cached(request, ctx, context, book_id is None,
-                         lambda: _search_body(request, version, book_id, q, motivation, page, ctx))
+    return await _cached(
+        request,
+        ctx,
+        context,
+        book_id is None,
+        lambda: _search_body(request, version, book_id, q, motivation, page, ctx),
+    )
 
 
 def _search_body(
@@ -207,8 +211,13 @@ def _search_body(
 
 @router.api_route("/iiif/search/2", methods=["GET"], summary="Search every book (Content Search 2.0)")
 async def search_all_v2(
-    request: Request, ctx: SearchContextDep,
-    q: Q = None, motivation: Motivation = None, page: PageParam = None, date: Ignored = None, user: Ignored = None,
+    request: Request,
+    ctx: SearchContextDep,
+    q: Q = None,
+    motivation: Motivation = None,
+    page: PageParam = None,
+    date: Ignored = None,
+    user: Ignored = None,
 ) -> Response:
     """Hits in every indexed book as an AnnotationPage; each target's `partOf` names its manifest."""
     return await _search(request, 2, None, q, motivation, page, ctx)
@@ -216,8 +225,13 @@ async def search_all_v2(
 
 @router.api_route("/iiif/search/1", methods=["GET"], summary="Search every book (Content Search 1.0)")
 async def search_all_v1(
-    request: Request, ctx: SearchContextDep,
-    q: Q = None, motivation: Motivation = None, page: PageParam = None, date: Ignored = None, user: Ignored = None,
+    request: Request,
+    ctx: SearchContextDep,
+    q: Q = None,
+    motivation: Motivation = None,
+    page: PageParam = None,
+    date: Ignored = None,
+    user: Ignored = None,
 ) -> Response:
     """Hits in every indexed book as an sc:AnnotationList; each annotation's `within` names its manifest."""
     return await _search(request, 1, None, q, motivation, page, ctx)
@@ -225,8 +239,14 @@ async def search_all_v1(
 
 @router.api_route("/iiif/{book_id}/search/2", methods=["GET"], summary="Search one book (Content Search 2.0)")
 async def search_book_v2(
-    request: Request, book_id: str, ctx: SearchContextDep,
-    q: Q = None, motivation: Motivation = None, page: PageParam = None, date: Ignored = None, user: Ignored = None,
+    request: Request,
+    book_id: str,
+    ctx: SearchContextDep,
+    q: Q = None,
+    motivation: Motivation = None,
+    page: PageParam = None,
+    date: Ignored = None,
+    user: Ignored = None,
 ) -> Response:
     """Hits in one book as a Search 2.0 AnnotationPage."""
     return await _search(request, 2, book_id, q, motivation, page, ctx)
@@ -234,8 +254,14 @@ async def search_book_v2(
 
 @router.api_route("/iiif/{book_id}/search/1", methods=["GET"], summary="Search one book (Content Search 1.0)")
 async def search_book_v1(
-    request: Request, book_id: str, ctx: SearchContextDep,
-    q: Q = None, motivation: Motivation = None, page: PageParam = None, date: Ignored = None, user: Ignored = None,
+    request: Request,
+    book_id: str,
+    ctx: SearchContextDep,
+    q: Q = None,
+    motivation: Motivation = None,
+    page: PageParam = None,
+    date: Ignored = None,
+    user: Ignored = None,
 ) -> Response:
     """Hits in one book as a Search 1.0 sc:AnnotationList (what Mirador and UV read)."""
     return await _search(request, 1, book_id, q, motivation, page, ctx)
@@ -254,8 +280,13 @@ async def _autocomplete(
     ctx: SearchContext,
 ) -> Response:
     context = SEARCH2_CONTEXT if version == 2 else SEARCH1_CONTEXT
-    return await _cached(request, ctx, context, book_id is None,
-                         lambda: _autocomplete_body(request, version, book_id, q, motivation, min_count, ctx))
+    return await _cached(
+        request,
+        ctx,
+        context,
+        book_id is None,
+        lambda: _autocomplete_body(request, version, book_id, q, motivation, min_count, ctx),
+    )
 
 
 def _autocomplete_body(
@@ -271,7 +302,11 @@ def _autocomplete_body(
     _check_book(snapshot, book_id)
     text = _required_q(q, settings)  # 2.0 §5.1, 1.0 §4.2: q MUST be present
     least = _min_count(min_count)
-    found = terms(snapshot, text, book_id, least, settings.autocomplete_limit) if _motivation_allows(motivation, version) else []
+    found = (
+        terms(snapshot, text, book_id, least, settings.autocomplete_limit)
+        if _motivation_allows(motivation, version)
+        else []
+    )
     params = list(_kept_params(text, motivation))
     if min_count:
         params.append(("min", str(least)))
@@ -284,8 +319,13 @@ def _autocomplete_body(
 
 @router.api_route("/iiif/autocomplete/2", methods=["GET"], summary="Autocomplete over every book (2.0)")
 async def autocomplete_all_v2(
-    request: Request, ctx: SearchContextDep,
-    q: Q = None, motivation: Motivation = None, min_count: Min = None, date: Ignored = None, user: Ignored = None,
+    request: Request,
+    ctx: SearchContextDep,
+    q: Q = None,
+    motivation: Motivation = None,
+    min_count: Min = None,
+    date: Ignored = None,
+    user: Ignored = None,
 ) -> Response:
     """Terms of every book that start with `q`, as a TermPage."""
     return await _autocomplete(request, 2, None, q, motivation, min_count, ctx)
@@ -293,8 +333,13 @@ async def autocomplete_all_v2(
 
 @router.api_route("/iiif/autocomplete/1", methods=["GET"], summary="Autocomplete over every book (1.0)")
 async def autocomplete_all_v1(
-    request: Request, ctx: SearchContextDep,
-    q: Q = None, motivation: Motivation = None, min_count: Min = None, date: Ignored = None, user: Ignored = None,
+    request: Request,
+    ctx: SearchContextDep,
+    q: Q = None,
+    motivation: Motivation = None,
+    min_count: Min = None,
+    date: Ignored = None,
+    user: Ignored = None,
 ) -> Response:
     """Terms of every book that start with `q`, as a search:TermList."""
     return await _autocomplete(request, 1, None, q, motivation, min_count, ctx)
@@ -302,8 +347,14 @@ async def autocomplete_all_v1(
 
 @router.api_route("/iiif/{book_id}/autocomplete/2", methods=["GET"], summary="Autocomplete in one book (2.0)")
 async def autocomplete_book_v2(
-    request: Request, book_id: str, ctx: SearchContextDep,
-    q: Q = None, motivation: Motivation = None, min_count: Min = None, date: Ignored = None, user: Ignored = None,
+    request: Request,
+    book_id: str,
+    ctx: SearchContextDep,
+    q: Q = None,
+    motivation: Motivation = None,
+    min_count: Min = None,
+    date: Ignored = None,
+    user: Ignored = None,
 ) -> Response:
     """Terms of one book that start with `q`, as a TermPage."""
     return await _autocomplete(request, 2, book_id, q, motivation, min_count, ctx)
@@ -311,8 +362,14 @@ async def autocomplete_book_v2(
 
 @router.api_route("/iiif/{book_id}/autocomplete/1", methods=["GET"], summary="Autocomplete in one book (1.0)")
 async def autocomplete_book_v1(
-    request: Request, book_id: str, ctx: SearchContextDep,
-    q: Q = None, motivation: Motivation = None, min_count: Min = None, date: Ignored = None, user: Ignored = None,
+    request: Request,
+    book_id: str,
+    ctx: SearchContextDep,
+    q: Q = None,
+    motivation: Motivation = None,
+    min_count: Min = None,
+    date: Ignored = None,
+    user: Ignored = None,
 ) -> Response:
     """Terms of one book that start with `q`, as a search:TermList."""
     return await _autocomplete(request, 1, book_id, q, motivation, min_count, ctx)

@@ -16,7 +16,7 @@ import html
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -123,12 +123,12 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _template(name: str) -> Template:
     return Template((TEMPLATES / name).read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _asset_hash(name: str) -> str:
     return hashlib.blake2b((STATIC / name).read_bytes(), digest_size=6).hexdigest()
 
@@ -264,22 +264,25 @@ def _viewer_page(request: Request, key: str, manifest: str | None, q: str | None
 
 
 @router.get("/viewer/mirador", response_class=HTMLResponse, summary="Mirador 4 on a manifest")
-def mirador(request: Request, settings: SettingsDep, base: BaseUrlDep,
-            manifest: str | None = None, q: str | None = None) -> Response:
+def mirador(
+    request: Request, settings: SettingsDep, base: BaseUrlDep, manifest: str | None = None, q: str | None = None
+) -> Response:
     """Mirador 4 with the manifest open and, with `q`, its search panel already run."""
     return _viewer_page(request, "mirador", manifest, q, base, settings.max_query_length)
 
 
 @router.get("/viewer/mirador3", response_class=HTMLResponse, summary="Mirador 3 on a manifest")
-def mirador3(request: Request, settings: SettingsDep, base: BaseUrlDep,
-             manifest: str | None = None, q: str | None = None) -> Response:
+def mirador3(
+    request: Request, settings: SettingsDep, base: BaseUrlDep, manifest: str | None = None, q: str | None = None
+) -> Response:
     """Mirador 3 with the manifest open and, with `q`, its search panel already run."""
     return _viewer_page(request, "mirador3", manifest, q, base, settings.max_query_length)
 
 
 @router.get("/viewer/uv", response_class=HTMLResponse, summary="Universal Viewer on a manifest")
-def uv(request: Request, settings: SettingsDep, base: BaseUrlDep,
-       manifest: str | None = None, q: str | None = None) -> Response:
+def uv(
+    request: Request, settings: SettingsDep, base: BaseUrlDep, manifest: str | None = None, q: str | None = None
+) -> Response:
     """Universal Viewer 4.4 with the manifest open and, with `q`, the search run (its `highlight`)."""
     return _viewer_page(request, "uv", manifest, q, base, settings.max_query_length)
 
@@ -287,8 +290,9 @@ def uv(request: Request, settings: SettingsDep, base: BaseUrlDep,
 def _safe_file(root: Path, relative: str) -> Path | None:
     """`root/relative` when it is a regular file inside `root`, else None (no traversal, no dotfiles)."""
     parts = relative.split("/")
-    if not relative or any(part in ("", ".", "..") or part.startswith(".") or "\\" in part or "\0" in part
-                           for part in parts):
+    if not relative or any(
+        part in ("", ".", "..") or part.startswith(".") or "\\" in part or "\0" in part for part in parts
+    ):
         return None
     try:
         base = root.resolve(strict=True)
@@ -313,8 +317,11 @@ def viewer_file(request: Request, key: str, version: str, path: str) -> Response
     root = viewers_dir(request)
     installed = viewer.version(root)
     if installed is None:
-        return PlainTextResponse(f"{viewer.title} is not installed: run {INSTALL_HINT}\n", status_code=503,
-                                 headers={"Cache-Control": "no-store"})
+        return PlainTextResponse(
+            f"{viewer.title} is not installed: run {INSTALL_HINT}\n",
+            status_code=503,
+            headers={"Cache-Control": "no-store"},
+        )
     if version != installed:
         return _not_found(f"{viewer.title} {installed} is installed, not {version}")
     file = _safe_file(viewer.dist(root), path)

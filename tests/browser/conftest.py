@@ -38,8 +38,14 @@ REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 CHROMIUM = Path(os.environ.get("IIIF_SEARCH_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 BOOK_FOLDER = "en_harper_half_hours_with_highwaymen_1908"
 PAGES = ("0003.png", "0005.png")  # "highwayman" on both, "balfour" on the second, "the" ~20 times on each
@@ -88,7 +94,9 @@ def _image_size(path: Path) -> tuple[int, int]:
         return image.size
 
 
-def _v2_manifest(base: str, book: str, pages: list[Path], hocr: list[Path], canvas_width: int | None = None) -> dict[str, Any]:
+def _v2_manifest(
+    base: str, book: str, pages: list[Path], hocr: list[Path], canvas_width: int | None = None
+) -> dict[str, Any]:
     """A Presentation 2.1 manifest of the pages: Image API 2.1 services on this server, hOCR in seeAlso.
 
     With `canvas_width`, canvases are that wide (and as tall as the image's aspect ratio
@@ -102,20 +110,40 @@ def _v2_manifest(base: str, book: str, pages: list[Path], hocr: list[Path], canv
         canvas_h = round(height * canvas_w / width)
         service = f"{base}/iiif/image/2/{page.stem}"
         canvas_id = f"{root}/canvas/c{n}"
-        canvases.append({
-            "@id": canvas_id, "@type": "sc:Canvas", "label": f"p. {n}", "width": canvas_w, "height": canvas_h,
-            "images": [{
-                "@id": f"{root}/annotation/image-{n}", "@type": "oa:Annotation", "motivation": "sc:painting",
-                "on": canvas_id,
-                "resource": {
-                    "@id": f"{service}/full/full/0/default.jpg", "@type": "dctypes:Image", "format": "image/jpeg",
-                    "width": width, "height": height,
-                    "service": {"@context": "http://iiif.io/api/image/2/context.json", "@id": service,
-                                "profile": "http://iiif.io/api/image/2/level1.json"},
+        canvases.append(
+            {
+                "@id": canvas_id,
+                "@type": "sc:Canvas",
+                "label": f"p. {n}",
+                "width": canvas_w,
+                "height": canvas_h,
+                "images": [
+                    {
+                        "@id": f"{root}/annotation/image-{n}",
+                        "@type": "oa:Annotation",
+                        "motivation": "sc:painting",
+                        "on": canvas_id,
+                        "resource": {
+                            "@id": f"{service}/full/full/0/default.jpg",
+                            "@type": "dctypes:Image",
+                            "format": "image/jpeg",
+                            "width": width,
+                            "height": height,
+                            "service": {
+                                "@context": "http://iiif.io/api/image/2/context.json",
+                                "@id": service,
+                                "profile": "http://iiif.io/api/image/2/level1.json",
+                            },
+                        },
+                    }
+                ],
+                "seeAlso": {
+                    "@id": ocr.as_uri(),
+                    "format": "text/vnd.hocr+html",
+                    "profile": "http://kba.cloud/hocr-spec/1.2/",
                 },
-            }],
-            "seeAlso": {"@id": ocr.as_uri(), "format": "text/vnd.hocr+html", "profile": "http://kba.cloud/hocr-spec/1.2/"},
-        })
+            }
+        )
     return {
         "@context": "http://iiif.io/api/presentation/2/context.json",
         "@id": f"{root}/manifest.json",
@@ -177,16 +205,33 @@ def sample(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, base_url
 
 
 @pytest.fixture(scope="session")
-def live_server(sample: Sample, server_port: int, base_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_server(
+    sample: Sample, server_port: int, base_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """`iiif-search serve` on the sample index; yields its base URL."""
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     env = {**os.environ, "IIIF_SEARCH_PAGE_SIZE": str(PAGE_SIZE)}
     env.pop("IIIF_SEARCH_PUBLIC_URL", None)
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [str(VENV_BIN / "iiif-search"), "serve", "--data-dir", str(sample.data_dir), "--host", "127.0.0.1",
-             "--port", str(server_port), "--image-root", str(sample.image_root), "--log-level", "warning"],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=sample.data_dir.parent,
+            [
+                str(VENV_BIN / "iiif-search"),
+                "serve",
+                "--data-dir",
+                str(sample.data_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(server_port),
+                "--image-root",
+                str(sample.image_root),
+                "--log-level",
+                "warning",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=sample.data_dir.parent,
         )
     try:
         deadline = time.monotonic() + 60
@@ -214,12 +259,20 @@ def live_server(sample: Sample, server_port: int, base_url: str, tmp_path_factor
 @pytest.fixture(scope="session")
 def viewers_installed() -> None:
     """Fail early, with the fix, when the npm viewers are missing."""
-    missing = [p for p in ("viewers/node_modules/mirador/dist/mirador.min.js",
-                           "viewers/mirador3/node_modules/mirador/dist/mirador.min.js",
-                           "viewers/node_modules/universalviewer/dist/umd/UV.js") if not (REPO / p).is_file()]
+    missing = [
+        p
+        for p in (
+            "viewers/node_modules/mirador/dist/mirador.min.js",
+            "viewers/mirador3/node_modules/mirador/dist/mirador.min.js",
+            "viewers/node_modules/universalviewer/dist/umd/UV.js",
+        )
+        if not (REPO / p).is_file()
+    ]
     if missing:
-        pytest.fail(f"viewer files missing ({', '.join(missing)}): run scripts/install-viewers "
-                    "(or deselect these tests with -m 'not browser')")
+        pytest.fail(
+            f"viewer files missing ({', '.join(missing)}): run scripts/install-viewers "
+            "(or deselect these tests with -m 'not browser')"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -287,7 +340,7 @@ def page(browser: Any, live_server: str, artifacts_dir: Path, request: pytest.Fi
             stem = artifacts_dir / request.node.name.replace("/", "_")[:120]
             try:
                 page.screenshot(path=f"{stem}.png", full_page=True)
-            except Exception as exc:  # noqa: BLE001 - the test already failed; keep its own error
+            except Exception as exc:
                 console.append(f"[harness] screenshot failed: {exc}")
             Path(f"{stem}.console.txt").write_text("\n".join(console))
             print(f"\nbrowser artifacts: {stem}.png, {stem}.console.txt", file=sys.stderr)

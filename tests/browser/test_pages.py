@@ -54,8 +54,9 @@ def serve_elsewhere(page: Any, base: str, manifest: dict[str, Any]) -> list[str]
         asked.append(url)
         parts = urlsplit(url)
         upstream = httpx.get(f"{base}{parts.path}?{parts.query}", timeout=30)
-        route.fulfill(status=upstream.status_code, body=upstream.content,
-                      headers={"Content-Type": "application/json", **CORS})
+        route.fulfill(
+            status=upstream.status_code, body=upstream.content, headers={"Content-Type": "application/json", **CORS}
+        )
 
     page.route(EXTERNAL_MANIFEST, manifest_route)
     page.route(f"{EXTERNAL_SEARCH}/**", search_route)
@@ -66,7 +67,11 @@ def test_landing_page_lists_the_books_and_opens_one_with_a_search(page: Any, liv
     page.goto(f"{live_server}/")
     rows = page.locator("tr.book")
     assert rows.count() == 3
-    assert sorted(rows.evaluate_all("rows => rows.map(r => r.dataset.book)")) == ["harper", "harper-scaled", "harper-v2"]
+    assert sorted(rows.evaluate_all("rows => rows.map(r => r.dataset.book)")) == [
+        "harper",
+        "harper-scaled",
+        "harper-v2",
+    ]
     row = page.locator('tr.book[data-book="harper"]')
     assert "Half-Hours with the Highwaymen" in row.inner_text()
     assert row.locator("a.manifest").get_attribute("href") == f"{live_server}/iiif/harper/manifest"

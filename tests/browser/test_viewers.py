@@ -15,7 +15,6 @@ canvas pixels (it paints hits in #ffff00 / #00BFFF at 30% opacity) or UV's
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable
@@ -283,7 +282,8 @@ class UvDriver(Driver):
         if not rects:
             return "no div.annotationRect drawn"
         # Where the word's pixels are drawn: UV's OpenSeadragon maps image pixels to the screen.
-        expected = self.page.evaluate("""([x, y, w, h]) => {
+        expected = self.page.evaluate(
+            """([x, y, w, h]) => {
             const viewer = window.uv.assignedContentHandler.extension.centerPanel.viewer;
             const image = viewer.world.getItemAt(0);
             if (!image || viewer.world.needsDraw()) return null;
@@ -292,11 +292,15 @@ class UvDriver(Driver):
             const r = viewer.element.getBoundingClientRect();
             const a = screen(x, y), b = screen(x + w, y + h);
             return [a.x + r.x, a.y + r.y, b.x + r.x, b.y + r.y];
-        }""", [box[0] * scale, box[1] * scale, box[2] * scale, box[3] * scale])
+        }""",
+            [box[0] * scale, box[1] * scale, box[2] * scale, box[3] * scale],
+        )
         if expected is None:
             return "the page image is still loading"
         if not any(close_boxes(tuple(rect), tuple(expected)) for rect in rects):
-            return f"annotationRects at {[[round(v) for v in r] for r in rects]}, word at {[round(v) for v in expected]}"
+            return (
+                f"annotationRects at {[[round(v) for v in r] for r in rects]}, word at {[round(v) for v in expected]}"
+            )
         return ""
 
 
@@ -331,7 +335,9 @@ def image_scale(base: str, book: str, canvas_id: str) -> float:
     raise AssertionError(f"canvas {canvas_id} not in the manifest of {book}")
 
 
-def assert_highlighted(driver: Driver, base: str, book: str, q: str, tmp_path: Path, settle_s: float = WAIT_MS / 1000) -> None:
+def assert_highlighted(
+    driver: Driver, base: str, book: str, q: str, tmp_path: Path, settle_s: float = WAIT_MS / 1000
+) -> None:
     """The single hit of `q` is highlighted over its word.
 
     Waits for a highlight to appear, then gives the viewer `settle_s` seconds (its pan and
@@ -383,7 +389,9 @@ def test_typed_search_lists_and_highlights_hits(
 
 
 @pytest.mark.parametrize("viewer", VIEWERS)
-def test_search_lists_every_hit_with_its_word(page: Any, live_server: str, requests_seen: list[str], viewer: str) -> None:
+def test_search_lists_every_hit_with_its_word(
+    page: Any, live_server: str, requests_seen: list[str], viewer: str
+) -> None:
     driver = make_driver(viewer, page, live_server)
     driver.open(f"{live_server}/iiif/harper/manifest")
     driver.search("highwayman")
@@ -412,7 +420,9 @@ def test_autocomplete_offers_indexed_terms(page: Any, live_server: str, requests
     box = driver.search_box()
     box.press("ArrowDown")
     box.press("Enter")
-    wait_until(lambda: {"q": ["highwayman"]} in search_requests(requests_seen, "harper"), "a search for the chosen term")
+    wait_until(
+        lambda: {"q": ["highwayman"]} in search_requests(requests_seen, "harper"), "a search for the chosen term"
+    )
 
 
 @pytest.mark.parametrize("viewer", VIEWERS)
@@ -478,10 +488,10 @@ MISPLACED = {
 }
 
 
-@pytest.mark.parametrize("viewer", [pytest.param(v, marks=pytest.mark.xfail(strict=True, reason=MISPLACED[v])) for v in VIEWERS])
-def test_highlight_on_a_canvas_smaller_than_its_image(
-    page: Any, live_server: str, viewer: str, tmp_path: Path
-) -> None:
+@pytest.mark.parametrize(
+    "viewer", [pytest.param(v, marks=pytest.mark.xfail(strict=True, reason=MISPLACED[v])) for v in VIEWERS]
+)
+def test_highlight_on_a_canvas_smaller_than_its_image(page: Any, live_server: str, viewer: str, tmp_path: Path) -> None:
     """Presentation lets a canvas differ in size from its image; our boxes are in canvas units.
 
     Every viewer here places the highlight as if canvas units were image pixels, so on

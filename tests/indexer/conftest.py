@@ -15,6 +15,7 @@ import pytest
 
 from indexer.fetch import Fetcher
 
+
 @pytest.fixture(scope="session")
 def manifests_dir(shared_data: Path) -> Path:
     """The real v2 and v3 manifests and collections (`shared_data` is tests/conftest.py's)."""
@@ -22,7 +23,7 @@ def manifests_dir(shared_data: Path) -> Path:
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         """Keep test output clean."""
 
 

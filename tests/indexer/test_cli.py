@@ -24,7 +24,17 @@ INDEX_MANIFEST = [sys.executable, "-c", "from indexer.cli import main; main()"]
 def test_help_lists_every_option() -> None:
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    for option in ("--id", "--data-dir", "--lang", "--workers", "--ocr", "--ocr-width", "--timeout", "--json", "--wait"):
+    for option in (
+        "--id",
+        "--data-dir",
+        "--lang",
+        "--workers",
+        "--ocr",
+        "--ocr-width",
+        "--timeout",
+        "--json",
+        "--wait",
+    ):
         assert option in result.output
 
 

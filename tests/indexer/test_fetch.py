@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -141,7 +142,10 @@ def test_redirects_are_followed_up_to_five() -> None:
     with Fetcher(transport=httpx.MockTransport(redirecting(5))) as fetcher:
         fetched = fetcher.get(URL)
     assert fetched == Fetched(b"end", "text/plain", f"{URL}?step=5")
-    with Fetcher(transport=httpx.MockTransport(redirecting(6))) as fetcher, pytest.raises(FetchError, match="redirects"):
+    with (
+        Fetcher(transport=httpx.MockTransport(redirecting(6))) as fetcher,
+        pytest.raises(FetchError, match="redirects"),
+    ):
         fetcher.get(URL)
 
 
@@ -155,7 +159,7 @@ def test_redirect_to_a_file_url_is_not_followed() -> None:
 def test_allowed_hosts_apply_to_redirects() -> None:
     recorder = Recorder(httpx.Response(302, headers={"Location": "http://169.254.169.254/latest"}), httpx.Response(200))
     with Fetcher(transport=httpx.MockTransport(recorder.handle), allowed_hosts={"iiif.example.org"}) as fetcher:
-        with pytest.raises(FetchError, match="host '169.254.169.254' is not allowed"):
+        with pytest.raises(FetchError, match=re.escape("host '169.254.169.254' is not allowed")):
             fetcher.get(URL)
         with pytest.raises(FetchError, match="not allowed"):
             fetcher.get("https://elsewhere.example.com/m.json")
@@ -211,9 +215,11 @@ def test_an_unfollowed_redirect_is_an_error() -> None:
 
 @pytest.mark.parametrize("location", ["http://", "https://[::1"])
 def test_malformed_urls_are_fetch_errors(location: str) -> None:
-    with Fetcher(transport=httpx.MockTransport(lambda request: httpx.Response(200))) as fetcher:
-        with pytest.raises(FetchError):
-            fetcher.get(location)
+    with (
+        Fetcher(transport=httpx.MockTransport(lambda request: httpx.Response(200))) as fetcher,
+        pytest.raises(FetchError),
+    ):
+        fetcher.get(location)
 
 
 def test_broken_compressed_body_is_a_fetch_error() -> None:

@@ -10,7 +10,12 @@ import pytest
 from indexer.errors import StoreError
 from indexer.store import PageRecord, StoredWord
 
-ROWS = (("Straße", 10, 20, 30, 40, 0), ("verbun-", 50, 20, 60, 40, 0), ("den", 5, 70, 25, 40, 1), ("a\x1fb", 1, 2, 3, 4, 1))
+ROWS = (
+    ("Straße", 10, 20, 30, 40, 0),
+    ("verbun-", 50, 20, 60, 40, 0),
+    ("den", 5, 70, 25, 40, 1),
+    ("a\x1fb", 1, 2, 3, 4, 1),
+)
 TOKENS = ("strasse", "verbunden", "a", "b")
 SPANS = ((0, 0), (1, 2), (3, 3), (3, 3))
 

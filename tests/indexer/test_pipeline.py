@@ -88,7 +88,9 @@ def test_dehyphenated_words_are_found_whole(indexed_books) -> None:
 
 def _gt_lines_alto(path: Path) -> list[tuple[str, tuple[int, int, int, int]]]:
     page = parse_ocr(path.read_bytes(), "alto", source=str(path))
-    return [(" ".join(w.text for w in line.words), (line.box.x, line.box.y, line.box.w, line.box.h)) for line in page.lines]
+    return [
+        (" ".join(w.text for w in line.words), (line.box.x, line.box.y, line.box.w, line.box.h)) for line in page.lines
+    ]
 
 
 def _gt_lines_page_xml(path: Path) -> list[tuple[str, tuple[int, int, int, int]]]:
@@ -146,32 +148,79 @@ def _v3_manifest(images: list[tuple[Path, int, int]], *, scale: int = 1, base: s
     canvases = []
     for n, (image, width, height) in enumerate(images, 1):
         cid = f"https://example.org/book/canvas/{n}"
-        canvases.append({
-            "id": cid, "type": "Canvas", "label": {"none": [str(n)]},
-            "width": width * scale, "height": height * scale,
-            "items": [{"id": f"{cid}/page", "type": "AnnotationPage", "items": [{
-                "id": f"{cid}/anno", "type": "Annotation", "motivation": "painting", "target": cid,
-                "body": {"id": f"{base}{image}", "type": "Image", "format": "image/png",
-                         "width": width, "height": height},
-            }]}],
-        })
-    return {"@context": "http://iiif.io/api/presentation/3/context.json", "id": "https://example.org/book/manifest",
-            "type": "Manifest", "label": {"en": ["Test book"]}, "items": canvases}
+        canvases.append(
+            {
+                "id": cid,
+                "type": "Canvas",
+                "label": {"none": [str(n)]},
+                "width": width * scale,
+                "height": height * scale,
+                "items": [
+                    {
+                        "id": f"{cid}/page",
+                        "type": "AnnotationPage",
+                        "items": [
+                            {
+                                "id": f"{cid}/anno",
+                                "type": "Annotation",
+                                "motivation": "painting",
+                                "target": cid,
+                                "body": {
+                                    "id": f"{base}{image}",
+                                    "type": "Image",
+                                    "format": "image/png",
+                                    "width": width,
+                                    "height": height,
+                                },
+                            }
+                        ],
+                    }
+                ],
+            }
+        )
+    return {
+        "@context": "http://iiif.io/api/presentation/3/context.json",
+        "id": "https://example.org/book/manifest",
+        "type": "Manifest",
+        "label": {"en": ["Test book"]},
+        "items": canvases,
+    }
 
 
 def _v2_manifest(images: list[tuple[Path, int, int]], base: str = "file://") -> dict:
     canvases = []
     for n, (image, width, height) in enumerate(images, 1):
         cid = f"https://example.org/v2/canvas/{n}"
-        canvases.append({
-            "@id": cid, "@type": "sc:Canvas", "label": str(n), "width": width, "height": height,
-            "images": [{"@type": "oa:Annotation", "motivation": "sc:painting", "on": cid,
-                        "resource": {"@id": f"{base}{image}", "@type": "dctypes:Image", "format": "image/png",
-                                     "width": width, "height": height}}],
-        })
-    return {"@context": "http://iiif.io/api/presentation/2/context.json", "@id": "https://example.org/v2/manifest",
-            "@type": "sc:Manifest", "label": "Test book v2",
-            "sequences": [{"@type": "sc:Sequence", "canvases": canvases}]}
+        canvases.append(
+            {
+                "@id": cid,
+                "@type": "sc:Canvas",
+                "label": str(n),
+                "width": width,
+                "height": height,
+                "images": [
+                    {
+                        "@type": "oa:Annotation",
+                        "motivation": "sc:painting",
+                        "on": cid,
+                        "resource": {
+                            "@id": f"{base}{image}",
+                            "@type": "dctypes:Image",
+                            "format": "image/png",
+                            "width": width,
+                            "height": height,
+                        },
+                    }
+                ],
+            }
+        )
+    return {
+        "@context": "http://iiif.io/api/presentation/2/context.json",
+        "@id": "https://example.org/v2/manifest",
+        "@type": "sc:Manifest",
+        "label": "Test book v2",
+        "sequences": [{"@type": "sc:Sequence", "canvases": canvases}],
+    }
 
 
 HARPER = "en_harper_half_hours_with_highwaymen_1908"
@@ -190,7 +239,7 @@ def _size(path: Path) -> tuple[int, int]:
 
 
 def test_a_canvas_twice_the_image_size_gets_boxes_twice_as_big(indexed_books, make_data_dir, tmp_path) -> None:
-    (image, _, _), = _harper_pages(1)
+    ((image, _, _),) = _harper_pages(1)
     width, height = _size(image)
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps(_v3_manifest([(image, width, height)], scale=2)))
@@ -201,7 +250,7 @@ def test_a_canvas_twice_the_image_size_gets_boxes_twice_as_big(indexed_books, ma
     once = Store(indexed_books[0]).snapshot().page_of(HARPER, 0)
     assert twice is not None and once is not None
     assert [w[0] for w in twice.words] == [w[0] for w in once.words]
-    for big, small in zip(map(StoredWord._make, twice.words), map(StoredWord._make, once.words)):
+    for big, small in zip(map(StoredWord._make, twice.words), map(StoredWord._make, once.words), strict=True):
         assert abs(big.x - 2 * small.x) <= 2 and abs(big.w - 2 * small.w) <= 3
         assert abs(big.y - 2 * small.y) <= 2 and abs(big.h - 2 * small.h) <= 3
 
@@ -223,13 +272,17 @@ def test_collection_source_indexes_every_manifest(make_data_dir, tmp_path, http_
     for n, page in enumerate(pages, 1):
         shutil.copy(page[0], tmp_path / f"p{n}.png")
     base = http_server(tmp_path)
-    for n, (path, w, h) in enumerate(pages, 1):
+    for n, (_path, w, h) in enumerate(pages, 1):
         m = _v3_manifest([(Path(f"p{n}.png"), w, h)], base=f"{base}/")
         m["id"] = f"{base}/m{n}.json"
         (tmp_path / f"m{n}.json").write_text(json.dumps(m))
-    collection = {"@context": "http://iiif.io/api/presentation/3/context.json", "id": f"{base}/c.json",
-                  "type": "Collection", "label": {"en": ["two"]},
-                  "items": [{"id": f"{base}/m{n}.json", "type": "Manifest"} for n in (1, 2)]}
+    collection = {
+        "@context": "http://iiif.io/api/presentation/3/context.json",
+        "id": f"{base}/c.json",
+        "type": "Collection",
+        "label": {"en": ["two"]},
+        "items": [{"id": f"{base}/m{n}.json", "type": "Manifest"} for n in (1, 2)],
+    }
     (tmp_path / "c.json").write_text(json.dumps(collection))
     data_dir = make_data_dir()
     reports = index([f"{base}/c.json"], IndexOptions(data_dir=data_dir, workers=2))
@@ -245,8 +298,14 @@ def test_existing_hocr_and_alto_are_used_without_tesseract(make_data_dir, tmp_pa
     base = http_server(tmp_path)
     manifest = _v3_manifest([(Path("missing1.jpg"), 1000, 1500), (Path("missing2.jpg"), 1000, 1500)], base=f"{base}/")
     manifest["items"][0]["seeAlso"] = [{"id": f"{base}/p1.hocr", "type": "Dataset", "format": "text/vnd.hocr+html"}]
-    manifest["items"][1]["seeAlso"] = [{"id": f"{base}/p2.xml", "type": "Dataset", "format": "application/xml",
-                                        "profile": "http://www.loc.gov/standards/alto/v3/alto.xsd"}]
+    manifest["items"][1]["seeAlso"] = [
+        {
+            "id": f"{base}/p2.xml",
+            "type": "Dataset",
+            "format": "application/xml",
+            "profile": "http://www.loc.gov/standards/alto/v3/alto.xsd",
+        }
+    ]
     (tmp_path / "m.json").write_text(json.dumps(manifest))
     data_dir = make_data_dir()
     [report] = index([f"{base}/m.json"], IndexOptions(data_dir=data_dir, workers=1, ocr="existing", book_id="ex"))
@@ -257,17 +316,18 @@ def test_existing_hocr_and_alto_are_used_without_tesseract(make_data_dir, tmp_pa
         assert page is not None and len(page.words) > 500
         # hOCR pixels and ALTO mm10 both scaled onto the 1000x1500 canvas.
         words = [page.word(i) for i in range(len(page.words))]
-        assert all(0 <= w.x and w.x + w.w <= 1000 and 0 <= w.y and w.y + w.h <= 1500 for w in words)
+        assert all(w.x >= 0 and w.x + w.w <= 1000 and w.y >= 0 and w.y + w.h <= 1500 for w in words)
         assert max(w.x + w.w for w in words) > 700
 
 
 def test_a_failing_canvas_is_recorded_and_the_rest_indexed(make_data_dir, tmp_path, http_server) -> None:
-    (image, w, h), = [(p, *_size(p)) for p, _, _ in _harper_pages(1)]
+    ((image, w, h),) = [(p, *_size(p)) for p, _, _ in _harper_pages(1)]
     shutil.copy(image, tmp_path / "ok.png")
     (tmp_path / "page.html").write_text("<html><body>not an image</body></html>")
     base = http_server(tmp_path)
-    manifest = _v3_manifest([(Path("ok.png"), w, h), (Path("gone.png"), w, h), (Path("page.html"), w, h)],
-                            base=f"{base}/")
+    manifest = _v3_manifest(
+        [(Path("ok.png"), w, h), (Path("gone.png"), w, h), (Path("page.html"), w, h)], base=f"{base}/"
+    )
     (tmp_path / "m.json").write_text(json.dumps(manifest))
     data_dir = make_data_dir()
     [report] = index([f"{base}/m.json"], IndexOptions(data_dir=data_dir, workers=2, book_id="flaky"))
@@ -305,7 +365,7 @@ def test_every_roman_book_is_in_the_index(indexed_books, shared_data) -> None:
 
 
 def test_a_remote_manifest_cannot_make_us_read_local_files(make_data_dir, tmp_path, http_server) -> None:
-    (image, w, h), = [(p, *_size(p)) for p, _, _ in _harper_pages(1)]
+    ((image, w, h),) = [(p, *_size(p)) for p, _, _ in _harper_pages(1)]
     base = http_server(tmp_path)
     manifest = _v3_manifest([(image, w, h)])  # the image is a file:// URL on this machine
     manifest["items"][0]["seeAlso"] = [{"id": "file:///etc/passwd", "type": "Dataset", "format": "text/vnd.hocr+html"}]

@@ -6,15 +6,13 @@ matcher: the arrays must say, for every page, exactly where each word is.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from indexer.postings_codec import BLOCK_LIMIT, ArrayPositions, ColumnarCodec
 from indexer.store import BookRecord, PageRecord, Snapshot, Store, StoredWord
 
-WORDS = "the quick brown fox jumps over the lazy dog and then the fox sleeps".split()
+WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "and", "then", "the", "fox", "sleeps"]
 
 
 def _book(store: Store, book_id: str, pages: int, shift: int = 0) -> None:
@@ -23,10 +21,14 @@ def _book(store: Store, book_id: str, pages: int, shift: int = 0) -> None:
         # Pages differ in length and content, so blocks mix counts and weights.
         tokens = tuple(WORDS[(n * 7 + i + shift) % len(WORDS)] for i in range(20 + n % 23))
         words = tuple(StoredWord(t, i * 5, 10, 4, 20, 0) for i, t in enumerate(tokens))
-        records.append(PageRecord.build(book_id, n, f"c{n}", str(n), 1000, 1000, words, tokens,
-                                        tuple((i, i) for i in range(len(tokens)))))
-    store.replace_book(BookRecord(id=book_id, label=book_id, manifest_id="m", version=3, source="s",
-                                  manifest={}), records)
+        records.append(
+            PageRecord.build(
+                book_id, n, f"c{n}", str(n), 1000, 1000, words, tokens, tuple((i, i) for i in range(len(tokens)))
+            )
+        )
+    store.replace_book(
+        BookRecord(id=book_id, label=book_id, manifest_id="m", version=3, source="s", manifest={}), records
+    )
 
 
 def _truth(snap: Snapshot, term: str) -> tuple[list[int], list[int], list[int]]:
@@ -118,7 +120,7 @@ def test_sequence_counts_agree_with_the_rule_on_stored_pages(snap: Snapshot, uni
     for book_id in (None, "big", "small1"):
         docnums, counts = snap.sequence_counts(units, book_id)
         want = {d: c for d, c in expected.items() if book_id is None or snap.page(d).book_id == book_id}
-        assert dict(zip(docnums, counts)) == want, (units, book_id)
+        assert dict(zip(docnums, counts, strict=True)) == want, (units, book_id)
         assert list(docnums) == snap.in_reading_order(docnums)
     if units == [[["fox"], ["dog"]]]:
         assert not expected

@@ -77,25 +77,38 @@ def _write(path: Path, data: dict[str, Any]) -> None:
 
 
 def test_self_containing_collection_terminates(
-    http_server: Callable[[Path], str], fetcher: Fetcher, manifests_dir: Path, tmp_path: Path,
+    http_server: Callable[[Path], str],
+    fetcher: Fetcher,
+    manifests_dir: Path,
+    tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     base = http_server(tmp_path)
     shutil.copy(manifests_dir / "v2" / "stanford_sn904cj3429.json", tmp_path / "m.json")
-    _write(tmp_path / "top.json", {
-        "@context": "http://iiif.io/api/presentation/3/context.json",
-        "id": f"{base}/top.json", "type": "Collection", "label": {"en": ["top"]},
-        "items": [
-            {"id": f"{base}/top.json", "type": "Collection"},  # itself
-            {"id": f"{base}/m.json", "type": "Manifest"},
-            {"id": f"{base}/sub.json", "type": "Collection"},
-        ],
-    })
-    _write(tmp_path / "sub.json", {  # a v2 collection listing its parent and the same manifest again
-        "@id": f"{base}/sub.json", "@type": "sc:Collection", "label": "sub",
-        "collections": [{"@id": f"{base}/top.json", "@type": "sc:Collection"}],
-        "manifests": [{"@id": f"{base}/m.json", "@type": "sc:Manifest"}],
-    })
+    _write(
+        tmp_path / "top.json",
+        {
+            "@context": "http://iiif.io/api/presentation/3/context.json",
+            "id": f"{base}/top.json",
+            "type": "Collection",
+            "label": {"en": ["top"]},
+            "items": [
+                {"id": f"{base}/top.json", "type": "Collection"},  # itself
+                {"id": f"{base}/m.json", "type": "Manifest"},
+                {"id": f"{base}/sub.json", "type": "Collection"},
+            ],
+        },
+    )
+    _write(
+        tmp_path / "sub.json",
+        {  # a v2 collection listing its parent and the same manifest again
+            "@id": f"{base}/sub.json",
+            "@type": "sc:Collection",
+            "label": "sub",
+            "collections": [{"@id": f"{base}/top.json", "@type": "sc:Collection"}],
+            "manifests": [{"@id": f"{base}/m.json", "@type": "sc:Manifest"}],
+        },
+    )
     with caplog.at_level(logging.WARNING, logger="indexer.sources"):
         books = list(read_source(f"{base}/top.json", fetcher))
     assert [b.source for b in books] == [f"{base}/m.json"]
@@ -106,10 +119,15 @@ def test_self_containing_collection_terminates(
 def test_depth_cap(tmp_path: Path, fetcher: Fetcher, http_server: Callable[[Path], str]) -> None:
     base = http_server(tmp_path)
     for level in range(5):
-        _write(tmp_path / f"c{level}.json", {
-            "id": f"{base}/c{level}.json", "type": "Collection", "label": {"none": [str(level)]},
-            "items": [{"id": f"{base}/c{level + 1}.json", "type": "Collection"}],
-        })
+        _write(
+            tmp_path / f"c{level}.json",
+            {
+                "id": f"{base}/c{level}.json",
+                "type": "Collection",
+                "label": {"none": [str(level)]},
+                "items": [{"id": f"{base}/c{level + 1}.json", "type": "Collection"}],
+            },
+        )
     failures: Failures = []
     assert list(read_source(f"{base}/c0.json", fetcher, max_depth=2, on_error=_collect(failures))) == []
     assert [where for where, _ in failures] == [f"{base}/c3.json"]
@@ -142,13 +160,20 @@ def test_bad_members_are_reported_and_the_rest_read(manifests_dir: Path, local_i
     annotations = "https://iiif.io/api/cookbook/recipe/0068-newspaper/newspaper_issue_1-anno_p1.json"
     metadata_only = "https://www.loc.gov/item/2017498721/manifest.json"
     local_iiif.alias(metadata_only, manifests_dir / "v2" / "loc_2017498721.json")
-    _write(path, {"id": "https://x/c", "type": "Collection", "items": [
-        {"id": "file:///etc/passwd", "type": "Manifest"},
-        {"id": annotations, "type": "Manifest"},
-        {"id": metadata_only, "type": "Manifest"},
-        {"type": "Manifest"},
-        {"id": ok, "type": "Manifest"},
-    ]})
+    _write(
+        path,
+        {
+            "id": "https://x/c",
+            "type": "Collection",
+            "items": [
+                {"id": "file:///etc/passwd", "type": "Manifest"},
+                {"id": annotations, "type": "Manifest"},
+                {"id": metadata_only, "type": "Manifest"},
+                {"type": "Manifest"},
+                {"id": ok, "type": "Manifest"},
+            ],
+        },
+    )
     failures: Failures = []
     with local_iiif.fetcher() as fetcher:
         books = list(read_source(str(path), fetcher, on_error=_collect(failures)))
@@ -162,7 +187,10 @@ def test_bad_members_are_reported_and_the_rest_read(manifests_dir: Path, local_i
 
 def test_an_id_is_refused_for_a_collection(manifests_dir: Path, local_iiif: Any) -> None:
     path = manifests_dir / "v3" / "cookbook" / "0068-newspaper__newspaper_title-collection.json"
-    with local_iiif.fetcher() as fetcher, pytest.raises(SourceError, match="--id names one book, but this is a Collection"):
+    with (
+        local_iiif.fetcher() as fetcher,
+        pytest.raises(SourceError, match="--id names one book, but this is a Collection"),
+    ):
         list(read_source(str(path), fetcher, book_id="paper"))
     assert local_iiif.requested == []
 
@@ -178,8 +206,14 @@ def test_member_ids_stay_distinct(manifests_dir: Path, local_iiif: Any, tmp_path
     local_iiif.alias(first, manifests_dir / "v2" / "stanford_sn904cj3429.json")
     local_iiif.alias(second, manifests_dir / "v2" / "bodleian_9cca8fdd.json")
     path = tmp_path / "c.json"
-    _write(path, {"id": "https://x/c", "type": "Collection", "items": [
-        {"id": first, "type": "Manifest"}, {"id": second, "type": "Manifest"}]})
+    _write(
+        path,
+        {
+            "id": "https://x/c",
+            "type": "Collection",
+            "items": [{"id": first, "type": "Manifest"}, {"id": second, "type": "Manifest"}],
+        },
+    )
     with local_iiif.fetcher() as fetcher:
         ids = [b.id for b in read_source(str(path), fetcher)]
     assert ids[0] == "x-book-1"

@@ -73,7 +73,9 @@ def test_harper_scans(shared_data: Path, iiif_schema: dict[str, Any]) -> None:
         "format": "image/jpeg",
         "width": 1433,
         "height": 2313,
-        "service": [{"id": f"{BASE_URL_MARKER}/iiif/image/3/{HARPER}~0001", "type": "ImageService3", "profile": "level1"}],
+        "service": [
+            {"id": f"{BASE_URL_MARKER}/iiif/image/3/{HARPER}~0001", "type": "ImageService3", "profile": "level1"}
+        ],
     }
     assert manifest["requiredStatement"]["label"] == {"en": ["License"]}
     assert "rights" not in manifest  # the licence there is prose, not a rights URI
@@ -120,15 +122,24 @@ def test_same_stem_gets_distinct_identifiers(tmp_path: Path) -> None:
 
 def test_book_json_rights_attribution_and_languages(tmp_path: Path, iiif_schema: dict[str, Any]) -> None:
     _image(tmp_path / "1.png")
-    (tmp_path / "book.json").write_text(json.dumps({
-        "title": "Ein Buch", "language": "de+la", "attribution": "Staatsbibliothek",
-        "license": "https://creativecommons.org/publicdomain/mark/1.0/",
-    }))
+    (tmp_path / "book.json").write_text(
+        json.dumps(
+            {
+                "title": "Ein Buch",
+                "language": "de+la",
+                "attribution": "Staatsbibliothek",
+                "license": "https://creativecommons.org/publicdomain/mark/1.0/",
+            }
+        )
+    )
     book = read_folder(tmp_path)
     assert book.label == "Ein Buch"
     assert book.language == "deu+lat"
     assert book.manifest["label"] == {"de": ["Ein Buch"]}
-    assert book.manifest["requiredStatement"] == {"label": {"en": ["Attribution"]}, "value": {"none": ["Staatsbibliothek"]}}
+    assert book.manifest["requiredStatement"] == {
+        "label": {"en": ["Attribution"]},
+        "value": {"none": ["Staatsbibliothek"]},
+    }
     assert book.manifest["rights"] == "http://creativecommons.org/publicdomain/mark/1.0/"
     _validate(book.manifest, iiif_schema)
 
@@ -136,7 +147,7 @@ def test_book_json_rights_attribution_and_languages(tmp_path: Path, iiif_schema:
 def test_broken_book_json_is_an_error(tmp_path: Path) -> None:
     _image(tmp_path / "1.png")
     (tmp_path / "book.json").write_text("{oops")
-    with pytest.raises(SourceError, match="book.json: not readable JSON"):
+    with pytest.raises(SourceError, match=r"book\.json: not readable JSON"):
         read_folder(tmp_path)
 
 

@@ -177,7 +177,9 @@ def test_cookbook_0068_newspaper() -> None:
     assert first.image.service_version == 3
     assert first.image.service_profile == "level1"
     assert first.image.width is None  # neither body nor service says
-    assert first.ocr == OcrRef("https://iiif.io/api/cookbook/recipe/0068-newspaper/newspaper_issue_1-alto_p1.xml", "alto")
+    assert first.ocr == OcrRef(
+        "https://iiif.io/api/cookbook/recipe/0068-newspaper/newspaper_issue_1-alto_p1.xml", "alto"
+    )
 
 
 def _v3(*canvases: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -188,15 +190,30 @@ def _canvas(n: int, body: Any = None, **extra: Any) -> dict[str, Any]:
     canvas: dict[str, Any] = {"id": f"https://x/c{n}", "type": "Canvas", **extra}
     if body is not None:
         canvas["items"] = [
-            {"id": f"https://x/c{n}/p", "type": "AnnotationPage",
-             "items": [{"id": f"https://x/c{n}/a", "type": "Annotation", "motivation": "painting",
-                        "body": body, "target": canvas["id"]}]}
+            {
+                "id": f"https://x/c{n}/p",
+                "type": "AnnotationPage",
+                "items": [
+                    {
+                        "id": f"https://x/c{n}/a",
+                        "type": "Annotation",
+                        "motivation": "painting",
+                        "body": body,
+                        "target": canvas["id"],
+                    }
+                ],
+            }
         ]
     return canvas
 
 
-IMAGE = {"id": "https://x/i/full/max/0/default.jpg", "type": "Image", "width": 100, "height": 200,
-         "service": [{"id": "https://x/i", "type": "ImageService3", "profile": "level1"}]}
+IMAGE = {
+    "id": "https://x/i/full/max/0/default.jpg",
+    "type": "Image",
+    "width": 100,
+    "height": 200,
+    "service": [{"id": "https://x/i", "type": "ImageService3", "profile": "level1"}],
+}
 
 
 def test_v3_canvas_sizes_images_and_skips(caplog: pytest.LogCaptureFixture) -> None:
@@ -210,7 +227,12 @@ def test_v3_canvas_sizes_images_and_skips(caplog: pytest.LogCaptureFixture) -> N
     )
     with caplog.at_level(logging.WARNING, logger="indexer.sources"):
         book = read_manifest_v3(data, "m.json", "b")
-    assert [(c.index, c.width, c.height) for c in book.canvases] == [(0, 1000, 2000), (1, 100, 200), (3, 10, 20), (4, 10, 20)]
+    assert [(c.index, c.width, c.height) for c in book.canvases] == [
+        (0, 1000, 2000),
+        (1, 100, 200),
+        (3, 10, 20),
+        (4, 10, 20),
+    ]
     assert [c.image is None for c in book.canvases] == [False, False, True, True]
     assert book.canvases[2].label == "p. 4"
     messages = [r.getMessage() for r in caplog.records]
@@ -219,11 +241,19 @@ def test_v3_canvas_sizes_images_and_skips(caplog: pytest.LogCaptureFixture) -> N
 
 
 def test_v3_specific_resource_body_and_services_lookup() -> None:
-    body = {"type": "SpecificResource", "source": {"id": "https://x/i.jpg", "type": "Image",
-                                                   "service": [{"id": "https://x/iiif/i", "type": "ImageService3"}]},
-            "selector": {"type": "FragmentSelector", "value": "xywh=0,0,10,10"}}
-    data = _v3(_canvas(1, body, width=10, height=10),
-               services=[{"id": "https://x/iiif/i", "type": "ImageService3", "profile": "level2"}])
+    body = {
+        "type": "SpecificResource",
+        "source": {
+            "id": "https://x/i.jpg",
+            "type": "Image",
+            "service": [{"id": "https://x/iiif/i", "type": "ImageService3"}],
+        },
+        "selector": {"type": "FragmentSelector", "value": "xywh=0,0,10,10"},
+    }
+    data = _v3(
+        _canvas(1, body, width=10, height=10),
+        services=[{"id": "https://x/iiif/i", "type": "ImageService3", "profile": "level2"}],
+    )
     image = read_manifest_v3(data, "m.json", "b").canvases[0].image
     assert image is not None
     assert (image.url, image.service, image.service_profile) == ("https://x/i.jpg", "https://x/iiif/i", "level2")
@@ -233,11 +263,32 @@ def test_v3_ocr_from_annotation_and_supplementing_page_and_language() -> None:
     hocr = {"id": "https://x/c1.hocr", "type": "Text", "format": "text/vnd.hocr+html"}
     first = _canvas(1, IMAGE, width=10, height=10)
     first["items"][0]["items"][0]["seeAlso"] = [hocr]
-    second = _canvas(2, IMAGE, width=10, height=10, annotations=[
-        {"id": "https://x/c2/ocr", "type": "AnnotationPage", "items": [
-            {"id": "https://x/c2/ocr/1", "type": "Annotation", "motivation": "supplementing",
-             "body": {"id": "https://x/c2.xml", "type": "Text", "format": "application/xml",
-                      "profile": "http://www.loc.gov/standards/alto/ns-v4#"}, "target": "https://x/c2"}]}])
+    second = _canvas(
+        2,
+        IMAGE,
+        width=10,
+        height=10,
+        annotations=[
+            {
+                "id": "https://x/c2/ocr",
+                "type": "AnnotationPage",
+                "items": [
+                    {
+                        "id": "https://x/c2/ocr/1",
+                        "type": "Annotation",
+                        "motivation": "supplementing",
+                        "body": {
+                            "id": "https://x/c2.xml",
+                            "type": "Text",
+                            "format": "application/xml",
+                            "profile": "http://www.loc.gov/standards/alto/ns-v4#",
+                        },
+                        "target": "https://x/c2",
+                    }
+                ],
+            }
+        ],
+    )
     book = read_manifest_v3(_v3(first, second, language=["de", "la"]), "m.json", "b")
     assert book.canvases[0].ocr == OcrRef("https://x/c1.hocr", "hocr")
     assert book.canvases[1].ocr == OcrRef("https://x/c2.xml", "alto")
@@ -245,25 +296,55 @@ def test_v3_ocr_from_annotation_and_supplementing_page_and_language() -> None:
 
 
 def test_v3_empty_manifest_is_an_error() -> None:
-    with pytest.raises(SourceError, match="manifest m.json has no canvases"):
+    with pytest.raises(SourceError, match=r"manifest m\.json has no canvases"):
         read_manifest_v3(_v3(), "m.json", "b")
 
 
 def test_v2_choice_label_forms_and_hocr_see_also() -> None:
     data = {
-        "@id": "https://x/m", "@type": "sc:Manifest",
+        "@id": "https://x/m",
+        "@type": "sc:Manifest",
         "label": [{"@value": "Titre", "@language": "fr"}, {"@value": "Title", "@language": "en"}],
-        "sequences": [{"canvases": [{
-            "@id": "https://x/c1", "@type": "sc:Canvas", "label": ["f. 1r"], "width": 100, "height": 200,
-            "seeAlso": {"@id": "https://x/c1.hocr", "format": "text/html", "profile": "http://kba.cloud/hocr-spec/1.2/"},
-            "otherContent": [{"@id": "https://x/list/c1", "@type": "sc:AnnotationList"}],
-            "images": [{"@type": "oa:Annotation", "motivation": "sc:painting", "on": "https://x/c1", "resource": {
-                "@type": "oa:Choice",
-                "default": {"@id": "https://x/c1-color.jpg", "@type": "dctypes:Image", "format": "image/jpeg",
-                            "service": {"@context": "http://iiif.io/api/image/2/context.json", "@id": "https://x/iiif/c1",
-                                        "profile": "http://iiif.io/api/image/2/level1.json"}},
-                "item": [{"@id": "https://x/c1-ir.jpg", "@type": "dctypes:Image"}]}}],
-        }]}],
+        "sequences": [
+            {
+                "canvases": [
+                    {
+                        "@id": "https://x/c1",
+                        "@type": "sc:Canvas",
+                        "label": ["f. 1r"],
+                        "width": 100,
+                        "height": 200,
+                        "seeAlso": {
+                            "@id": "https://x/c1.hocr",
+                            "format": "text/html",
+                            "profile": "http://kba.cloud/hocr-spec/1.2/",
+                        },
+                        "otherContent": [{"@id": "https://x/list/c1", "@type": "sc:AnnotationList"}],
+                        "images": [
+                            {
+                                "@type": "oa:Annotation",
+                                "motivation": "sc:painting",
+                                "on": "https://x/c1",
+                                "resource": {
+                                    "@type": "oa:Choice",
+                                    "default": {
+                                        "@id": "https://x/c1-color.jpg",
+                                        "@type": "dctypes:Image",
+                                        "format": "image/jpeg",
+                                        "service": {
+                                            "@context": "http://iiif.io/api/image/2/context.json",
+                                            "@id": "https://x/iiif/c1",
+                                            "profile": "http://iiif.io/api/image/2/level1.json",
+                                        },
+                                    },
+                                    "item": [{"@id": "https://x/c1-ir.jpg", "@type": "dctypes:Image"}],
+                                },
+                            }
+                        ],
+                    }
+                ]
+            }
+        ],
     }
     book = read_manifest_v2(data, "m.json", "b")
     canvas = book.canvases[0]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from indexer.store import BookRecord, PageRecord, Store, StoredWord
 
-WORDS = "the quick brown fox jumps over the lazy dog and then the fox sleeps".split()
+WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "and", "then", "the", "fox", "sleeps"]
 
 
 def _book(store: Store, book_id: str, pages: int, wait: float = 0.0) -> None:
@@ -19,10 +19,14 @@ def _book(store: Store, book_id: str, pages: int, wait: float = 0.0) -> None:
     for n in range(pages):
         tokens = tuple(WORDS[(n + i) % len(WORDS)] for i in range(200))
         words = tuple(StoredWord(t, i * 5 % 900, i // 20 * 30, 4, 20, i // 20) for i, t in enumerate(tokens))
-        records.append(PageRecord.build(book_id, n, f"c{n}", str(n), 1000, 1000, words, tokens,
-                                  tuple((i, i) for i in range(len(tokens)))))
-    store.replace_book(BookRecord(id=book_id, label=book_id, manifest_id="m", version=3, source="s",
-                                  manifest={}), records, wait=wait)
+        records.append(
+            PageRecord.build(
+                book_id, n, f"c{n}", str(n), 1000, 1000, words, tokens, tuple((i, i) for i in range(len(tokens)))
+            )
+        )
+    store.replace_book(
+        BookRecord(id=book_id, label=book_id, manifest_id="m", version=3, source="s", manifest={}), records, wait=wait
+    )
 
 
 def test_concurrent_reads_agree_with_serial_reads(tmp_path: Path) -> None:

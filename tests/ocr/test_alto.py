@@ -26,13 +26,13 @@ def assert_sane(page: Page) -> None:
     for line in page.lines:
         assert line.words
         assert line.box.w >= 1 and line.box.h >= 1
-        assert 0 <= line.box.x and line.box.right <= page.width
-        assert 0 <= line.box.y and line.box.bottom <= page.height
+        assert line.box.x >= 0 and line.box.right <= page.width
+        assert line.box.y >= 0 and line.box.bottom <= page.height
         for word in line.words:
             assert word.text and word.text == " ".join(word.text.split())
             assert word.box.w >= 1 and word.box.h >= 1
-            assert 0 <= word.box.x and word.box.right <= page.width
-            assert 0 <= word.box.y and word.box.bottom <= page.height
+            assert word.box.x >= 0 and word.box.right <= page.width
+            assert word.box.y >= 0 and word.box.bottom <= page.height
             assert word.confidence is None or 0 <= word.confidence <= 100
             assert word.joined is None or word.joined
 

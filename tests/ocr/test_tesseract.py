@@ -49,7 +49,7 @@ def test_phototest_hocr_parses_with_the_words(phototest_hocr: bytes) -> None:
 
 def test_text_lines_match_the_ground_truth(phototest_hocr: bytes, phototest: Path) -> None:
     page: Page = parse_ocr(phototest_hocr)
-    truth = [token for token in tokens(phototest.with_suffix(".txt").read_text())]
+    truth = list(tokens(phototest.with_suffix(".txt").read_text()))
     ours = [token for word in page.words() for token in tokens(word.text)]
     common = sum(min(ours.count(t), truth.count(t)) for t in set(truth))
     assert common / len(truth) > 0.95

@@ -87,11 +87,22 @@ class LiveServer:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         # A file, not a pipe: a server that logs a lot must never block on a full pipe.
-        self.log = tempfile.TemporaryFile()
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (open for the server's life; closed in stop())
         self.process = subprocess.Popen(
-            [*IIIF_SEARCH, "serve", "--port", str(self.port), "--data-dir", str(data_dir), "--log-level", "warning",
-             *extra],
-            env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=self.log,
+            [
+                *IIIF_SEARCH,
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(data_dir),
+                "--log-level",
+                "warning",
+                *extra,
+            ],
+            env=subprocess_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
         )
         deadline = time.monotonic() + 30
         while True:
@@ -224,7 +235,9 @@ def bad_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import pyvips
 
     root = tmp_path_factory.mktemp("bad-images")
-    page = pyvips.Image.new_from_file(str(REPO / "sample_books" / "en_harper_half_hours_with_highwaymen_1908" / "0002.png"))
+    page = pyvips.Image.new_from_file(
+        str(REPO / "sample_books" / "en_harper_half_hours_with_highwaymen_1908" / "0002.png")
+    )
     crop = page.crop(150, 300, 1100, 500)
     crop.write_to_file(str(root / "good.png"))
     crop.write_to_file(str(root / "good.jpg"), Q=90)
@@ -250,8 +263,10 @@ def service(tmp_path_factory: pytest.TempPathFactory, peru_pages: Pages, bad_ima
         assert all(totals.values()), totals
         state = Service(data_dir, server, count, totals)
         yield state
-        print(f"\nbad input: {len(state.inputs)} inputs and faults tried against the live server; after each, the "
-              f"index opened, {SEED_ID} was whole and its {len(totals)} searches answered as before")
+        print(
+            f"\nbad input: {len(state.inputs)} inputs and faults tried against the live server; after each, the "
+            f"index opened, {SEED_ID} was whole and its {len(totals)} searches answered as before"
+        )
     finally:
         log = server.stop()
         # A bad input must never have reached the server's 500 handler.
@@ -263,8 +278,9 @@ def service(tmp_path_factory: pytest.TempPathFactory, peru_pages: Pages, bad_ima
 
 def run_index(args: list[str], data_dir: Path, env: dict[str, str] | None = None) -> Result:
     """index-manifest in process (click's runner); fails on a traceback, which is never a clear error."""
-    result = CliRunner().invoke(index_manifest, [*args, "--data-dir", str(data_dir), "--workers", "1", "--quiet"],
-                                env=env)
+    result = CliRunner().invoke(
+        index_manifest, [*args, "--data-dir", str(data_dir), "--workers", "1", "--quiet"], env=env
+    )
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise AssertionError(f"index-manifest raised {result.exception!r}:\n{result.output}") from result.exception
     assert "Traceback" not in result.output, result.output
@@ -314,7 +330,7 @@ def _handler(state: BadHttp) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        def log_message(self, format: str, *args: Any) -> None:
             """Quiet."""
 
         def send_body(self, status: int, body: bytes, content_type: str) -> None:
@@ -324,7 +340,7 @@ def _handler(state: BadHttp) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_GET(self) -> None:
             parts = self.path.lstrip("/").split("/")
             hits = state.count(self.path)
             how, rest = parts[0], parts[1:]

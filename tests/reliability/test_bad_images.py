@@ -28,15 +28,43 @@ def image_manifest(manifest_id: str, images: list[tuple[str, int, int]]) -> dict
     items = []
     for n, (url, width, height) in enumerate(images, 1):
         canvas = f"{manifest_id}/canvas/{n}"
-        items.append({
-            "id": canvas, "type": "Canvas", "label": {"none": [f"p. {n}"]}, "width": width, "height": height,
-            "items": [{"id": f"{canvas}/page", "type": "AnnotationPage", "items": [{
-                "id": f"{canvas}/image", "type": "Annotation", "motivation": "painting", "target": canvas,
-                "body": {"id": url, "type": "Image", "format": "image/jpeg", "width": width, "height": height},
-            }]}],
-        })
-    return {"@context": "http://iiif.io/api/presentation/3/context.json", "id": manifest_id, "type": "Manifest",
-            "label": {"en": [manifest_id]}, "items": items}
+        items.append(
+            {
+                "id": canvas,
+                "type": "Canvas",
+                "label": {"none": [f"p. {n}"]},
+                "width": width,
+                "height": height,
+                "items": [
+                    {
+                        "id": f"{canvas}/page",
+                        "type": "AnnotationPage",
+                        "items": [
+                            {
+                                "id": f"{canvas}/image",
+                                "type": "Annotation",
+                                "motivation": "painting",
+                                "target": canvas,
+                                "body": {
+                                    "id": url,
+                                    "type": "Image",
+                                    "format": "image/jpeg",
+                                    "width": width,
+                                    "height": height,
+                                },
+                            }
+                        ],
+                    }
+                ],
+            }
+        )
+    return {
+        "@context": "http://iiif.io/api/presentation/3/context.json",
+        "id": manifest_id,
+        "type": "Manifest",
+        "label": {"en": [manifest_id]},
+        "items": items,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -66,19 +94,22 @@ def failure(summary: dict[str, Any]) -> str:
     return str(failed["reason"])
 
 
-@pytest.mark.parametrize(("case", "how", "name", "expected"), [
-    ("404", "status/404", "missing.jpg", "HTTP 404"),
-    ("500-always", "status/500", "broken.jpg", "HTTP 500 after 4 attempts"),
-    ("html-as-image", "html", "page.jpg", "not an image (text/html"),
-    ("html-file-named-jpg", "ok", "html.jpg", "not an image"),
-    ("empty-body", "ok", "empty.jpg", "not an image"),
-    ("random-bytes", "ok", "noise.png", "not an image"),
-    ("truncated-jpeg", "ok", "truncated.jpg", "Premature end of JPEG file"),
-    ("cut-transfer", "cut", "good.jpg", "connection failed (RemoteProtocolError"),
-    ("decompression-bomb", "ok", "bomb.png", "30000x30000 pixels is over the 200,000,000 pixel limit"),
-    ("1x1-pixel", "ok", "one.png", "1x1 pixels is too small to OCR"),
-    ("20000x20000", "ok", "huge.jpg", "20000x20000 pixels is over the 200,000,000 pixel limit"),
-])
+@pytest.mark.parametrize(
+    ("case", "how", "name", "expected"),
+    [
+        ("404", "status/404", "missing.jpg", "HTTP 404"),
+        ("500-always", "status/500", "broken.jpg", "HTTP 500 after 4 attempts"),
+        ("html-as-image", "html", "page.jpg", "not an image (text/html"),
+        ("html-file-named-jpg", "ok", "html.jpg", "not an image"),
+        ("empty-body", "ok", "empty.jpg", "not an image"),
+        ("random-bytes", "ok", "noise.png", "not an image"),
+        ("truncated-jpeg", "ok", "truncated.jpg", "Premature end of JPEG file"),
+        ("cut-transfer", "cut", "good.jpg", "connection failed (RemoteProtocolError"),
+        ("decompression-bomb", "ok", "bomb.png", "30000x30000 pixels is over the 200,000,000 pixel limit"),
+        ("1x1-pixel", "ok", "one.png", "1x1 pixels is too small to OCR"),
+        ("20000x20000", "ok", "huge.jpg", "20000x20000 pixels is over the 200,000,000 pixel limit"),
+    ],
+)
 def test_bad_image_fails_its_canvas_only(
     service: Service, served: BadHttp, tmp_path: Path, case: str, how: str, name: str, expected: str
 ) -> None:
@@ -100,24 +131,33 @@ def test_stalled_connection_times_out(service: Service, served: BadHttp, tmp_pat
     # The server answers after 3 s; the fetcher gives up waiting after 1 s, four times.
     served.stall_seconds = 3.0
     url = served.url("stall", "good.jpg")
-    manifest = image_manifest("https://example.org/img-stall", [(served.url("ok", GOOD[0]), *GOOD[1:]), (url, 1100, 500)])
+    manifest = image_manifest(
+        "https://example.org/img-stall", [(served.url("ok", GOOD[0]), *GOOD[1:]), (url, 1100, 500)]
+    )
     path = tmp_path / "stall.json"
     path.write_text(json.dumps(manifest))
     started = time.monotonic()
-    [report] = index([str(path)], IndexOptions(data_dir=service.data_dir, workers=1, book_id="img-stall",
-                                                fetch_timeout=1.0))
+    [report] = index(
+        [str(path)], IndexOptions(data_dir=service.data_dir, workers=1, book_id="img-stall", fetch_timeout=1.0)
+    )
     seconds = time.monotonic() - started
     assert report.committed and [f["canvas"] for f in report.failed] == [1]
-    assert "timed out (ReadTimeout" in str(report.failed[0]["reason"]) and "after 4 attempts" in str(report.failed[0]["reason"])
+    assert "timed out (ReadTimeout" in str(report.failed[0]["reason"]) and "after 4 attempts" in str(
+        report.failed[0]["reason"]
+    )
     assert seconds < 20, f"the stalled image held the run for {seconds:.0f} s"
     service.check("image: stalled connection")
 
 
 def test_every_image_bad_writes_nothing(service: Service, served: BadHttp, tmp_path: Path) -> None:
-    manifest = image_manifest("https://example.org/img-none", [
-        (served.url("status/404", "a.jpg"), 100, 100), (served.url("html", "b.jpg"), 100, 100),
-        (served.url("ok", "bomb.png"), 30000, 30000),
-    ])
+    manifest = image_manifest(
+        "https://example.org/img-none",
+        [
+            (served.url("status/404", "a.jpg"), 100, 100),
+            (served.url("html", "b.jpg"), 100, 100),
+            (served.url("ok", "bomb.png"), 30000, 30000),
+        ],
+    )
     path = tmp_path / "none.json"
     path.write_text(json.dumps(manifest))
     result = run_index([str(path), "--id", "img-none"], service.data_dir)
@@ -131,16 +171,19 @@ def test_every_image_bad_writes_nothing(service: Service, served: BadHttp, tmp_p
 # -- the same files behind the Image API ----------------------------------------------------------
 
 
-@pytest.mark.parametrize(("identifier", "info", "tile"), [
-    ("good", 200, 200),
-    ("truncated", 200, 200),  # libvips reads what is there; the rest of the image is grey
-    ("html", 404, 404),
-    ("empty", 404, 404),
-    ("noise", 404, 404),
-    ("one", 200, 200),
-    ("bomb", 404, 404),  # Image API 3.0 §7.3: above the server's limits is 404
-    ("huge", 404, 404),  # 400 Mpixel is above the default max_source_pixels (300 M)
-])
+@pytest.mark.parametrize(
+    ("identifier", "info", "tile"),
+    [
+        ("good", 200, 200),
+        ("truncated", 200, 200),  # libvips reads what is there; the rest of the image is grey
+        ("html", 404, 404),
+        ("empty", 404, 404),
+        ("noise", 404, 404),
+        ("one", 200, 200),
+        ("bomb", 404, 404),  # Image API 3.0 §7.3: above the server's limits is 404
+        ("huge", 404, 404),  # 400 Mpixel is above the default max_source_pixels (300 M)
+    ],
+)
 def test_image_api_on_bad_files(service: Service, identifier: str, info: int, tile: int) -> None:
     status, body = service.server.get(f"/iiif/image/3/{identifier}/info.json")
     assert status == info, body[:300]

@@ -48,13 +48,16 @@ def assert_refused(service: Service, source: Path | str, *expected: str, what: s
 # -- not a manifest --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "body", "expected"), [
-    ("truncated", b'{"@context": "http://iiif.io/api/presentation/3/context.json", "type": "Manif', "not JSON"),
-    ("binary", bytes(range(256)) * 4, "not JSON"),
-    ("empty", b"", "not JSON"),
-    ("latin1", '{"label": "Pérou"'.encode("latin-1"), "not JSON"),
-    ("html", b"<!DOCTYPE html><html><body>Not found</body></html>", "not JSON"),
-])
+@pytest.mark.parametrize(
+    ("name", "body", "expected"),
+    [
+        ("truncated", b'{"@context": "http://iiif.io/api/presentation/3/context.json", "type": "Manif', "not JSON"),
+        ("binary", bytes(range(256)) * 4, "not JSON"),
+        ("empty", b"", "not JSON"),
+        ("latin1", '{"label": "Pérou"'.encode("latin-1"), "not JSON"),
+        ("html", b"<!DOCTYPE html><html><body>Not found</body></html>", "not JSON"),
+    ],
+)
 def test_not_json(service: Service, tmp_path: Path, name: str, body: bytes, expected: str) -> None:
     path = tmp_path / f"{name}.json"
     path.write_bytes(body)
@@ -62,57 +65,101 @@ def test_not_json(service: Service, tmp_path: Path, name: str, body: bytes, expe
 
 
 def test_html_page_served_for_a_manifest_url(service: Service, bad_http: BadHttp) -> None:
-    assert_refused(service, bad_http.url("html", "manifest.json"), "not JSON", "text/html",
-                   what="manifest: an HTML page at the manifest URL")
+    assert_refused(
+        service,
+        bad_http.url("html", "manifest.json"),
+        "not JSON",
+        "text/html",
+        what="manifest: an HTML page at the manifest URL",
+    )
 
 
 def test_manifest_url_that_answers_404(service: Service, bad_http: BadHttp) -> None:
     assert_refused(service, bad_http.url("status/404", "manifest.json"), "HTTP 404", what="manifest: 404")
 
 
-@pytest.mark.parametrize(("name", "data", "expected"), [
-    ("list", [1, 2, 3], "not a IIIF Manifest or Collection: a list"),
-    ("string", "manifest", "not a IIIF Manifest or Collection: a str"),
-    ("null", None, "not a IIIF Manifest or Collection: a NoneType"),
-    ("annotation", {"@context": V3, "id": "https://x/a", "type": "Annotation"}, "type 'Annotation'"),
-    ("canvas-v2", {"@id": "https://x/c", "@type": "sc:Canvas"}, "@type 'sc:Canvas'"),
-    ("untyped", {"@context": V3, "id": "https://x/m", "items": []}, "no type or @type"),
-    ("search-response", {"@context": "http://iiif.io/api/search/2/context.json", "type": "AnnotationPage", "items": []},
-     "type 'AnnotationPage'"),
-])
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("list", [1, 2, 3], "not a IIIF Manifest or Collection: a list"),
+        ("string", "manifest", "not a IIIF Manifest or Collection: a str"),
+        ("null", None, "not a IIIF Manifest or Collection: a NoneType"),
+        ("annotation", {"@context": V3, "id": "https://x/a", "type": "Annotation"}, "type 'Annotation'"),
+        ("canvas-v2", {"@id": "https://x/c", "@type": "sc:Canvas"}, "@type 'sc:Canvas'"),
+        ("untyped", {"@context": V3, "id": "https://x/m", "items": []}, "no type or @type"),
+        (
+            "search-response",
+            {"@context": "http://iiif.io/api/search/2/context.json", "type": "AnnotationPage", "items": []},
+            "type 'AnnotationPage'",
+        ),
+    ],
+)
 def test_json_but_not_a_manifest(service: Service, tmp_path: Path, name: str, data: Any, expected: str) -> None:
     path = tmp_path / f"{name}.json"
     path.write_text(json.dumps(data))
     assert_refused(service, path, expected, what=f"manifest: JSON but not a manifest ({name})")
 
 
-@pytest.mark.parametrize("context", [
-    "http://iiif.io/api/presentation/4/context.json",
-    "http://iiif.io/api/presentation/1/context.json",
-])
+@pytest.mark.parametrize(
+    "context",
+    [
+        "http://iiif.io/api/presentation/4/context.json",
+        "http://iiif.io/api/presentation/1/context.json",
+    ],
+)
 def test_unknown_presentation_version(service: Service, tmp_path: Path, peru_pages: Pages, context: str) -> None:
     # Otherwise a perfectly indexable manifest: only its @context names a version we do not read.
-    path = write_manifest(tmp_path / "future.json", peru_pages[8:10], "https://example.org/future", **{"@context": context})
+    path = write_manifest(
+        tmp_path / "future.json", peru_pages[8:10], "https://example.org/future", **{"@context": context}
+    )
     version = context.split("/")[-2]
-    assert_refused(service, path, f"IIIF Presentation {version} is not supported",
-                   what=f"manifest: unknown Presentation version {version}")
+    assert_refused(
+        service,
+        path,
+        f"IIIF Presentation {version} is not supported",
+        what=f"manifest: unknown Presentation version {version}",
+    )
 
 
 # -- manifests without usable canvases ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "data", "expected"), [
-    ("v3-empty-items", {"@context": V3, "id": "https://x/m", "type": "Manifest", "items": []}, "no canvases"),
-    ("v3-no-items", {"@context": V3, "id": "https://x/m", "type": "Manifest"}, "no canvases"),
-    ("v2-no-sequences", {"@context": "http://iiif.io/api/presentation/2/context.json", "@id": "https://x/m",
-                         "@type": "sc:Manifest"}, "no canvases (it has no sequences)"),
-    ("v2-empty-sequence", {"@context": "http://iiif.io/api/presentation/2/context.json", "@id": "https://x/m",
-                           "@type": "sc:Manifest", "sequences": [{"@type": "sc:Sequence", "canvases": []}]},
-     "no canvases (its first sequence lists none)"),
-    ("v3-items-not-canvases", {"@context": V3, "id": "https://x/m", "type": "Manifest",
-                               "items": [{"type": "Range", "id": "https://x/r"}, "https://x/c1", 7]},
-     "is not a Canvas with an id"),
-])
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("v3-empty-items", {"@context": V3, "id": "https://x/m", "type": "Manifest", "items": []}, "no canvases"),
+        ("v3-no-items", {"@context": V3, "id": "https://x/m", "type": "Manifest"}, "no canvases"),
+        (
+            "v2-no-sequences",
+            {
+                "@context": "http://iiif.io/api/presentation/2/context.json",
+                "@id": "https://x/m",
+                "@type": "sc:Manifest",
+            },
+            "no canvases (it has no sequences)",
+        ),
+        (
+            "v2-empty-sequence",
+            {
+                "@context": "http://iiif.io/api/presentation/2/context.json",
+                "@id": "https://x/m",
+                "@type": "sc:Manifest",
+                "sequences": [{"@type": "sc:Sequence", "canvases": []}],
+            },
+            "no canvases (its first sequence lists none)",
+        ),
+        (
+            "v3-items-not-canvases",
+            {
+                "@context": V3,
+                "id": "https://x/m",
+                "type": "Manifest",
+                "items": [{"type": "Range", "id": "https://x/r"}, "https://x/c1", 7],
+            },
+            "is not a Canvas with an id",
+        ),
+    ],
+)
 def test_no_canvases(service: Service, tmp_path: Path, name: str, data: Any, expected: str) -> None:
     path = tmp_path / f"{name}.json"
     path.write_text(json.dumps(data))
@@ -141,8 +188,13 @@ def test_no_canvas_with_an_image_says_why(service: Service, tmp_path: Path, peru
         canvas["items"] = []
     path = tmp_path / "noimages.json"
     path.write_text(json.dumps(manifest))
-    assert_refused(service, path, "no canvas could be read; nothing was written", "the canvas has no image",
-                   what="manifest: no canvas has an image")
+    assert_refused(
+        service,
+        path,
+        "no canvas could be read; nothing was written",
+        "the canvas has no image",
+        what="manifest: no canvas has an image",
+    )
 
 
 def test_canvases_without_width_and_height_are_skipped_by_name(
@@ -165,13 +217,20 @@ def test_canvases_without_width_and_height_are_skipped_by_name(
         canvas.pop("width", None), canvas.pop("height", None)
         canvas["items"][0]["items"][0]["body"].pop("width", None)
     path.write_text(json.dumps(manifest))
-    assert_refused(service, path, "has no usable canvases", "has no width/height, nor has its image (and 2 more)",
-                   what="manifest: no canvas has width/height")
+    assert_refused(
+        service,
+        path,
+        "has no usable canvases",
+        "has no width/height, nor has its image (and 2 more)",
+        what="manifest: no canvas has width/height",
+    )
 
 
 def test_a_canvas_with_absurd_sizes(service: Service, tmp_path: Path, peru_pages: Pages) -> None:
     manifest = hocr_manifest(peru_pages[8:12], "https://example.org/absurd")
-    for canvas, (width, height) in zip(manifest["items"], [(0, 0), (-5, 10), ("wide", "tall"), (10**30, 10**30)]):
+    for canvas, (width, height) in zip(
+        manifest["items"], [(0, 0), (-5, 10), ("wide", "tall"), (10**30, 10**30)], strict=True
+    ):
         canvas["width"], canvas["height"] = width, height
         canvas["items"][0]["items"][0]["body"].update(width=width, height=height)
     path = tmp_path / "absurd.json"
@@ -188,8 +247,12 @@ def test_a_canvas_with_absurd_sizes(service: Service, tmp_path: Path, peru_pages
 def test_manifest_over_the_size_cap_over_http(service: Service, bad_http: BadHttp) -> None:
     # Streamed in chunks with no Content-Length: the cap is enforced while it arrives.
     url = bad_http.url("big", str(MAX_MANIFEST_BYTES + 10 * 1024 * 1024))
-    assert_refused(service, url, f"body is larger than the limit of {MAX_MANIFEST_BYTES} bytes",
-                   what="manifest: 60 MB streamed over HTTP")
+    assert_refused(
+        service,
+        url,
+        f"body is larger than the limit of {MAX_MANIFEST_BYTES} bytes",
+        what="manifest: 60 MB streamed over HTTP",
+    )
 
 
 def test_manifest_file_over_the_size_cap(service: Service, tmp_path: Path) -> None:
@@ -197,8 +260,12 @@ def test_manifest_file_over_the_size_cap(service: Service, tmp_path: Path) -> No
     with path.open("wb") as f:
         f.write(b'{"type": "Manifest", "padding": "')
         f.truncate(MAX_MANIFEST_BYTES + 1024)
-    assert_refused(service, path, f"file is larger than the limit of {MAX_MANIFEST_BYTES} bytes",
-                   what="manifest: 50 MiB + 1 KiB file")
+    assert_refused(
+        service,
+        path,
+        f"file is larger than the limit of {MAX_MANIFEST_BYTES} bytes",
+        what="manifest: 50 MiB + 1 KiB file",
+    )
 
 
 def test_manifest_of_50_mb_under_the_cap_is_indexed(tmp_path: Path, peru_pages: Pages) -> None:
@@ -231,8 +298,13 @@ def _serve_manifest(bad_http: BadHttp, name: str, pages: Pages) -> str:
 
 def _serve_collection(bad_http: BadHttp, name: str, members: list[str], kinds: list[str]) -> str:
     url = bad_http.url("ok", f"{name}.json")
-    collection = {"@context": V3, "id": url, "type": "Collection", "label": {"en": [name]},
-                  "items": [{"id": m, "type": k} for m, k in zip(members, kinds)]}
+    collection = {
+        "@context": V3,
+        "id": url,
+        "type": "Collection",
+        "label": {"en": [name]},
+        "items": [{"id": m, "type": k} for m, k in zip(members, kinds, strict=True)],
+    }
     bad_http.add(f"{name}.json", json.dumps(collection).encode(), "application/ld+json")
     return url
 

@@ -24,8 +24,12 @@ import pytest
 from tests.reliability.conftest import SEED_ID, Service
 
 SEARCH_ROUTES = [f"/iiif/{SEED_ID}/search/1", f"/iiif/{SEED_ID}/search/2", "/iiif/search/1", "/iiif/search/2"]
-AUTOCOMPLETE_ROUTES = [f"/iiif/{SEED_ID}/autocomplete/1", f"/iiif/{SEED_ID}/autocomplete/2",
-                       "/iiif/autocomplete/1", "/iiif/autocomplete/2"]
+AUTOCOMPLETE_ROUTES = [
+    f"/iiif/{SEED_ID}/autocomplete/1",
+    f"/iiif/{SEED_ID}/autocomplete/2",
+    "/iiif/autocomplete/1",
+    "/iiif/autocomplete/2",
+]
 JSON_OK = {200, 400, 404}
 IMAGE_OK = {200, 303, 400, 404, 501}
 
@@ -66,8 +70,14 @@ HOSTILE = {
     "over-long-10k": "é" * 10_000,
 }
 # Raw bytes that are not UTF-8, percent-encoded and not.
-NON_UTF8 = {"latin1": b"p%E9rou", "lone-continuation": b"%80%80", "overlong-dot": b"%C0%AE%C0%AE", "ff-fe": b"%FF%FE",
-            "half-utf8": b"%C3", "surrogate": b"%ED%A0%80"}
+NON_UTF8 = {
+    "latin1": b"p%E9rou",
+    "lone-continuation": b"%80%80",
+    "overlong-dot": b"%C0%AE%C0%AE",
+    "ff-fe": b"%FF%FE",
+    "half-utf8": b"%C3",
+    "surrogate": b"%ED%A0%80",
+}
 
 
 SENT: Counter[int] = Counter()
@@ -76,11 +86,15 @@ SENT: Counter[int] = Counter()
 @pytest.fixture(scope="module", autouse=True)
 def report() -> Iterator[None]:
     yield
-    print(f"\nhostile requests: {sum(SENT.values())} sent as raw bytes; statuses "
-          f"{', '.join(f'{k}: {v}' for k, v in sorted(SENT.items()))}")
+    print(
+        f"\nhostile requests: {sum(SENT.values())} sent as raw bytes; statuses "
+        f"{', '.join(f'{k}: {v}' for k, v in sorted(SENT.items()))}"
+    )
 
 
-def raw_get(service: Service, target: bytes, method: bytes = b"GET", timeout: float = 30) -> tuple[int, dict[str, str], bytes]:
+def raw_get(
+    service: Service, target: bytes, method: bytes = b"GET", timeout: float = 30
+) -> tuple[int, dict[str, str], bytes]:
     """Send one request exactly as given (no client normalises it) and read the whole answer."""
     with socket.create_connection(("127.0.0.1", service.server.port), timeout=timeout) as sock:
         sock.sendall(method + b" " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
@@ -106,13 +120,16 @@ def _unchunk(body: bytes) -> bytes:
         if size == 0:
             break
         out += rest[:size]
-        body = rest[size + 2:]
+        body = rest[size + 2 :]
     return out
 
 
 def assert_clean(status: int, headers: dict[str, str], body: bytes, allowed: set[int], target: bytes) -> None:
     assert status in allowed, (target[:200], status, body[:300])
-    assert b"Traceback" not in body and b"/tmp/" not in body and b"site-packages" not in body, (target[:200], body[:300])
+    assert b"Traceback" not in body and b"/tmp/" not in body and b"site-packages" not in body, (
+        target[:200],
+        body[:300],
+    )
     if status >= 400 and headers.get("content-type", "").startswith("application/json"):
         error = json.loads(body)
         assert set(error) <= {"error", "status", "parameter"} and error["status"] == status, error
@@ -163,8 +180,10 @@ def test_random_parameters(service: Service) -> None:
     sent = 0
     for _ in range(150):
         length = rng.choice([1, 5, 40, 300, 2000])
-        text = "".join(chr(rng.choice([rng.randrange(32, 127), rng.randrange(0x80, 0xD800), rng.randrange(0xE000, 0x110000)]))
-                       for _ in range(length))
+        text = "".join(
+            chr(rng.choice([rng.randrange(32, 127), rng.randrange(0x80, 0xD800), rng.randrange(0xE000, 0x110000)]))
+            for _ in range(length)
+        )
         route = rng.choice(SEARCH_ROUTES + AUTOCOMPLETE_ROUTES)
         param = rng.choice(["q", "page" if "search" in route else "min", "motivation"])
         target = route.encode() + (b"?q=inca&" if param != "q" else b"?") + param.encode() + b"=" + encode(text)
@@ -175,10 +194,25 @@ def test_random_parameters(service: Service) -> None:
     service.check("requests: 150 random parameters")
 
 
-@pytest.mark.parametrize("book", [
-    "nope", "..", "%2e%2e", "..%2f..%2fetc", "%2Fetc%2Fpasswd", "seed%00", "seed%20", "SEED", "seed~x", "x" * 5000,
-    "%3Cscript%3E", "seed%2F..%2Fseed", "*", "%E2%80%AE",
-])
+@pytest.mark.parametrize(
+    "book",
+    [
+        "nope",
+        "..",
+        "%2e%2e",
+        "..%2f..%2fetc",
+        "%2Fetc%2Fpasswd",
+        "seed%00",
+        "seed%20",
+        "SEED",
+        "seed~x",
+        "x" * 5000,
+        "%3Cscript%3E",
+        "seed%2F..%2Fseed",
+        "*",
+        "%E2%80%AE",
+    ],
+)
 def test_unknown_books(service: Service, book: str) -> None:
     for route in ("search/1?q=inca", "search/2?q=inca", "autocomplete/1?q=in", "autocomplete/2?q=in", "manifest"):
         target = f"/iiif/{book}/{route}".encode()
@@ -189,9 +223,23 @@ def test_unknown_books(service: Service, book: str) -> None:
 
 
 TRAVERSALS = [
-    "../good", "..%2Fgood", "%2e%2e%2fgood", "%2E%2E/%2E%2E/etc/passwd", "..%5Cgood", "%2Fetc%2Fpasswd",
-    "%252e%252e%252fgood", "good%00.jpg", "good%2500", ".good", "~", "seed~..%2F..%2Fetc%2Fpasswd", "%7E", "x" * 4000,
-    "good%2F..%2Fgood", "file:%2F%2F%2Fetc%2Fpasswd", "http:%2F%2F127.0.0.1%2Fgood",
+    "../good",
+    "..%2Fgood",
+    "%2e%2e%2fgood",
+    "%2E%2E/%2E%2E/etc/passwd",
+    "..%5Cgood",
+    "%2Fetc%2Fpasswd",
+    "%252e%252e%252fgood",
+    "good%00.jpg",
+    "good%2500",
+    ".good",
+    "~",
+    "seed~..%2F..%2Fetc%2Fpasswd",
+    "%7E",
+    "x" * 4000,
+    "good%2F..%2Fgood",
+    "file:%2F%2F%2Fetc%2Fpasswd",
+    "http:%2F%2F127.0.0.1%2Fgood",
 ]
 IMAGE_TAILS = ["info.json", "full/max/0/default.jpg", "0,0,10,10/10,/0/default.png", ""]
 
@@ -209,13 +257,31 @@ def test_path_traversal_in_image_identifiers(service: Service, identifier: str) 
 
 
 IMAGE_PARAMETERS = [
-    "full/99999999999999999999,/0/default.jpg", "full/max/0/default.gif", "full/max/0/default", "full/max/0/.jpg",
-    "pct:-1,0,10,10/max/0/default.jpg", "pct:0,0,1e308,10/max/0/default.jpg", "0,0,0,0/max/0/default.jpg",
-    "-1,-1,10,10/max/0/default.jpg", "99999,99999,10,10/max/0/default.jpg", "full/0,/0/default.jpg",
-    "full/!0,0/0/default.jpg", "full/^max/0/default.jpg", "full/pct:100000/0/default.jpg", "full/max/360.5/default.jpg",
-    "full/max/-90/default.jpg", "full/max/!0/default.jpg", "full/max/nan/default.jpg", "full/max/0/bitonal.jpg",
-    "full/max/0/default.jpg%00.png", "square/,0/0/default.jpg", "full/10000,10000/0/default.jpg", "full/max/0/default.jpg/x",
-    "%ff/max/0/default.jpg", "full/%20max/0/default.jpg", "full/max/0/default.JPG",
+    "full/99999999999999999999,/0/default.jpg",
+    "full/max/0/default.gif",
+    "full/max/0/default",
+    "full/max/0/.jpg",
+    "pct:-1,0,10,10/max/0/default.jpg",
+    "pct:0,0,1e308,10/max/0/default.jpg",
+    "0,0,0,0/max/0/default.jpg",
+    "-1,-1,10,10/max/0/default.jpg",
+    "99999,99999,10,10/max/0/default.jpg",
+    "full/0,/0/default.jpg",
+    "full/!0,0/0/default.jpg",
+    "full/^max/0/default.jpg",
+    "full/pct:100000/0/default.jpg",
+    "full/max/360.5/default.jpg",
+    "full/max/-90/default.jpg",
+    "full/max/!0/default.jpg",
+    "full/max/nan/default.jpg",
+    "full/max/0/bitonal.jpg",
+    "full/max/0/default.jpg%00.png",
+    "square/,0/0/default.jpg",
+    "full/10000,10000/0/default.jpg",
+    "full/max/0/default.jpg/x",
+    "%ff/max/0/default.jpg",
+    "full/%20max/0/default.jpg",
+    "full/max/0/default.JPG",
 ]
 
 
@@ -233,10 +299,15 @@ def test_hostile_image_parameters(service: Service, version: int) -> None:
 
 @pytest.mark.parametrize("method", [b"HEAD", b"OPTIONS", b"POST", b"PUT", b"DELETE", b"TRACE", b"PATCH"])
 def test_other_methods(service: Service, method: bytes) -> None:
-    for route in [SEARCH_ROUTES[0] + "?q=inca", AUTOCOMPLETE_ROUTES[0] + "?q=in", f"/iiif/{SEED_ID}/manifest",
-                  "/iiif/image/3/good/info.json", "/iiif/image/3/good/full/max/0/default.jpg"]:
+    for route in [
+        SEARCH_ROUTES[0] + "?q=inca",
+        AUTOCOMPLETE_ROUTES[0] + "?q=in",
+        f"/iiif/{SEED_ID}/manifest",
+        "/iiif/image/3/good/info.json",
+        "/iiif/image/3/good/full/max/0/default.jpg",
+    ]:
         target = route.encode()
-        status, headers, body = raw_get(service, target, method=method)
+        status, _headers, body = raw_get(service, target, method=method)
         assert status in {200, 204, 405}, (method, route, status)
         assert b"Traceback" not in body
     service.check(f"requests: {method.decode()} on every route")
@@ -245,8 +316,12 @@ def test_other_methods(service: Service, method: bytes) -> None:
 def test_viewer_pages_escape_what_they_echo(service: Service) -> None:
     script = "<script>alert(1)</script>"
     for viewer in ("mirador", "mirador3", "uv"):
-        for params in (f"manifest=/iiif/{SEED_ID}/manifest&q={quote(script)}", f"manifest={quote(script)}",
-                       "manifest=javascript:alert(1)", f"manifest=/iiif/{SEED_ID}/manifest&q={quote('</script><script>x()')}"):
+        for params in (
+            f"manifest=/iiif/{SEED_ID}/manifest&q={quote(script)}",
+            f"manifest={quote(script)}",
+            "manifest=javascript:alert(1)",
+            f"manifest=/iiif/{SEED_ID}/manifest&q={quote('</script><script>x()')}",
+        ):
             target = f"/viewer/{viewer}?{params}".encode()
             status, headers, body = raw_get(service, target)
             assert_clean(status, headers, body, {200, 400, 404, 503}, target)

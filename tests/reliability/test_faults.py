@@ -62,7 +62,9 @@ BOOKS, PAGES_PER_BOOK = 20, 15
 class Hammer(threading.Thread):
     """Searches a live server in a loop until stopped; every answer goes through `judge`."""
 
-    def __init__(self, server: LiveServer, paths: list[str], judge: Callable[[str, dict[str, Any]], str | None]) -> None:
+    def __init__(
+        self, server: LiveServer, paths: list[str], judge: Callable[[str, dict[str, Any]], str | None]
+    ) -> None:
         super().__init__(daemon=True)
         self.server, self.paths, self.judge = server, paths, judge
         self.requests = 0
@@ -138,8 +140,17 @@ def test_a_live_store_sees_each_reindex_once(tmp_path: Path, peru_pages: Pages) 
     first = store.snapshot()
     expected = first.term_counts(words, SEED_ID)
     first.close()
-    args = [*INDEX_MANIFEST, str(tmp_path / "seed.json"), "--id", SEED_ID, "--data-dir", str(data_dir),
-            "--ocr", "existing", "--quiet"]
+    args = [
+        *INDEX_MANIFEST,
+        str(tmp_path / "seed.json"),
+        "--id",
+        SEED_ID,
+        "--data-dir",
+        str(data_dir),
+        "--ocr",
+        "existing",
+        "--quiet",
+    ]
     for _ in range(5):
         # Another process writes, as index-manifest does beside a running server.
         assert subprocess.run(args, env=subprocess_env(), capture_output=True, timeout=120).returncode == 0
@@ -174,7 +185,7 @@ def kill_setup(tmp_path: Path, peru_pages: Pages) -> Iterator[tuple[Path, list[s
     seed_index(data_dir, peru_pages, tmp_path)
     manifests = []
     for n in range(BOOKS):
-        chunk = peru_pages[28 + n * PAGES_PER_BOOK: 28 + (n + 1) * PAGES_PER_BOOK]
+        chunk = peru_pages[28 + n * PAGES_PER_BOOK : 28 + (n + 1) * PAGES_PER_BOOK]
         manifests.append(str(write_manifest(tmp_path / f"k{n:02d}.json", chunk, f"https://example.org/k{n:02d}")))
     server = LiveServer(data_dir)
     totals = {q: server.total(SEED_ID, q) for q in seed_queries(data_dir)}
@@ -194,8 +205,10 @@ def test_sigkill_at_random_points_loses_nothing(tmp_path: Path, kill_setup: Any)
     expected = term_totals(reference, book_ids, words)
 
     paths = [search_path(SEED_ID, q) for q in totals]
-    by_path = dict(zip(paths, totals.values()))
-    hammer = Hammer(server, paths, lambda p, d: None if d["within"]["total"] == by_path[p] else f"{p}: {d['within']['total']}")
+    by_path = dict(zip(paths, totals.values(), strict=True))
+    hammer = Hammer(
+        server, paths, lambda p, d: None if d["within"]["total"] == by_path[p] else f"{p}: {d['within']['total']}"
+    )
     hammer.start()
     rng = random.Random(KILL_SEED)
     args = [*INDEX_MANIFEST, *manifests, "--data-dir", str(data_dir), "--ocr", "existing", "--workers", "1"]
@@ -237,15 +250,19 @@ def test_sigkill_at_random_points_loses_nothing(tmp_path: Path, kill_setup: Any)
     assert places["inside a book's commit"] >= 1, places  # the kills did land inside writes
 
     # A last run completes everything: every book whole and equal to the clean reference.
-    rerun = subprocess.run([*args, "--json", "--quiet"], env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(
+        [*args, "--json", "--quiet"], env=subprocess_env(), capture_output=True, text=True, timeout=300
+    )
     assert rerun.returncode == 0, rerun.stderr
     summary = json.loads(rerun.stdout)
     assert summary["ok"] and summary["existing"] == BOOKS * PAGES_PER_BOOK and summary["ocr"] == 0
-    assert whole_books(data_dir) == {SEED_ID: 20, **{b: PAGES_PER_BOOK for b in book_ids}}
+    assert whole_books(data_dir) == {SEED_ID: 20, **dict.fromkeys(book_ids, PAGES_PER_BOOK)}
     assert term_totals(data_dir, book_ids, words) == expected
-    print(f"\nkills: {killed} SIGKILLs of {KILLS} runs ({dict(places)}); index opened {opened}/{KILLS}; "
-          f"every book whole after each; live searches during the kills: {hammer.requests}, errors {len(hammer.errors)}; "
-          f"data lost: 0")
+    print(
+        f"\nkills: {killed} SIGKILLs of {KILLS} runs ({dict(places)}); index opened {opened}/{KILLS}; "
+        f"every book whole after each; live searches during the kills: {hammer.requests}, errors {len(hammer.errors)}; "
+        f"data lost: 0"
+    )
 
 
 # -- re-indexing under a live server --------------------------------------------------------------------
@@ -267,7 +284,18 @@ def test_reindex_while_serving_answers_old_or_new(tmp_path: Path, peru_pages: Pa
     assert len(words) == 4
     allowed = {search_path("swap", w): {counts["old"].get(w, 0), counts["new"].get(w, 0)} for w in words}
 
-    args = [*INDEX_MANIFEST, "--data-dir", str(data_dir), "--ocr", "existing", "--workers", "1", "--id", "swap", "--quiet"]
+    args = [
+        *INDEX_MANIFEST,
+        "--data-dir",
+        str(data_dir),
+        "--ocr",
+        "existing",
+        "--workers",
+        "1",
+        "--id",
+        "swap",
+        "--quiet",
+    ]
     assert subprocess.run([*args, str(old)], env=subprocess_env(), capture_output=True).returncode == 0
     server = LiveServer(data_dir)
     fds = len(os.listdir(f"/proc/{server.process.pid}/fd"))
@@ -285,8 +313,13 @@ def test_reindex_while_serving_answers_old_or_new(tmp_path: Path, peru_pages: Pa
     hammer.start()
     try:
         for n in range(SWAPS):
-            run = subprocess.run([*args, str(new if n % 2 == 0 else old)], env=subprocess_env(), capture_output=True,
-                                 text=True, timeout=120)
+            run = subprocess.run(
+                [*args, str(new if n % 2 == 0 else old)],
+                env=subprocess_env(),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert run.returncode == 0, run.stderr
             time.sleep(0.3)
         hammer.stop()
@@ -295,9 +328,11 @@ def test_reindex_while_serving_answers_old_or_new(tmp_path: Path, peru_pages: Pa
         # Both versions were served while we watched, each exactly.
         assert any(len(seen) == 2 for seen in hammer.seen.values()), hammer.seen
         fds_after = len(os.listdir(f"/proc/{server.process.pid}/fd"))
-        print(f"\nswap: {SWAPS} re-indexes under load; {hammer.requests} searches, {len(hammer.errors)} errors, "
-              f"each total old or new: {dict((p.split('q=')[1], dict(c)) for p, c in hammer.seen.items())}; "
-              f"server RSS {rss:.0f} -> {server.rss_mb():.0f} MB, open files {fds} -> {fds_after}")
+        print(
+            f"\nswap: {SWAPS} re-indexes under load; {hammer.requests} searches, {len(hammer.errors)} errors, "
+            f"each total old or new: { {p.split('q=')[1]: dict(c) for p, c in hammer.seen.items()} }; "
+            f"server RSS {rss:.0f} -> {server.rss_mb():.0f} MB, open files {fds} -> {fds_after}"
+        )
     finally:
         hammer.stop()
         log = server.stop()
@@ -310,8 +345,9 @@ def test_reindex_while_serving_answers_old_or_new(tmp_path: Path, peru_pages: Pa
 def _mount_tmpfs(where: Path, size: str) -> bool:
     where.mkdir(parents=True, exist_ok=True)
     try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True,
-                              timeout=10)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True, timeout=10
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
@@ -352,9 +388,22 @@ def test_full_disk_gives_a_clear_error_and_keeps_the_index(
     used = shutil.disk_usage(data_dir).used if limit is None else 0
     files = sorted(p.name for p in (data_dir / "index").iterdir())
     try:
-        args = [*INDEX_MANIFEST, str(big), "--id", "big", "--data-dir", str(data_dir), "--ocr", "existing", "--workers", "1"]
-        for attempt in range(2):  # twice: the first failure must not leave the disk full or the index locked
-            job = subprocess.run(args, env=subprocess_env(), capture_output=True, text=True, timeout=300, preexec_fn=limit)
+        args = [
+            *INDEX_MANIFEST,
+            str(big),
+            "--id",
+            "big",
+            "--data-dir",
+            str(data_dir),
+            "--ocr",
+            "existing",
+            "--workers",
+            "1",
+        ]
+        for _attempt in range(2):  # twice: the first failure must not leave the disk full or the index locked
+            job = subprocess.run(
+                args, env=subprocess_env(), capture_output=True, text=True, timeout=300, preexec_fn=limit
+            )
             assert job.returncode == 1, (job.returncode, job.stderr[-2000:])
             assert "Traceback" not in job.stderr, job.stderr[-3000:]
             assert f"Error: could not write the index in {data_dir / 'index'}" in job.stderr, job.stderr[-2000:]
@@ -368,9 +417,25 @@ def test_full_disk_gives_a_clear_error_and_keeps_the_index(
                 assert shutil.disk_usage(data_dir).used <= used + 64 * 1024  # the failed segment was removed
         # A book that fits still goes in: the lock was released and nothing is left behind.
         small = write_manifest(tmp_path / "small.json", peru_pages[100:102], "https://example.org/small")
-        job = subprocess.run([*INDEX_MANIFEST, str(small), "--id", "small", "--data-dir", str(data_dir), "--ocr", "existing",
-                              "--workers", "1"], env=subprocess_env(), capture_output=True, text=True, timeout=120,
-                             preexec_fn=limit)
+        job = subprocess.run(
+            [
+                *INDEX_MANIFEST,
+                str(small),
+                "--id",
+                "small",
+                "--data-dir",
+                str(data_dir),
+                "--ocr",
+                "existing",
+                "--workers",
+                "1",
+            ],
+            env=subprocess_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            preexec_fn=limit,
+        )
         assert job.returncode == 0, job.stderr[-2000:]
         assert whole_books(data_dir) == {SEED_ID: 20, "small": 2}
     finally:
@@ -386,7 +451,9 @@ def test_writes_survive_a_seeded_random_module(tmp_path: Path, peru_pages: Pages
     try:
         for n in range(3):
             random.seed(0)  # what a notebook, a script or a test framework may do before each write
-            [report] = index([str(manifest)], IndexOptions(data_dir=data_dir, workers=1, book_id=f"m{n}", ocr="existing"))
+            [report] = index(
+                [str(manifest)], IndexOptions(data_dir=data_dir, workers=1, book_id=f"m{n}", ocr="existing")
+            )
             assert report.committed, report
     finally:
         random.setstate(state)

@@ -57,14 +57,20 @@ def report(service: Service) -> Iterator[None]:
     statuses = ", ".join(f"{k}: {v}" for k, v in sorted(RESULTS.items()) if k.isdigit())
     paths = {k.split(" ", 2)[2] for k in RESULTS if k.startswith("op ")}
     methods = {k.split(" ", 2)[1] for k in RESULTS if k.startswith("op ")}
-    print(f"\nfuzz: {RESULTS['requests']} requests over {len(paths)} paths ({', '.join(sorted(methods))}); "
-          f"statuses {statuses}; 5xx: {sum(v for k, v in RESULTS.items() if k.isdigit() and k.startswith('5'))}")
+    print(
+        f"\nfuzz: {RESULTS['requests']} requests over {len(paths)} paths ({', '.join(sorted(methods))}); "
+        f"statuses {statuses}; 5xx: {sum(v for k, v in RESULTS.items() if k.isdigit() and k.startswith('5'))}"
+    )
     service.check("fuzz: schemathesis over every operation")
 
 
 @schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+)
 def test_no_5xx(case: Any, fuzz_app: Any) -> None:
     if case.path_parameters and "book_id" in case.path_parameters and RESULTS["requests"] % 2 == 0:
         case.path_parameters["book_id"] = SEED_ID
@@ -74,7 +80,13 @@ def test_no_5xx(case: Any, fuzz_app: Any) -> None:
     RESULTS[f"op {case.method} {case.path}"] += 1
     status = response.status_code
     image = case.path.startswith("/iiif/image/")
-    assert status < 500 or (status == 501 and image), (case.method, case.formatted_path, case.query, status, response.text[:300])
+    assert status < 500 or (status == 501 and image), (
+        case.method,
+        case.formatted_path,
+        case.query,
+        status,
+        response.text[:300],
+    )
     assert "Traceback" not in response.text
     content_type = (response.headers.get("content-type") or [""])[0]  # schemathesis keeps header lists
     if status >= 400 and not image and content_type.startswith("application/json"):
@@ -88,7 +100,8 @@ def test_no_5xx(case: Any, fuzz_app: Any) -> None:
 # which are the query language's own operators (docs/query-language.md).
 PRINTED = st.text(
     alphabet=st.characters(categories=["L", "M", "N", "Pd", "Po"], exclude_characters='"*\u0130'),
-    min_size=1, max_size=14,
+    min_size=1,
+    max_size=14,
 ).filter(lambda word: bool(tokens(word)))
 BOOKS = itertools.count()
 
@@ -102,19 +115,39 @@ def word_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Any]:
 
 
 def _index_line(store: Store, book: str, words: list[str]) -> None:
-    spans = " ".join(f"<span class='ocrx_word' title='bbox {20 + 150 * i} 20 {160 + 150 * i} 60'>{html.escape(w)}</span>"
-                     for i, w in enumerate(words))
-    page = hocr.parse(f"<div class='ocr_page' title='bbox 0 0 {200 + 150 * len(words)} 100'>"
-                      f"<span class='ocr_line' title='bbox 0 0 {200 + 150 * len(words)} 100'>{spans}</span></div>".encode())
-    canvas = Canvas(id=f"https://example.org/{book}/c1", index=0, label="1", width=page.width, height=page.height, image=None)
+    spans = " ".join(
+        f"<span class='ocrx_word' title='bbox {20 + 150 * i} 20 {160 + 150 * i} 60'>{html.escape(w)}</span>"
+        for i, w in enumerate(words)
+    )
+    page = hocr.parse(
+        f"<div class='ocr_page' title='bbox 0 0 {200 + 150 * len(words)} 100'>"
+        f"<span class='ocr_line' title='bbox 0 0 {200 + 150 * len(words)} 100'>{spans}</span></div>".encode()
+    )
+    canvas = Canvas(
+        id=f"https://example.org/{book}/c1", index=0, label="1", width=page.width, height=page.height, image=None
+    )
     record = page_record(book, canvas, page)
-    store.replace_book(BookRecord(id=book, label=book, manifest_id=f"https://example.org/{book}", version=3, source="test",
-                                  manifest={}, canvas_count=1, page_count=1, word_count=len(record.words)), [record])
+    store.replace_book(
+        BookRecord(
+            id=book,
+            label=book,
+            manifest_id=f"https://example.org/{book}",
+            version=3,
+            source="test",
+            manifest={},
+            canvas_count=1,
+            page_count=1,
+            word_count=len(record.words),
+        ),
+        [record],
+    )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(words=st.lists(PRINTED, min_size=1, max_size=6), choice=st.data())
-def test_a_printed_word_is_found_by_typing_it(word_index: tuple[Store, Any], words: list[str], choice: st.DataObject) -> None:
+def test_a_printed_word_is_found_by_typing_it(
+    word_index: tuple[Store, Any], words: list[str], choice: st.DataObject
+) -> None:
     """Index and query share one normalisation: any word printed on a page, typed as the query
     (as is, upper-cased, or cut to a prefix with `*`), finds that page, and the hit's box is the word's."""
     store, app = word_index

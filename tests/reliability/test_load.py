@@ -18,9 +18,24 @@ from tests.reliability.conftest import REPO, subprocess_env
 
 def test_short_load_run_has_no_errors(tmp_path: Path) -> None:
     out = tmp_path / "load.json"
-    run = subprocess.run([sys.executable, str(REPO / "bench" / "load.py"), "--duration", "5", "--connections", "16",
-                          "--data-dir", str(tmp_path / "data"), "--json", str(out)],
-                         env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "load.py"),
+            "--duration",
+            "5",
+            "--connections",
+            "16",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--json",
+            str(out),
+        ],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
     figures = json.loads(out.read_text())
     assert figures["errors"] == 0

@@ -64,7 +64,10 @@ def manifest_canvases(manifest: dict[str, Any]) -> list[Canvas]:
         raw = [(c["id"], c.get("label"), c["width"], c["height"]) for c in manifest["items"]]
     else:
         raw = [(c["@id"], c.get("label"), c["width"], c["height"]) for c in manifest["sequences"][0]["canvases"]]
-    return [Canvas(id=i, index=n, label=_label(label), width=w, height=h, image=None) for n, (i, label, w, h) in enumerate(raw)]
+    return [
+        Canvas(id=i, index=n, label=_label(label), width=w, height=h, image=None)
+        for n, (i, label, w, h) in enumerate(raw)
+    ]
 
 
 def folder_manifest(book_id: str, pages: list[Page]) -> dict[str, Any]:
@@ -74,20 +77,37 @@ def folder_manifest(book_id: str, pages: list[Page]) -> dict[str, Any]:
     for n, page in enumerate(pages, start=1):
         canvas_id = f"{base}/{book_id}/canvas/p{n}"
         service = f"{base}/image/3/{book_id}~{n:04d}"
-        items.append({
-            "id": canvas_id, "type": "Canvas", "label": {"none": [f"p. {n}"]},
-            "width": page.width, "height": page.height,
-            "items": [{
-                "id": f"{canvas_id}/painting", "type": "AnnotationPage",
-                "items": [{
-                    "id": f"{canvas_id}/painting/image", "type": "Annotation", "motivation": "painting",
-                    "body": {"id": f"{service}/full/max/0/default.jpg", "type": "Image", "format": "image/jpeg",
-                             "width": page.width, "height": page.height,
-                             "service": [{"id": service, "type": "ImageService3", "profile": "level1"}]},
-                    "target": canvas_id,
-                }],
-            }],
-        })
+        items.append(
+            {
+                "id": canvas_id,
+                "type": "Canvas",
+                "label": {"none": [f"p. {n}"]},
+                "width": page.width,
+                "height": page.height,
+                "items": [
+                    {
+                        "id": f"{canvas_id}/painting",
+                        "type": "AnnotationPage",
+                        "items": [
+                            {
+                                "id": f"{canvas_id}/painting/image",
+                                "type": "Annotation",
+                                "motivation": "painting",
+                                "body": {
+                                    "id": f"{service}/full/max/0/default.jpg",
+                                    "type": "Image",
+                                    "format": "image/jpeg",
+                                    "width": page.width,
+                                    "height": page.height,
+                                    "service": [{"id": service, "type": "ImageService3", "profile": "level1"}],
+                                },
+                                "target": canvas_id,
+                            }
+                        ],
+                    }
+                ],
+            }
+        )
     return {
         "@context": "http://iiif.io/api/presentation/3/context.json",
         "id": f"{base}/{book_id}/manifest",
@@ -97,14 +117,22 @@ def folder_manifest(book_id: str, pages: list[Page]) -> dict[str, Any]:
     }
 
 
-def build_book(store: Store, book_id: str, manifest: dict[str, Any], pages: list[Page], version: int) -> list[PageRecord]:
+def build_book(
+    store: Store, book_id: str, manifest: dict[str, Any], pages: list[Page], version: int
+) -> list[PageRecord]:
     """Index `pages` on the first canvases of `manifest`, the way the pipeline does."""
     canvases = manifest_canvases(manifest)
     records = [page_record(book_id, canvas, page) for canvas, page in zip(canvases, pages, strict=False)]
     manifest_id = manifest.get("id") or manifest["@id"]
     record = BookRecord(
-        id=book_id, label=_label(manifest.get("label")), manifest_id=manifest_id, version=version,
-        source=manifest_id, manifest=manifest, canvas_count=len(canvases), page_count=len(records),
+        id=book_id,
+        label=_label(manifest.get("label")),
+        manifest_id=manifest_id,
+        version=version,
+        source=manifest_id,
+        manifest=manifest,
+        canvas_count=len(canvases),
+        page_count=len(records),
         word_count=sum(len(r.words) for r in records),
     )
     store.replace_book(record, records)
@@ -114,7 +142,9 @@ def build_book(store: Store, book_id: str, manifest: dict[str, Any], pages: list
 class Corpus:
     """The session index: its data folder and the PageRecords written, by book."""
 
-    def __init__(self, data_dir: Path, records: dict[str, list[PageRecord]], manifests: dict[str, dict[str, Any]]) -> None:
+    def __init__(
+        self, data_dir: Path, records: dict[str, list[PageRecord]], manifests: dict[str, dict[str, Any]]
+    ) -> None:
         self.data_dir = data_dir
         self.records = records
         self.manifests = manifests
@@ -129,8 +159,12 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Corpu
     records: dict[str, list[PageRecord]] = {}
     manifests: dict[str, dict[str, Any]] = {}
 
-    fish = json.loads((manifests_dir / "v3" / "wellcome_b21506115_fish_entrees_131canvases_search1_v3.json").read_text())
-    perou = parse_pages((hocr / "solr-ocrhighlighting/google1000_histoire_du_perou_1840_347pages.hocr.html").read_bytes())
+    fish = json.loads(
+        (manifests_dir / "v3" / "wellcome_b21506115_fish_entrees_131canvases_search1_v3.json").read_text()
+    )
+    perou = parse_pages(
+        (hocr / "solr-ocrhighlighting/google1000_histoire_du_perou_1840_347pages.hocr.html").read_bytes()
+    )
     records["fish"] = build_book(store, "fish", fish, perou[:FISH_PAGES], 3)
     manifests["fish"] = fish
 
@@ -205,7 +239,9 @@ def same_shape(
             else:
                 problems.extend(same_shape(ours[key], value, extra, optional, f"{path}.{key}"))
         if extra is not None:
-            problems.extend(f"{path}: undocumented key {key!r}" for key in ours if key not in example and key not in extra)
+            problems.extend(
+                f"{path}: undocumented key {key!r}" for key in ours if key not in example and key not in extra
+            )
         return problems
     if isinstance(example, list):
         if not isinstance(ours, list):

@@ -48,7 +48,9 @@ async def test_error_shape(client: httpx.AsyncClient, url: str, status: int, par
 
 
 @pytest.mark.parametrize(("url", "status", "parameter"), CASES[:4])
-async def test_head_of_an_error_has_no_body(client: httpx.AsyncClient, url: str, status: int, parameter: str | None) -> None:
+async def test_head_of_an_error_has_no_body(
+    client: httpx.AsyncClient, url: str, status: int, parameter: str | None
+) -> None:
     response = await client.head(url)
     assert response.status_code == status and response.content == b""
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.coords import to_canvas
 from indexer import store as store_module
+from indexer.coords import to_canvas
 from indexer.store import PageRecord, Snapshot, Store
 from ocr.hocr import parse_pages
 from search_service.hits import (
@@ -23,7 +23,6 @@ from search_service.hits import (
     token_positions,
 )
 from search_service.query import parse_query
-
 from tests.search_service.conftest import STANFORD_HOCR, Corpus
 
 
@@ -66,13 +65,39 @@ def test_token_positions_follow_the_index() -> None:
 
 
 QUERIES = [
-    "de", "de la", "drückt die", '"drückt die innere"', "inca*", "le roi", "verbunden", "der die das", "e*", "l a",
-    '"de la"', '"la la"', '"de l"', "de la de", '"roi de" la', '"de la*"', "la la", "de l a",
-    '"inca de"', "roi de la", '"et de la"', '"de la" roi',
+    "de",
+    "de la",
+    "drückt die",
+    '"drückt die innere"',
+    "inca*",
+    "le roi",
+    "verbunden",
+    "der die das",
+    "e*",
+    "l a",
+    '"de la"',
+    '"la la"',
+    '"de l"',
+    "de la de",
+    '"roi de" la',
+    '"de la*"',
+    "la la",
+    "de l a",
+    '"inca de"',
+    "roi de la",
+    '"et de la"',
+    '"de la" roi',
     # All words different, not all common: counted from position arrays.
-    "roi pérou", '"roi de" pérou', '"frisch drückt die innere"', "drückt innere", '"de la" inca pérou',
+    "roi pérou",
+    '"roi de" pérou',
+    '"frisch drückt die innere"',
+    "drückt innere",
+    '"de la" inca pérou',
     # Prefixes beside other words: no term in two slots, so counted from arrays too.
-    '"la inca*"', "inca* de", '"drückt d*"', "roi p*",
+    '"la inca*"',
+    "inca* de",
+    '"drückt d*"',
+    "roi p*",
 ]
 
 
@@ -209,8 +234,8 @@ def test_boxes_are_never_empty_and_stay_on_the_canvas(snapshot: Snapshot) -> Non
         for match in hit.matches:
             box = match.box
             assert box.w >= 1 and box.h >= 1
-            assert 0 <= box.x and box.x + box.w <= width
-            assert 0 <= box.y and box.y + box.h <= height
+            assert box.x >= 0 and box.x + box.w <= width
+            assert box.y >= 0 and box.y + box.h <= height
 
 
 def test_prefix_expansion_is_bounded_to_the_most_frequent(snapshot: Snapshot) -> None:
@@ -314,7 +339,7 @@ def test_an_index_written_by_whooshs_own_codec_gives_the_same_results(
     old_snapshot = _index_as_an_older_version(snapshot, corpus, tmp_path, monkeypatch)
     assert old_snapshot.searcher is not None
     assert not isinstance(old_snapshot.searcher.schema["text"].format, ArrayPositions)
-    _assert_same_results(snapshot, old_snapshot, QUERIES + ['"de la"', '"roi de"', "pérou"])
+    _assert_same_results(snapshot, old_snapshot, [*QUERIES, '"de la"', '"roi de"', "pérou"])
 
 
 def test_only_pairs_of_two_common_words_are_indexed(snapshot: Snapshot) -> None:

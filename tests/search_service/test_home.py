@@ -30,11 +30,20 @@ def fake_viewers(root: Path) -> Path:
     return root
 
 
-def add_book(data_dir: Path, book_id: str, label: str, *, pages: int, canvases: int, words: int, version: int = 3) -> None:
+def add_book(
+    data_dir: Path, book_id: str, label: str, *, pages: int, canvases: int, words: int, version: int = 3
+) -> None:
     """Index a book record without pages: all the landing page reads."""
     record = BookRecord(
-        id=book_id, label=label, manifest_id=f"https://example.org/{book_id}/manifest", version=version,
-        source="test", manifest={}, canvas_count=canvases, page_count=pages, word_count=words,
+        id=book_id,
+        label=label,
+        manifest_id=f"https://example.org/{book_id}/manifest",
+        version=version,
+        source="test",
+        manifest={},
+        canvas_count=canvases,
+        page_count=pages,
+        word_count=words,
     )
     Store(data_dir).replace_book(record, [])
 

@@ -25,8 +25,16 @@ IDENTIFIER = "67352ccc-d1b0-11e1-89ae-279075081939"
 BIN = Path(sys.executable).parent
 # Level 2 tests of what info.json claims above level 1 (png, color and gray, regionByPct,
 # sizeByConfinedWh, sizeByPct, canonical and profile link headers).
-EXTRA_TESTS = ["format_png", "quality_color", "quality_grey", "region_percent", "size_bwh", "size_percent",
-               "linkheader_canonical", "linkheader_profile"]
+EXTRA_TESTS = [
+    "format_png",
+    "quality_color",
+    "quality_grey",
+    "region_percent",
+    "size_bwh",
+    "size_percent",
+    "linkheader_canonical",
+    "linkheader_profile",
+]
 
 
 def _free_port() -> int:
@@ -47,9 +55,23 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> 
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IIIF_SEARCH_")}
     server = subprocess.Popen(
-        [str(BIN / "iiif-search"), "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(tmp / "data"),
-         "--image-root", str(root), "--log-level", "warning"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            str(BIN / "iiif-search"),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp / "data"),
+            "--image-root",
+            str(root),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 30
@@ -79,9 +101,21 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> 
 def validate(server: str, prefix: str, version: str, *options: str) -> tuple[int, str]:
     """Run iiif-validate.py; return its exit status and output."""
     result = subprocess.run(
-        [sys.executable, str(BIN / "iiif-validate.py"), "-s", server, "-p", prefix, "-i", IDENTIFIER,
-         f"--version={version}", *options],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(BIN / "iiif-validate.py"),
+            "-s",
+            server,
+            "-p",
+            prefix,
+            "-i",
+            IDENTIFIER,
+            f"--version={version}",
+            *options,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     return result.returncode, result.stdout + result.stderr
 
@@ -93,10 +127,13 @@ def summary(output: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-@pytest.mark.parametrize(("prefix", "version", "tests"), [
-    ("iiif/image/3", "3.0", 24),
-    ("iiif/image/2", "2.0", 21),  # the validator's 2.x suite; the endpoint is 2.1
-])
+@pytest.mark.parametrize(
+    ("prefix", "version", "tests"),
+    [
+        ("iiif/image/3", "3.0", 24),
+        ("iiif/image/2", "2.0", 21),  # the validator's 2.x suite; the endpoint is 2.1
+    ],
+)
 def test_validator_level_1(live_server: str, prefix: str, version: str, tests: int) -> None:
     status, output = validate(live_server, prefix, version, "--level", "1")
     assert (status, summary(output)) == (0, (tests, 0)), output
@@ -109,15 +146,18 @@ def test_validator_on_the_claimed_extras(live_server: str, prefix: str, version:
     assert (status, summary(output)) == (0, (len(EXTRA_TESTS), 0)), output
 
 
-@pytest.mark.parametrize("path", [
-    f"/iiif/image/3/../{IDENTIFIER}/info.json",
-    "/iiif/image/3/../../secret/info.json",
-    "/iiif/image/3/../secret/full/max/0/default.jpg",
-    "/iiif/image/3/..%2Fsecret/info.json",
-    "/iiif/image/3/..%2F..%2Fsecret/full/max/0/default.jpg",
-    "/iiif/image/3/%2Fetc%2Fpasswd/info.json",
-    "/iiif/image/3/./secret/info.json",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/iiif/image/3/../{IDENTIFIER}/info.json",
+        "/iiif/image/3/../../secret/info.json",
+        "/iiif/image/3/../secret/full/max/0/default.jpg",
+        "/iiif/image/3/..%2Fsecret/info.json",
+        "/iiif/image/3/..%2F..%2Fsecret/full/max/0/default.jpg",
+        "/iiif/image/3/%2Fetc%2Fpasswd/info.json",
+        "/iiif/image/3/./secret/info.json",
+    ],
+)
 def test_raw_traversal_on_the_real_server(live_server: str, path: str) -> None:
     host, port = live_server.split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=5)

@@ -47,7 +47,13 @@ async def test_v3_manifest_declares_our_services_first(client: httpx.AsyncClient
         "@id": "http://testserver/iiif/fish/search/1",
         "@type": "SearchService1",
         "profile": SEARCH1,
-        "service": [{"@id": "http://testserver/iiif/fish/autocomplete/1", "@type": "AutoCompleteService1", "profile": AUTOCOMPLETE1}],
+        "service": [
+            {
+                "@id": "http://testserver/iiif/fish/autocomplete/1",
+                "@type": "AutoCompleteService1",
+                "profile": AUTOCOMPLETE1,
+            }
+        ],
     }
     assert search2 == {
         "id": "http://testserver/iiif/fish/search/2",
@@ -75,7 +81,14 @@ async def test_v3_services_match_the_spec_declarations(client: httpx.AsyncClient
     served = await get(client, "/iiif/fish/manifest")
     spec2 = example(shared_specs, "search2-service-declaration-with-autocomplete.json")["service"][0]
     assert same_shape(served["service"][1], spec2, frozenset()) == []
-    assert same_shape(served["service"][1], example(shared_specs, "search2-service-declaration.json")["service"][0], frozenset({"service"})) == []
+    assert (
+        same_shape(
+            served["service"][1],
+            example(shared_specs, "search2-service-declaration.json")["service"][0],
+            frozenset({"service"}),
+        )
+        == []
+    )
     # P3 §3.3.1: a Search 1.0 service in a P3 manifest uses @id/@type and no @context of its own.
     spec1 = example(shared_specs, "search1-service-declaration-with-autocomplete.json")["service"]
     spec1 = {k: v for k, v in spec1.items() if k != "@context"}
@@ -142,7 +155,10 @@ async def test_unknown_book_is_404_json(client: httpx.AsyncClient) -> None:
 
 async def test_manifest_http(client: httpx.AsyncClient) -> None:
     response = await client.get("/iiif/fish/manifest", headers={"Accept": "application/ld+json"})
-    assert response.headers["content-type"] == 'application/ld+json;profile="http://iiif.io/api/presentation/3/context.json"'
+    assert (
+        response.headers["content-type"]
+        == 'application/ld+json;profile="http://iiif.io/api/presentation/3/context.json"'
+    )
     v2 = await client.get("/iiif/stanford/manifest", headers={"Accept": "application/ld+json"})
     assert v2.headers["content-type"] == 'application/ld+json;profile="http://iiif.io/api/presentation/2/context.json"'
     assert response.headers["access-control-allow-origin"] == "*"

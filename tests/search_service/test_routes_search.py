@@ -38,7 +38,9 @@ def local(url: str) -> str:
 
 
 @pytest.mark.parametrize("scope", ["/iiif/fish", "/iiif"])
-async def test_walking_next_in_1_0_visits_every_hit_once(make_client: Callable[..., httpx.AsyncClient], scope: str) -> None:
+async def test_walking_next_in_1_0_visits_every_hit_once(
+    make_client: Callable[..., httpx.AsyncClient], scope: str
+) -> None:
     async with make_client(page_size=97) as client:
         everything = await get(client, f"{scope}/search/1?q=de+la")
         url: str | None = everything["@id"]
@@ -59,7 +61,9 @@ async def test_walking_next_in_1_0_visits_every_hit_once(make_client: Callable[.
 
 
 @pytest.mark.parametrize("scope", ["/iiif/fish", "/iiif"])
-async def test_walking_next_in_2_0_visits_every_hit_once(make_client: Callable[..., httpx.AsyncClient], scope: str) -> None:
+async def test_walking_next_in_2_0_visits_every_hit_once(
+    make_client: Callable[..., httpx.AsyncClient], scope: str
+) -> None:
     async with make_client(page_size=89) as client:
         first = await get(client, f"{scope}/search/2?q=de+la")
         collection = first["partOf"]
@@ -136,7 +140,9 @@ async def test_missing_q_is_a_400(client: httpx.AsyncClient, version: int) -> No
 
 
 async def test_case_and_accent_insensitive(client: httpx.AsyncClient) -> None:
-    totals = {q: (await get(client, f"/iiif/fish/search/1?q={q}"))["within"]["total"] for q in ("perou", "PÉROU", "Pérou")}
+    totals = {
+        q: (await get(client, f"/iiif/fish/search/1?q={q}"))["within"]["total"] for q in ("perou", "PÉROU", "Pérou")
+    }
     assert len(set(totals.values())) == 1 and totals["perou"] > 10
 
 
@@ -196,7 +202,9 @@ async def test_motivation_filter(client: httpx.AsyncClient, version: int, motiva
     assert (total > 0) is expect_hits
     assert "ignored" not in body and "ignored" not in body.get("within", {})
     if motivation:
-        assert f"motivation={motivation.replace(' ', '+').replace(':', '%3A')}" in (body["@id"] if version == 1 else body["id"])
+        assert f"motivation={motivation.replace(' ', '+').replace(':', '%3A')}" in (
+            body["@id"] if version == 1 else body["id"]
+        )
 
 
 async def test_date_and_user_are_ignored_and_reported(client: httpx.AsyncClient) -> None:
@@ -239,7 +247,9 @@ async def test_autocomplete_needs_q(client: httpx.AsyncClient, url: str) -> None
 # -- collection-wide and folder books -----------------------------------------------------------------
 
 
-async def test_folder_book_canvas_ids_are_public(client: httpx.AsyncClient, make_client: Callable[..., httpx.AsyncClient]) -> None:
+async def test_folder_book_canvas_ids_are_public(
+    client: httpx.AsyncClient, make_client: Callable[..., httpx.AsyncClient]
+) -> None:
     body = await get(client, "/iiif/folder/search/1?q=alice")
     assert body["within"]["total"] > 0
     assert all(r["on"].startswith("http://testserver/iiif/folder/canvas/p") for r in body["resources"])
@@ -286,7 +296,13 @@ async def test_cors_head_etag_cache_control_gzip(client: httpx.AsyncClient) -> N
 
 
 @pytest.mark.parametrize(
-    "url", ["/iiif/nope/search/1?q=a", "/iiif/nope/search/2?q=a", "/iiif/nope/autocomplete/1?q=a", "/iiif/nope/autocomplete/2?q=a"]
+    "url",
+    [
+        "/iiif/nope/search/1?q=a",
+        "/iiif/nope/search/2?q=a",
+        "/iiif/nope/autocomplete/1?q=a",
+        "/iiif/nope/autocomplete/2?q=a",
+    ],
 )
 async def test_unknown_book_is_404_json(client: httpx.AsyncClient, url: str) -> None:
     assert await get(client, url, status=404) == {"error": "no book 'nope' is indexed here", "status": 404}
@@ -319,7 +335,9 @@ async def test_a_repeated_request_is_answered_from_the_response_cache(client: ht
     again = await client.get("/iiif/fish/search/1?q=inca", headers={"Accept": "application/ld+json"})
     assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
     assert again.headers["content-type"].startswith("application/ld+json")  # negotiated per request
-    assert (await client.get("/iiif/fish/search/1?q=inca", headers={"If-None-Match": first.headers["etag"]})).status_code == 304
+    assert (
+        await client.get("/iiif/fish/search/1?q=inca", headers={"If-None-Match": first.headers["etag"]})
+    ).status_code == 304
     other = await client.get("/iiif/fish/search/1?q=inca&page=1")
     assert other.content != first.content
     assert (await client.get("/iiif/fish/search/1?q=")).status_code == 400  # errors are answered, not kept

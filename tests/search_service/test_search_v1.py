@@ -114,7 +114,9 @@ async def test_hits_highlighting_selectors(client: httpx.AsyncClient, shared_spe
     assert same_shape(ours, spec, EXTRA, optional=frozenset({"selectors"})) == []
     selector = spec["hits"][0]["selectors"][0]
     hit = ours["hits"][0]
-    assert {"exact": hit["match"], "prefix": hit["before"], "suffix": hit["after"]}.keys() == selector.keys() - {"@type"}
+    assert {"exact": hit["match"], "prefix": hit["before"], "suffix": hit["after"]}.keys() == selector.keys() - {
+        "@type"
+    }
 
 
 async def test_multi_annotation_hit(client: httpx.AsyncClient, shared_specs: Path) -> None:
@@ -134,7 +136,11 @@ async def test_collection_wide_hits_name_their_manifest(client: httpx.AsyncClien
     ours = await get(client, "/iiif/search/1?q=verbunden")
     spec = example(shared_specs, "search1-response-target-within-manifest.json")
     spec_annotation = spec["resources"][0]
-    moved = {**without(spec_annotation, "on"), "on": spec_annotation["on"]["@id"], "within": spec_annotation["on"]["within"]}
+    moved = {
+        **without(spec_annotation, "on"),
+        "on": spec_annotation["on"]["@id"],
+        "within": spec_annotation["on"]["within"],
+    }
     # The spec example writes `type` where Presentation 2.1 uses `@type` (erratum, examples/README.md).
     moved["within"] = {"@type" if k == "type" else k: v for k, v in moved["within"].items()}
     for annotation in ours["resources"]:
@@ -151,7 +157,10 @@ async def test_autocomplete_term_list(client: httpx.AsyncClient, shared_specs: P
     assert same_shape(ours, spec, frozenset()) == []
     assert ours["ignored"] == ["user"]
     assert ours["@id"] == "http://testserver/iiif/fish/autocomplete/1?q=inc&motivation=painting"
-    assert ours["terms"][0]["url"] == f"http://testserver/iiif/fish/search/1?motivation=painting&q={ours['terms'][0]['match']}"
+    assert (
+        ours["terms"][0]["url"]
+        == f"http://testserver/iiif/fish/search/1?motivation=painting&q={ours['terms'][0]['match']}"
+    )
 
 
 async def test_autocomplete_term_list_with_labels(client: httpx.AsyncClient, shared_specs: Path) -> None:
@@ -231,11 +240,17 @@ def test_collection_renderer_names_manifests() -> None:
     page = HitPage((_hit("a", "", ""),), 1, 0, 10)
     refs = {"b": ManifestRef("https://s/iiif/b/manifest", "Book B")}
     data = annotation_list(page, ResultLinks("https://s/iiif/search/1", (("q", "a"),)), "https://s", manifests=refs)
-    assert data["resources"][0]["within"] == {"@id": "https://s/iiif/b/manifest", "@type": "sc:Manifest", "label": "Book B"}
+    assert data["resources"][0]["within"] == {
+        "@id": "https://s/iiif/b/manifest",
+        "@type": "sc:Manifest",
+        "label": "Book B",
+    }
     assert isinstance(data["resources"][0]["on"], str)
 
 
-@pytest.mark.parametrize(("number", "total", "next_", "prev"), [(0, 25, 1, None), (1, 25, 2, 0), (2, 25, None, 1), (5, 25, None, 2)])
+@pytest.mark.parametrize(
+    ("number", "total", "next_", "prev"), [(0, 25, 1, None), (1, 25, 2, 0), (2, 25, None, 1), (5, 25, None, 2)]
+)
 def test_paging_links(number: int, total: int, next_: int | None, prev: int | None) -> None:
     page = HitPage((), total, number * 10, 10)
     data = annotation_list(page, ResultLinks("https://s/x", (("q", "a b"),)), "https://s")

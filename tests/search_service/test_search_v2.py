@@ -20,7 +20,9 @@ from tests.search_service.conftest import Corpus, same_shape
 #: Keys we add beyond the spec examples, each documented in docs/api.md: paging on every
 #: page (§4.2.2), the extended `annotations` page (§4.3) with its own collection (§4.3.3),
 #: `service` on autocomplete terms (§5.3).
-EXTRA = frozenset({"partOf", "first", "last", "total", "next", "prev", "startIndex", "annotations", "ignored", "id", "service"})
+EXTRA = frozenset(
+    {"partOf", "first", "last", "total", "next", "prev", "startIndex", "annotations", "ignored", "id", "service"}
+)
 TARGET = re.compile(r"^(?P<canvas>[^#]+)#xywh=(\d+),(\d+),(\d+),(\d+)$")
 
 
@@ -154,7 +156,11 @@ async def test_items_are_fully_embedded_annotations(client: httpx.AsyncClient, c
         assert item["body"]["type"] == "TextualBody" and item["body"]["format"] == "text/plain"
         match = TARGET.match(item["target"])
         assert match and match["canvas"] in canvases
-    sources = [t["source"] for c in ours["annotations"][0]["items"] for t in ([c["target"]] if isinstance(c["target"], dict) else c["target"])]
+    sources = [
+        t["source"]
+        for c in ours["annotations"][0]["items"]
+        for t in ([c["target"]] if isinstance(c["target"], dict) else c["target"])
+    ]
     assert set(sources) == {item["id"] for item in ours["items"]}
 
 
@@ -166,8 +172,13 @@ def _hit() -> Hit:
 def test_renderer_of_a_hit_over_two_lines() -> None:
     page = HitPage((_hit(),), 1, 0, 10)
     refs = {"b": ManifestRef("https://s/iiif/b/manifest", "Book")}
-    data = annotation_page(page, ResultLinks("https://s/iiif/search/2", (("q", "verbunden"),)), "https://s", manifests=refs)
-    assert [item["id"] for item in data["items"]] == ["https://s/iiif/b/annotation/4-12-12-2", "https://s/iiif/b/annotation/4-13-13-3"]
+    data = annotation_page(
+        page, ResultLinks("https://s/iiif/search/2", (("q", "verbunden"),)), "https://s", manifests=refs
+    )
+    assert [item["id"] for item in data["items"]] == [
+        "https://s/iiif/b/annotation/4-12-12-2",
+        "https://s/iiif/b/annotation/4-13-13-3",
+    ]
     assert data["items"][0]["target"] == {
         "id": "https://example.org/c5#xywh=10,20,30,40",
         "partOf": {"id": "https://s/iiif/b/manifest", "type": "Manifest", "label": {"none": ["Book"]}},
@@ -194,8 +205,12 @@ async def test_two_hits_in_one_printed_word(client: httpx.AsyncClient) -> None:
 def test_paging_links(number: int, next_: int | None, prev: int | None) -> None:
     data = annotation_page(HitPage((), 25, number * 10, 10), ResultLinks("https://s/x", (("q", "a"),)), "https://s")
     assert data["id"] == f"https://s/x?q=a&page={number}"
-    assert data.get("next") == (None if next_ is None else {"id": f"https://s/x?q=a&page={next_}", "type": "AnnotationPage"})
-    assert data.get("prev") == (None if prev is None else {"id": f"https://s/x?q=a&page={prev}", "type": "AnnotationPage"})
+    assert data.get("next") == (
+        None if next_ is None else {"id": f"https://s/x?q=a&page={next_}", "type": "AnnotationPage"}
+    )
+    assert data.get("prev") == (
+        None if prev is None else {"id": f"https://s/x?q=a&page={prev}", "type": "AnnotationPage"}
+    )
     assert data["partOf"]["total"] == 25 and data["items"] == [] and "annotations" not in data
 
 
@@ -206,5 +221,7 @@ def test_term_page_renderer() -> None:
         "id": "https://s/a?q=bi",
         "type": "TermPage",
         "ignored": ["user"],
-        "items": [{"value": "bird", "total": 3, "service": [{"id": "https://s/search/2?q=bird", "type": "SearchService2"}]}],
+        "items": [
+            {"value": "bird", "total": 3, "service": [{"id": "https://s/search/2?q=bird", "type": "SearchService2"}]}
+        ],
     }

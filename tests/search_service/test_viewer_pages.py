@@ -41,9 +41,14 @@ def fake_viewers(root: Path) -> Path:
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    for package, version in (("node_modules/mirador", "4.0.0"), ("node_modules/universalviewer", "4.4.0"),
-                             ("mirador3/node_modules/mirador", "3.4.3")):
-        (root / package / "package.json").write_text(json.dumps({"name": package.rsplit("/", 1)[-1], "version": version}))
+    for package, version in (
+        ("node_modules/mirador", "4.0.0"),
+        ("node_modules/universalviewer", "4.4.0"),
+        ("mirador3/node_modules/mirador", "3.4.3"),
+    ):
+        (root / package / "package.json").write_text(
+            json.dumps({"name": package.rsplit("/", 1)[-1], "version": version})
+        )
     return root
 
 
@@ -76,12 +81,17 @@ def script_srcs(text: str) -> list[str]:
     return re.findall(r'<script src="([^"]+)"', text)
 
 
-@pytest.mark.parametrize(("key", "files"), [
-    ("mirador", ["/viewer/static/mirador/4.0.0/mirador.min.js"]),
-    ("mirador3", ["/viewer/static/mirador3/3.4.3/mirador.min.js"]),
-    ("uv", ["/viewer/static/uv/4.4.0/umd/UV.js"]),
-])
-async def test_viewer_page_loads_the_viewer_with_manifest_and_query(client: httpx.AsyncClient, key: str, files: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("key", "files"),
+    [
+        ("mirador", ["/viewer/static/mirador/4.0.0/mirador.min.js"]),
+        ("mirador3", ["/viewer/static/mirador3/3.4.3/mirador.min.js"]),
+        ("uv", ["/viewer/static/uv/4.4.0/umd/UV.js"]),
+    ],
+)
+async def test_viewer_page_loads_the_viewer_with_manifest_and_query(
+    client: httpx.AsyncClient, key: str, files: list[str]
+) -> None:
     response = await client.get(f"/viewer/{key}", params={"manifest": MANIFEST, "q": "highwayman"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
@@ -117,12 +127,15 @@ async def test_nav_links_switch_viewer_keeping_manifest_and_query(client: httpx.
     assert f'<a class="manifest" href="{MANIFEST}">' in response.text
 
 
-@pytest.mark.parametrize("q", [
-    "</script><script>alert(1)</script>",
-    "<!--<script>",
-    '"; alert(1); "',
-    "a\u2028\u2029 & <b>",
-])
+@pytest.mark.parametrize(
+    "q",
+    [
+        "</script><script>alert(1)</script>",
+        "<!--<script>",
+        '"; alert(1); "',
+        "a\u2028\u2029 & <b>",
+    ],
+)
 async def test_query_cannot_break_out_of_the_script(client: httpx.AsyncClient, q: str) -> None:
     response = await client.get("/viewer/mirador", params={"manifest": MANIFEST, "q": q})
     assert response.status_code == 200
@@ -151,16 +164,19 @@ async def test_a_path_follows_the_public_url(tmp_path: Path, viewers_dir: Path) 
     assert page_config(response.text)["manifest"] == "https://search.example.org/sub/iiif/book1/manifest"
 
 
-@pytest.mark.parametrize("manifest", [
-    "javascript:alert(1)",
-    "data:application/json,{}",
-    "file:///etc/passwd",
-    "//evil.example.org/manifest",
-    "https://exa mple.org/manifest",
-    "https://example.org/\x00",
-    "example.org/manifest",
-    "https://" + "a" * 2000,
-])
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        "javascript:alert(1)",
+        "data:application/json,{}",
+        "file:///etc/passwd",
+        "//evil.example.org/manifest",
+        "https://exa mple.org/manifest",
+        "https://example.org/\x00",
+        "example.org/manifest",
+        "https://" + "a" * 2000,
+    ],
+)
 async def test_unusable_manifest_urls_get_a_400_form(client: httpx.AsyncClient, manifest: str) -> None:
     response = await client.get("/viewer/mirador", params={"manifest": manifest})
     assert response.status_code == 400
@@ -226,19 +242,22 @@ async def test_a_file_under_another_version_is_404(client: httpx.AsyncClient) ->
     assert "4.0.0 is installed" in response.text
 
 
-@pytest.mark.parametrize("path", [
-    "../package.json",
-    "..%2Fpackage.json",
-    "umd/..%2F..%2Fsecret.txt",
-    "%2E%2E/secret.txt",
-    ".hidden",
-    "umd",
-    "umd/",
-    "umd//UV.js",
-    "%2Fetc%2Fpasswd",
-    "..%5Csecret.txt",
-    "missing.js",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../package.json",
+        "..%2Fpackage.json",
+        "umd/..%2F..%2Fsecret.txt",
+        "%2E%2E/secret.txt",
+        ".hidden",
+        "umd",
+        "umd/",
+        "umd//UV.js",
+        "%2Fetc%2Fpasswd",
+        "..%5Csecret.txt",
+        "missing.js",
+    ],
+)
 async def test_viewer_files_stay_inside_dist(client: httpx.AsyncClient, path: str) -> None:
     # httpx normalises plain `..` segments away before sending, so those reach another route.
     response = await client.get(f"/viewer/static/uv/4.4.0/{path}")
@@ -286,9 +305,15 @@ def test_pinned_versions_match_the_served_layout() -> None:
     assert m3["dependencies"]["mirador"].startswith("3.")
     for folder in ("viewers", "viewers/mirador3"):
         lock = json.loads((REPO / folder / "package-lock.json").read_text())
-        assert lock["packages"][""]["dependencies"] == json.loads((REPO / folder / "package.json").read_text())["dependencies"]
+        assert (
+            lock["packages"][""]["dependencies"]
+            == json.loads((REPO / folder / "package.json").read_text())["dependencies"]
+        )
     assert {v.package for v in viewer_routes.VIEWERS.values()} == {
-        "node_modules/mirador", "mirador3/node_modules/mirador", "node_modules/universalviewer"}
+        "node_modules/mirador",
+        "mirador3/node_modules/mirador",
+        "node_modules/universalviewer",
+    }
 
 
 def test_install_script_is_valid_bash_and_executable() -> None:

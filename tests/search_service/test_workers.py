@@ -118,7 +118,10 @@ def test_a_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
         port = taken.getsockname()[1]
         result = subprocess.run(
             [*IIIF_SEARCH, "serve", "--workers", "2", "--port", str(port), "--data-dir", str(tmp_path)],
-            env=subprocess_env(), capture_output=True, text=True, timeout=60,
+            env=subprocess_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert result.returncode != 0
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
@@ -132,7 +135,9 @@ def test_overloaded_means_more_than_one_above_the_mean(counts: list[int], me: in
     assert workers.overloaded(counts, me) is expected
 
 
-async def test_an_overloaded_worker_asks_its_client_to_reconnect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_overloaded_worker_asks_its_client_to_reconnect(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     counts = [0, 0]  # requests in flight per worker, as the shared array holds them
     monkeypatch.setattr(workers, "_shared", (counts, 0))
     app = create_app(Settings(data_dir=tmp_path))

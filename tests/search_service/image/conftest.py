@@ -41,7 +41,9 @@ def write_bomb_png(path: Path, side: int = BOMB_SIDE) -> None:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)  # 1 bit, greyscale
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(chunks)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(chunks)) + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture(scope="session")
@@ -82,8 +84,13 @@ def book_dir(tmp_path_factory: pytest.TempPathFactory, validator_png: Path) -> P
     scans.mkdir()
     shutil.copy(validator_png, scans / "0001.png")
     record = BookRecord(
-        id="scans", label="Scans", manifest_id="urn:scans", version=3, source=str(scans),
-        manifest={}, images={BOOK_IMAGE_ID: str(scans / "0001.png")},
+        id="scans",
+        label="Scans",
+        manifest_id="urn:scans",
+        version=3,
+        source=str(scans),
+        manifest={},
+        images={BOOK_IMAGE_ID: str(scans / "0001.png")},
     )
     Store(data_dir).replace_book(record, [])
     return data_dir

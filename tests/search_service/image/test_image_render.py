@@ -31,32 +31,39 @@ def big_pyramid(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_derivative(source, tmp / "data")
 
 
-@pytest.mark.parametrize(("path", "size"), [
-    ("0,0,512,512/512,512/0/default.jpg", (512, 512)),  # full-resolution tile
-    ("4096,0,2048,2048/512,512/0/default.jpg", (512, 512)),  # scale factor 4
-    ("4096,6144,1905,1857/477,465/0/default.jpg", (477, 465)),  # corner tile at scale factor 4
-    ("5632,7680,369,321/369,321/0/default.jpg", (369, 321)),  # corner tile at full resolution
-    ("full/375,500/0/default.jpg", (375, 500)),  # the smallest listed size
-    ("full/,120/0/default.jpg", (90, 120)),  # a thumbnail
-    ("full/333,777/0/default.jpg", (333, 777)),  # distorted
-    ("pct:10,10,10,10/max/0/default.jpg", (600, 800)),
-])
+@pytest.mark.parametrize(
+    ("path", "size"),
+    [
+        ("0,0,512,512/512,512/0/default.jpg", (512, 512)),  # full-resolution tile
+        ("4096,0,2048,2048/512,512/0/default.jpg", (512, 512)),  # scale factor 4
+        ("4096,6144,1905,1857/477,465/0/default.jpg", (477, 465)),  # corner tile at scale factor 4
+        ("5632,7680,369,321/369,321/0/default.jpg", (369, 321)),  # corner tile at full resolution
+        ("full/375,500/0/default.jpg", (375, 500)),  # the smallest listed size
+        ("full/,120/0/default.jpg", (90, 120)),  # a thumbnail
+        ("full/333,777/0/default.jpg", (333, 777)),  # distorted
+        ("pct:10,10,10,10/max/0/default.jpg", (600, 800)),
+    ],
+)
 def test_output_sizes_are_exact(big_pyramid: Path, path: str, size: tuple[int, int]) -> None:
     body = render.render(plan_for(path, 6001, 8001), big_pyramid)
     with Image.open(io.BytesIO(body)) as image:
         assert (image.format, image.size) == ("JPEG", size)
 
 
-@pytest.mark.parametrize(("path", "page"), [
-    ("0,0,512,512/512,512/0/default.jpg", 0),
-    ("0,0,1024,1024/512,512/0/default.jpg", 1),
-    ("4096,6144,1905,1857/477,465/0/default.jpg", 2),
-    ("full/375,500/0/default.jpg", 4),
-    ("full/,120/0/default.jpg", 4),
-    ("full/3002,4001/0/default.jpg", 0),
-])
-def test_a_downscaled_request_reads_a_smaller_level(big_pyramid: Path, path: str, page: int,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("path", "page"),
+    [
+        ("0,0,512,512/512,512/0/default.jpg", 0),
+        ("0,0,1024,1024/512,512/0/default.jpg", 1),
+        ("4096,6144,1905,1857/477,465/0/default.jpg", 2),
+        ("full/375,500/0/default.jpg", 4),
+        ("full/,120/0/default.jpg", 4),
+        ("full/3002,4001/0/default.jpg", 0),
+    ],
+)
+def test_a_downscaled_request_reads_a_smaller_level(
+    big_pyramid: Path, path: str, page: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     render.pyramid_levels(big_pyramid)  # cached before spying
     pages: list[int] = []
     original = pyvips.Image.tiffload

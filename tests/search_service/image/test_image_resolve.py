@@ -24,20 +24,23 @@ def test_a_symlink_inside_the_root_is_served(image_root: Path) -> None:
     assert resolve_image("inside", {}, [image_root]) == (image_root / "color.jpg").resolve()
 
 
-@pytest.mark.parametrize("identifier", [
-    "escape",  # a symlink to a file outside the root
-    "..",
-    "../root/color",
-    "../secret",
-    "/etc/passwd",
-    "color.jpg",  # identifiers are stems
-    ".hidden",
-    "notes",
-    "sub/color",
-    "..\\color",
-    "color\x00",
-    "",
-])
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        "escape",  # a symlink to a file outside the root
+        "..",
+        "../root/color",
+        "../secret",
+        "/etc/passwd",
+        "color.jpg",  # identifiers are stems
+        ".hidden",
+        "notes",
+        "sub/color",
+        "..\\color",
+        "color\x00",
+        "",
+    ],
+)
 def test_nothing_else_is_reachable(image_root: Path, identifier: str) -> None:
     with pytest.raises(UnknownImage):
         resolve_image(identifier, {}, [image_root])

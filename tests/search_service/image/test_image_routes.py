@@ -18,7 +18,16 @@ from search_service.image import render
 VALIDATOR_ID = "67352ccc-d1b0-11e1-89ae-279075081939"
 V3 = f"/iiif/image/3/{VALIDATOR_ID}"
 V2 = f"/iiif/image/2/{VALIDATOR_ID}"
-LEVEL1_V3 = {"baseUriRedirect", "cors", "jsonldMediaType", "regionByPx", "regionSquare", "sizeByH", "sizeByW", "sizeByWh"}
+LEVEL1_V3 = {
+    "baseUriRedirect",
+    "cors",
+    "jsonldMediaType",
+    "regionByPx",
+    "regionSquare",
+    "sizeByH",
+    "sizeByW",
+    "sizeByWh",
+}
 
 # One request per feature an info.json may claim; a claim without a row here fails
 # test_every_claimed_feature_works, so the lists in info_v2/info_v3 stay honest.
@@ -55,8 +64,9 @@ async def test_the_base_uri_redirects_to_info_json(image_client: httpx.AsyncClie
     assert response.headers["access-control-allow-origin"] == "*"
 
 
-async def test_info_v3_has_the_shape_of_the_spec_example(image_client: httpx.AsyncClient, shared_specs: Path,
-                                                         shared_data: Path) -> None:
+async def test_info_v3_has_the_shape_of_the_spec_example(
+    image_client: httpx.AsyncClient, shared_specs: Path, shared_data: Path
+) -> None:
     response = await image_client.get(V3 + "/info.json")
     assert response.status_code == 200
     info = response.json()
@@ -66,7 +76,7 @@ async def test_info_v3_has_the_shape_of_the_spec_example(image_client: httpx.Asy
     # example keys are all there too.
     assert set(info) <= set(complete)
     assert set(validator_example) <= set(info)
-    assert list(info)[0] == "@context"  # §5.2: "SHOULD appear as the very first key-value pair"
+    assert next(iter(info)) == "@context"  # §5.2: "SHOULD appear as the very first key-value pair"
     assert info["id"] == "http://testserver" + V3
     assert (info["type"], info["protocol"], info["profile"]) == ("ImageService3", "http://iiif.io/api/image", "level1")
     assert (info["width"], info["height"]) == (1000, 1000)
@@ -77,8 +87,9 @@ async def test_info_v3_has_the_shape_of_the_spec_example(image_client: httpx.Asy
     assert not set(info["extraFeatures"]) & LEVEL1_V3
 
 
-async def test_info_v2_has_the_shape_of_the_spec_example(image_client: httpx.AsyncClient, shared_specs: Path,
-                                                         shared_data: Path) -> None:
+async def test_info_v2_has_the_shape_of_the_spec_example(
+    image_client: httpx.AsyncClient, shared_specs: Path, shared_data: Path
+) -> None:
     info = (await image_client.get(V2 + "/info.json")).json()
     complete = load_example(shared_specs, "image2-info-complete.json")
     validator_example = json.loads((shared_data / "image-api-validator" / "example-info-2.0.json").read_text())
@@ -107,17 +118,21 @@ async def test_a_folder_book_image_is_served_by_its_identifier(image_client: htt
     assert image_size(response.content) == (100, 100)
 
 
-@pytest.mark.parametrize(("version", "accept", "media_type"), [
-    ("3", None, 'application/ld+json;profile="http://iiif.io/api/image/3/context.json"'),
-    ("3", "application/ld+json", 'application/ld+json;profile="http://iiif.io/api/image/3/context.json"'),
-    ("3", "*/*", 'application/ld+json;profile="http://iiif.io/api/image/3/context.json"'),
-    ("3", "application/json", "application/json"),
-    ("2", None, "application/json"),
-    ("2", "*/*", "application/json"),
-    ("2", "application/ld+json", 'application/ld+json;profile="http://iiif.io/api/image/2/context.json"'),
-])
-async def test_json_ld_media_type(image_client: httpx.AsyncClient, version: str, accept: str | None,
-                                  media_type: str) -> None:
+@pytest.mark.parametrize(
+    ("version", "accept", "media_type"),
+    [
+        ("3", None, 'application/ld+json;profile="http://iiif.io/api/image/3/context.json"'),
+        ("3", "application/ld+json", 'application/ld+json;profile="http://iiif.io/api/image/3/context.json"'),
+        ("3", "*/*", 'application/ld+json;profile="http://iiif.io/api/image/3/context.json"'),
+        ("3", "application/json", "application/json"),
+        ("2", None, "application/json"),
+        ("2", "*/*", "application/json"),
+        ("2", "application/ld+json", 'application/ld+json;profile="http://iiif.io/api/image/2/context.json"'),
+    ],
+)
+async def test_json_ld_media_type(
+    image_client: httpx.AsyncClient, version: str, accept: str | None, media_type: str
+) -> None:
     # 3.0 §5.1: JSON-LD with the context as profile unless the client asks otherwise;
     # 2.1 §5.1: JSON-LD only when the Accept header asks for it.
     request = image_client.build_request("GET", f"/iiif/image/{version}/{VALIDATOR_ID}/info.json")
@@ -136,7 +151,11 @@ async def test_json_ld_media_type(image_client: httpx.AsyncClient, version: str,
 async def test_every_claimed_feature_works(image_client: httpx.AsyncClient, prefix: str) -> None:
     info = (await image_client.get(prefix + "/info.json")).json()
     if prefix == V3:
-        features, formats, qualities = LEVEL1_V3 | set(info["extraFeatures"]), info["extraFormats"], info["extraQualities"]
+        features, formats, qualities = (
+            LEVEL1_V3 | set(info["extraFeatures"]),
+            info["extraFormats"],
+            info["extraQualities"],
+        )
     else:
         extras = info["profile"][1]
         features = {"regionByPx", "sizeByW", "sizeByH", "sizeByPct", *extras["supports"]}
@@ -146,8 +165,13 @@ async def test_every_claimed_feature_works(image_client: httpx.AsyncClient, pref
             response = await image_client.get(f"{prefix}/{FEATURE_REQUESTS[feature]}")
             assert response.status_code == 200, feature
         else:
-            assert feature in {"baseUriRedirect", "cors", "jsonldMediaType", "canonicalLinkHeader",
-                               "profileLinkHeader"}, f"no test for claimed feature {feature}"
+            assert feature in {
+                "baseUriRedirect",
+                "cors",
+                "jsonldMediaType",
+                "canonicalLinkHeader",
+                "profileLinkHeader",
+            }, f"no test for claimed feature {feature}"
     for fmt in formats:
         response = await image_client.get(f"{prefix}/full/100,/0/default.{fmt}")
         assert response.headers["content-type"] == f"image/{'jpeg' if fmt == 'jpg' else fmt}"
@@ -155,18 +179,21 @@ async def test_every_claimed_feature_works(image_client: httpx.AsyncClient, pref
         assert (await image_client.get(f"{prefix}/full/100,/0/{quality}.jpg")).status_code == 200
 
 
-@pytest.mark.parametrize(("path", "size"), [
-    ("full/max/0/default.jpg", (1000, 1000)),
-    ("square/max/0/default.jpg", (1000, 1000)),
-    ("125,15,120,140/max/0/default.jpg", (120, 140)),
-    ("900,900,500,500/max/0/default.jpg", (100, 100)),
-    ("full/150,/0/default.jpg", (150, 150)),
-    ("full/,150/0/default.jpg", (150, 150)),
-    ("full/225,100/0/default.jpg", (225, 100)),
-    ("full/!225,100/0/default.jpg", (100, 100)),
-    ("full/pct:50/0/default.jpg", (500, 500)),
-    ("pct:41.6,7.5,40,70/max/0/default.jpg", (400, 700)),
-])
+@pytest.mark.parametrize(
+    ("path", "size"),
+    [
+        ("full/max/0/default.jpg", (1000, 1000)),
+        ("square/max/0/default.jpg", (1000, 1000)),
+        ("125,15,120,140/max/0/default.jpg", (120, 140)),
+        ("900,900,500,500/max/0/default.jpg", (100, 100)),
+        ("full/150,/0/default.jpg", (150, 150)),
+        ("full/,150/0/default.jpg", (150, 150)),
+        ("full/225,100/0/default.jpg", (225, 100)),
+        ("full/!225,100/0/default.jpg", (100, 100)),
+        ("full/pct:50/0/default.jpg", (500, 500)),
+        ("pct:41.6,7.5,40,70/max/0/default.jpg", (400, 700)),
+    ],
+)
 async def test_level_1_and_extra_requests(image_client: httpx.AsyncClient, path: str, size: tuple[int, int]) -> None:
     response = await image_client.get(f"{V3}/{path}")
     assert response.status_code == 200
@@ -176,8 +203,9 @@ async def test_level_1_and_extra_requests(image_client: httpx.AsyncClient, path:
 
 @pytest.mark.parametrize("identifier", ["color", VALIDATOR_ID])
 @pytest.mark.parametrize("version", ["3", "2"])
-async def test_every_tile_and_size_a_viewer_derives_from_info_json(image_client: httpx.AsyncClient,
-                                                                   identifier: str, version: str) -> None:
+async def test_every_tile_and_size_a_viewer_derives_from_info_json(
+    image_client: httpx.AsyncClient, identifier: str, version: str
+) -> None:
     # The tile URLs OpenSeadragon builds from `tiles` (3.0 §5.4, Implementation Notes), and each of `sizes`.
     prefix = f"/iiif/image/{version}/{identifier}"
     info = (await image_client.get(prefix + "/info.json")).json()
@@ -197,13 +225,17 @@ async def test_every_tile_and_size_a_viewer_derives_from_info_json(image_client:
         assert image_size(response.content) == (entry["width"], entry["height"])
 
 
-async def test_image_headers_and_conditional_get(image_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_image_headers_and_conditional_get(
+    image_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     response = await image_client.get(f"{V3}/0,0,512,512/256,/0/default.jpg")
     assert response.status_code == 200
     assert response.headers["cache-control"] == "public, max-age=600"
     assert response.headers["access-control-allow-origin"] == "*"
-    assert response.headers["link"] == (f'<http://testserver{V3}/0,0,512,512/256,256/0/default.jpg>;rel="canonical", '
-                                        '<http://iiif.io/api/image/3/level1.json>;rel="profile"')
+    assert response.headers["link"] == (
+        f'<http://testserver{V3}/0,0,512,512/256,256/0/default.jpg>;rel="canonical", '
+        '<http://iiif.io/api/image/3/level1.json>;rel="profile"'
+    )
     etag = response.headers["etag"]
     # An equivalent URL has the same canonical form, hence the same ETag.
     same = await image_client.get(f"{V3}/pct:0,0,51.2,51.2/pct:50/0/default.jpg")
@@ -223,10 +255,13 @@ async def test_info_json_conditional_get(image_client: httpx.AsyncClient) -> Non
     assert cached.status_code == 304 and cached.content == b""
 
 
-@pytest.mark.parametrize(("path", "media_type"), [
-    ("/info.json", "application/ld+json"),
-    ("/full/100,/0/default.jpg", "image/jpeg"),
-])
+@pytest.mark.parametrize(
+    ("path", "media_type"),
+    [
+        ("/info.json", "application/ld+json"),
+        ("/full/100,/0/default.jpg", "image/jpeg"),
+    ],
+)
 async def test_head(image_client: httpx.AsyncClient, path: str, media_type: str) -> None:
     response = await image_client.head(V3 + path)
     assert response.status_code == 200
@@ -238,30 +273,34 @@ async def test_head(image_client: httpx.AsyncClient, path: str, media_type: str)
 # -- errors --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("path", "status", "mentions"), [
-    (f"{V3}/abc/max/0/default.jpg", 400, "region"),
-    (f"{V3}/1000,0,10,10/max/0/default.jpg", 400, "region"),
-    (f"{V3}/0,0,0,10/max/0/default.jpg", 400, "region"),
-    (f"{V3}/full/full/0/default.jpg", 400, "size"),
-    (f"{V3}/full/1001,/0/default.jpg", 400, "size"),
-    (f"{V3}/full/!2000,3000/0/default.jpg", 400, "size"),
-    (f"{V3}/full/max/90/default.jpg", 400, "rotation"),
-    (f"{V3}/full/max/0/bitonal.jpg", 400, "quality"),
-    (f"{V3}/full/max/0/default.tif", 400, "format"),
-    (f"{V3}/full/^1001,/0/default.jpg", 501, "upscaling"),
-    (f"{V3}/full/^max/0/default.jpg", 501, "upscaling"),
-    (f"{V3}/full/^pct:120/0/default.jpg", 501, "upscaling"),
-    (f"{V2}/full/1001,/0/default.jpg", 501, "sizeAboveFull"),
-    (f"{V2}/full/^max/0/default.jpg", 400, "size"),
-    ("/iiif/image/3/nothing-here/full/max/0/default.jpg", 404, "nothing-here"),
-    ("/iiif/image/3/nothing-here/info.json", 404, "nothing-here"),
-    ("/iiif/image/3/nothing-here", 404, "nothing-here"),
-    ("/iiif/image/2/nothing-here/info.json", 404, "nothing-here"),
-    ("/iiif/image/3/a/b/full/max/0/default.jpg", 404, "not an Image API path"),
-    ("/iiif/image/3/", 404, "identifier"),
-])
-async def test_errors_are_short_plain_text(image_client: httpx.AsyncClient, path: str, status: int,
-                                           mentions: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "status", "mentions"),
+    [
+        (f"{V3}/abc/max/0/default.jpg", 400, "region"),
+        (f"{V3}/1000,0,10,10/max/0/default.jpg", 400, "region"),
+        (f"{V3}/0,0,0,10/max/0/default.jpg", 400, "region"),
+        (f"{V3}/full/full/0/default.jpg", 400, "size"),
+        (f"{V3}/full/1001,/0/default.jpg", 400, "size"),
+        (f"{V3}/full/!2000,3000/0/default.jpg", 400, "size"),
+        (f"{V3}/full/max/90/default.jpg", 400, "rotation"),
+        (f"{V3}/full/max/0/bitonal.jpg", 400, "quality"),
+        (f"{V3}/full/max/0/default.tif", 400, "format"),
+        (f"{V3}/full/^1001,/0/default.jpg", 501, "upscaling"),
+        (f"{V3}/full/^max/0/default.jpg", 501, "upscaling"),
+        (f"{V3}/full/^pct:120/0/default.jpg", 501, "upscaling"),
+        (f"{V2}/full/1001,/0/default.jpg", 501, "sizeAboveFull"),
+        (f"{V2}/full/^max/0/default.jpg", 400, "size"),
+        ("/iiif/image/3/nothing-here/full/max/0/default.jpg", 404, "nothing-here"),
+        ("/iiif/image/3/nothing-here/info.json", 404, "nothing-here"),
+        ("/iiif/image/3/nothing-here", 404, "nothing-here"),
+        ("/iiif/image/2/nothing-here/info.json", 404, "nothing-here"),
+        ("/iiif/image/3/a/b/full/max/0/default.jpg", 404, "not an Image API path"),
+        ("/iiif/image/3/", 404, "identifier"),
+    ],
+)
+async def test_errors_are_short_plain_text(
+    image_client: httpx.AsyncClient, path: str, status: int, mentions: str
+) -> None:
     response = await image_client.get(path)
     assert response.status_code == status
     assert response.headers["content-type"].startswith("text/plain")
@@ -269,18 +308,21 @@ async def test_errors_are_short_plain_text(image_client: httpx.AsyncClient, path
     assert mentions in response.text and len(response.text) < 300
 
 
-@pytest.mark.parametrize("identifier", [
-    "a%2Fb",  # an encoded slash stays inside the identifier
-    "..%2Fsecret",  # the file beside the root
-    "..%2Froot%2Fcolor",
-    "%2E%2E",
-    "%2Fetc%2Fpasswd",
-    "%2Fetc%2Fpasswd%00",
-    "escape",  # a symlink out of the root
-    ".hidden",
-    "notes",
-    "color.jpg",
-])
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        "a%2Fb",  # an encoded slash stays inside the identifier
+        "..%2Fsecret",  # the file beside the root
+        "..%2Froot%2Fcolor",
+        "%2E%2E",
+        "%2Fetc%2Fpasswd",
+        "%2Fetc%2Fpasswd%00",
+        "escape",  # a symlink out of the root
+        ".hidden",
+        "notes",
+        "color.jpg",
+    ],
+)
 async def test_traversal_is_404(image_client: httpx.AsyncClient, image_root: Path, identifier: str) -> None:
     for path in (f"/iiif/image/3/{identifier}/info.json", f"/iiif/image/3/{identifier}/full/max/0/default.jpg"):
         response = await image_client.get(path)
@@ -306,12 +348,16 @@ async def test_limits_are_advertised_and_enforced(make_image_client: Callable[..
         assert (await client.get(V2 + "/full/full/0/default.jpg")).status_code == 404
 
 
-async def test_a_decompression_bomb_is_refused_unread(image_client: httpx.AsyncClient,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_decompression_bomb_is_refused_unread(
+    image_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(render, "write_pyramid", lambda *args: pytest.fail("the bomb was decoded"))
     monkeypatch.setattr(render, "render", lambda *args: pytest.fail("the bomb was decoded"))
-    for path in ("/iiif/image/3/bomb/info.json", "/iiif/image/3/bomb/0,0,512,512/512,/0/default.jpg",
-                 "/iiif/image/2/bomb/full/100,/0/default.jpg"):
+    for path in (
+        "/iiif/image/3/bomb/info.json",
+        "/iiif/image/3/bomb/0,0,512,512/512,/0/default.jpg",
+        "/iiif/image/2/bomb/full/100,/0/default.jpg",
+    ):
         response = await image_client.get(path)
         assert response.status_code == 404
         assert "30000x30000" in response.text and "not decoded" in response.text
