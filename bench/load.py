@@ -90,7 +90,7 @@ def search_paths(data_dir: Path) -> list[str]:
 
 
 def autocomplete_paths(data_dir: Path) -> list[str]:
-    from indexer.store import Store
+    from indexer.index.store import Store
 
     snap = Store(data_dir).snapshot()
     words = {t for i in range(347) if (page := snap.page_of(BOOK, i)) for t in page.tokens if t.isalpha()}

@@ -123,7 +123,7 @@ def queries(data_dir: Path, book: str | None, count: int, seed: int = 1) -> list
     vocabulary allows in those shares: every word, every 3- to 5-letter prefix, and
     phrases for the rest (two words, then three), shuffled. No query twice.
     """
-    from indexer.store import Store
+    from indexer.index.store import Store
 
     snap = Store(data_dir).snapshot()
     sample_book = book or snap.books()[0].id
@@ -286,7 +286,7 @@ def main() -> None:
     )
     if args.scale in ("book", "both"):
         data = build("book", books=1, repeat=3, workers=args.workers)
-        from indexer.store import Store
+        from indexer.index.store import Store
 
         measure(
             "book",

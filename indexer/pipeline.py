@@ -22,10 +22,11 @@ from indexer import paths
 from indexer.canvas_text import CanvasFailed, OcrMode, Origin, page_for
 from indexer.errors import FetchError, IndexerError, SourceError
 from indexer.fetch import Fetcher
+from indexer.index.records import BookRecord, PageRecord
+from indexer.index.store import Store
 from indexer.model import Book, Canvas
-from indexer.records import page_record
+from indexer.page_record import page_record
 from indexer.sources import read_source
-from indexer.store import BookRecord, PageRecord, Store
 from ocr.cache import OcrCache
 from ocr.errors import OcrError
 from ocr.model import OcrSettings

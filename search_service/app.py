@@ -8,7 +8,7 @@ import anyio
 from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
-from indexer.store import Store
+from indexer.index.store import Store
 from search_service.errors import install_error_handlers
 from search_service.middleware import IiifHttpMiddleware
 from search_service.response_cache import GZIP_LEVEL, GZIP_MINIMUM, ResponseCache

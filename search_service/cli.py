@@ -13,8 +13,8 @@ from pathlib import Path
 import click
 
 from indexer.errors import IndexerError
+from indexer.index.store import Store
 from indexer.paths import default_data_dir
-from indexer.store import Store
 
 data_dir_option = click.option(
     "--data-dir",

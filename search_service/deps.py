@@ -10,7 +10,8 @@ from typing import Annotated, NamedTuple
 
 from fastapi import Depends, Request
 
-from indexer.store import Snapshot, Store
+from indexer.index.snapshot import Snapshot
+from indexer.index.store import Store
 from search_service.responses import base_url
 from search_service.settings import Settings
 

@@ -1,26 +1,21 @@
 """Run a parsed query against an index snapshot: hits with boxes, paged; and autocomplete terms.
 
 Knows no spec version and no URL: `search_v1.py` and `search_v2.py` render what this
-returns. The rule that decides what a hit is lives in one pure function,
-`hit_spans(plan, positions)`, fed either by the index's term positions (to count
-hits on every matching page) or by a page's stored tokens (to draw the hits of the
-pages a result page shows), so `total` and the hits listed always agree. Where
-that rule reduces to counting (one word or prefix; words, phrases and prefixes
-where no term fills two slots; words whose neighbours are pairs of common words), `total`
-comes from index counts or from the words' positions as arrays without going
-through it; tests check both ways agree.
-Only the pages that the requested result page covers are loaded from the store.
+returns. A search is three steps: plan the query (each slot's index terms), count
+the hits on every matching page (indexer/index/counting.py, which also holds the
+rule of what a hit is, `hit_spans`), and draw the hits of just the pages the
+requested result page covers, from their stored tokens and words, with the same
+rule. So `total` and the hits listed always agree.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-from array import array
-from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from indexer.store import PageMatch, PageRecord, Snapshot, is_indexed_pair, pair_term
+from indexer.index.counting import Plan, UnitPlan, count_pages, hit_spans, token_positions
+from indexer.index.records import PageRecord
+from indexer.index.snapshot import Snapshot
 from ocr.dehyphenate import HYPHENS
 from ocr.model import Box
 from ocr.text import tokens as text_tokens
@@ -38,11 +33,6 @@ MAX_CACHED_PAGES = 200_000
 CONTEXT_CHARS = 60
 #: The line-end hyphen marks that ocr/dehyphenate.py joins on, dropped when a split word is shown whole.
 _HYPHENS = "".join(HYPHENS)
-
-#: One query unit resolved against the index: for each of its slots, the index terms that fill it.
-UnitPlan = tuple[frozenset[str], ...]
-#: A query resolved against the index: its units, all required on a page.
-Plan = tuple[UnitPlan, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,171 +147,6 @@ def _slot_terms(snapshot: Snapshot, slot: Slot) -> frozenset[str]:
     return frozenset((slot.text,)) if snapshot.has_term(slot.text) else frozenset()
 
 
-# -- the one rule for what a hit is ------------------------------------------------------
-
-
-def token_positions(page_tokens: Sequence[str], wanted: Collection[str] | None = None) -> dict[str, list[int]]:
-    """Token -> its positions on a page, as the index records them (token i at position i).
-
-    With `wanted`, only those tokens are collected (what a plan needs, and much less work).
-    """
-    positions: dict[str, list[int]] = {}
-    if wanted is not None and len(wanted) <= 8:
-        # A few terms: list.index scans in C, Python steps only per occurrence found.
-        for term in wanted:
-            found: list[int] = []
-            at = -1
-            try:
-                while True:
-                    at = page_tokens.index(term, at + 1)
-                    found.append(at)
-            except ValueError:
-                pass
-            if found:
-                positions[term] = found
-        return positions
-    for i, token in enumerate(page_tokens):
-        if wanted is None or token in wanted:
-            positions.setdefault(token, []).append(i)
-    return positions
-
-
-def hit_spans(plan: Plan, positions: Mapping[str, Sequence[int]]) -> list[tuple[int, int]]:
-    """The hits on one page as (first token, last token) spans, in reading order.
-
-    `positions` maps index terms to their token positions on the page (from the
-    index, or from `token_positions` of the stored tokens). A unit occurs where its
-    slots' terms follow each other; a page with no occurrence of some unit has no
-    hits. Occurrences of units that follow each other in the query and on the page
-    form one hit ("hand is" on "in the hand is worth"); occurrences never overlap
-    (at one position the longest chain wins, then the next free position is tried).
-
-    >>> hit_spans(((frozenset({"hand"}),), (frozenset({"is"}),)), {"hand": [3], "is": [4, 9]})
-    [(3, 4), (9, 9)]
-    """
-    occurrences: list[set[int]] = []
-    for unit in plan:
-        first = _slot_positions(unit[0], positions)
-        if len(unit) == 1:
-            starts = first
-        else:
-            rest = [_slot_positions(slot, positions) for slot in unit[1:]]
-            starts = {p for p in first if all(p + j in slot for j, slot in enumerate(rest, start=1))}
-        if not starts:
-            return []
-        occurrences.append(starts)
-    lengths = [len(unit) for unit in plan]
-    if len(plan) == 1 and lengths[0] == 1:
-        return [(p, p) for p in sorted(occurrences[0])]  # one word: every occurrence, none can overlap
-    by_start: dict[int, list[int]] = {}
-    for u, starts in enumerate(occurrences):
-        for p in starts:
-            by_start.setdefault(p, []).append(u)
-    spans: list[tuple[int, int]] = []
-    free_from = 0
-    last_unit = len(plan) - 1
-    for p in sorted(by_start):
-        if p < free_from:
-            continue
-        best_end = -1
-        for u in by_start[p]:
-            end, k = p + lengths[u] - 1, u
-            # Chain the next query unit while it starts right after this one.
-            while k < last_unit and end + 1 in occurrences[k + 1]:
-                k += 1
-                end += lengths[k]
-            if end > best_end:
-                best_end = end
-        spans.append((p, best_end))
-        free_from = best_end + 1
-    return spans
-
-
-def _slot_positions(slot: frozenset[str], positions: Mapping[str, Sequence[int]]) -> set[int]:
-    """Positions of any of a slot's terms."""
-    if len(slot) == 1:
-        (term,) = slot
-        return set(positions.get(term, ()))
-    found: set[int] = set()
-    for term in slot:
-        found.update(positions.get(term, ()))
-    return found
-
-
-def _page_hit_count(match: PageMatch, plan: Plan) -> int:
-    """Hits on a matched page, from the index alone."""
-    if match.positions is None:
-        # One unit of one slot: each occurrence of any of its terms is one hit; `counts`
-        # holds just the slot's terms found on the page (up to 200 for a prefix).
-        return sum(match.counts.values())
-    return len(hit_spans(plan, match.positions))
-
-
-def _single_slot(plan: Plan) -> bool:
-    return len(plan) == 1 and len(plan[0]) == 1
-
-
-def _countable_by_pairs(plan: Plan) -> bool:
-    """Whether word and pair counts alone give `hit_spans`' count on every page.
-
-    True for a two-word phrase and for several single words, each slot one term, no
-    term twice, and each two neighbours common words (so their pair is indexed):
-    occurrences then never overlap, a phrase occurs once per pair, and words chain
-    only where one is followed by the next in the query, so a page has
-    (sum of its words' counts) - (sum of those adjacent pairs' counts) hits.
-    """
-    if any(len(slot) != 1 for unit in plan for slot in unit):
-        return False
-    terms = [term for unit in plan for slot in unit for term in slot]
-    if len(set(terms)) != len(terms):
-        return False
-    if not ((len(plan) == 1 and len(plan[0]) == 2) or all(len(unit) == 1 for unit in plan)):
-        return False
-    # Every pair counted must be indexed (two common words); any other pair has a rare
-    # word, which leaves few pages for the positions path.
-    return all(is_indexed_pair(a, b) for a, b in itertools.pairwise(terms))
-
-
-def _pair_counts(snapshot: Snapshot, plan: Plan, book_id: str | None) -> tuple[list[int], list[int]]:
-    """Pages and their hit counts for a plan `_countable_by_pairs`, without positions."""
-    terms = [term for unit in plan for slot in unit for term in slot]
-    if len(plan) == 1:  # "a b"
-        counts = snapshot.term_counts_by_page(pair_term(*terms), book_id, pair=True)
-        docnums = snapshot.in_reading_order(counts)
-        return docnums, [counts[d] for d in docnums]
-    per_word = [snapshot.term_counts_by_page(term, book_id) for term in terms]
-    rarest: dict[int, int] = min(per_word, key=len)
-    pages = set(rarest)
-    for counts in per_word:
-        pages.intersection_update(counts)
-    if not pages:
-        return [], []
-    chained = [snapshot.term_counts_by_page(pair_term(a, b), book_id, pair=True) for a, b in itertools.pairwise(terms)]
-    docnums = snapshot.in_reading_order(pages)
-    return docnums, [sum(counts[d] for counts in per_word) - sum(links.get(d, 0) for links in chained) for d in docnums]
-
-
-def _disjoint_units(plan: Plan) -> list[list[list[str]]] | None:
-    """The plan's units as lists of slots (lists of terms) when no term fills two slots; else None.
-
-    Such a plan is counted by `Snapshot.sequence_counts` (its occurrences cannot overlap).
-    """
-    terms = [term for unit in plan for slot in unit for term in slot]
-    if len(set(terms)) != len(terms):
-        return None
-    return [[sorted(slot) for slot in unit] for unit in plan]
-
-
-def _adjacent_pairs(plan: Plan) -> list[tuple[str, str]]:
-    """Tokens a matching page must hold side by side: consecutive one-term slots of a phrase."""
-    pairs: list[tuple[str, str]] = []
-    for unit in plan:
-        for a, b in itertools.pairwise(unit):
-            if len(a) == 1 and len(b) == 1:
-                pairs.append((next(iter(a)), next(iter(b))))
-    return pairs
-
-
 # -- search ---------------------------------------------------------------------------------
 
 
@@ -338,27 +163,12 @@ def search(snapshot: Snapshot, query: Query, book_id: str | None, start: int, pa
     if plan is None:
         return HitPage((), 0, start, page_size)
 
-    def matched_pages() -> tuple[array[int], array[int]]:
-        docnums: Sequence[int]
-        counts: Sequence[int]
-        if _single_slot(plan):
-            # One word or prefix: every occurrence is a hit, so the index's counts suffice.
-            docnums, counts = snapshot.page_counts(sorted(plan[0][0]), book_id)
-        elif snapshot.has_pairs and _countable_by_pairs(plan):
-            docnums, counts = _pair_counts(snapshot, plan, book_id)
-        elif (units := _disjoint_units(plan)) is not None:
-            docnums, counts = snapshot.sequence_counts(units, book_id)
-        else:
-            groups = sorted({tuple(sorted(slot)) for unit in plan for slot in unit})
-            matches = snapshot.match(groups, book_id, positions=True, pairs=_adjacent_pairs(plan))
-            docnums, counts = [m.docnum for m in matches], [_page_hit_count(m, plan) for m in matches]
-        # Compact arrays: a cached result costs 16 bytes a page.
-        return _q_array(docnums), _q_array(counts)
-
     # The next page of the same search, or another reader's same search, reuses the
     # matched pages; huge match lists are not kept, to bound memory.
     docnums, counts = snapshot.cached(
-        ("search", plan, book_id), matched_pages, keep=lambda result: len(result[0]) <= MAX_CACHED_PAGES
+        ("search", plan, book_id),
+        lambda: count_pages(snapshot, plan, book_id),
+        keep=lambda result: len(result[0]) <= MAX_CACHED_PAGES,
     )
     total = sum(counts)
     hits: list[Hit] = []
@@ -374,10 +184,6 @@ def search(snapshot: Snapshot, query: Query, book_id: str | None, start: int, pa
     return HitPage(tuple(hits), total, start, page_size)
 
 
-def _q_array(values: Sequence[int]) -> array[int]:
-    return values if isinstance(values, array) and values.typecode == "q" else array("q", values)
-
-
 def page_hits_of(record: PageRecord, plan: Plan) -> list[Hit]:
     """Every hit of `plan` on one stored page, drawn from its stored tokens and words."""
     wanted = frozenset().union(*(slot for unit in plan for slot in unit))
@@ -391,7 +197,7 @@ def page_hits_of(record: PageRecord, plan: Plan) -> list[Hit]:
 class _PageText:
     """The printed words of one stored page, turned into hit text and boxes.
 
-    Reads the record's columns (indexer.store.PageRecord): `texts[i]`, and
+    Reads the record's columns (indexer.index.records.PageRecord): `texts[i]`, and
     `boxes[5*i : 5*i + 5]` = x, y, w, h, line.
     """
 

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
-from indexer.store import BookRecord
+from indexer.index.records import BookRecord
 from search_service.deps import BaseUrlDep, SnapshotDep
 from search_service.routes.viewer import VIEWERS, esc, installed_viewers, not_installed_html, render_page, viewer_link
 

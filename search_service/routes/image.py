@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from indexer.store import Snapshot
+from indexer.index.snapshot import Snapshot
 from search_service.deps import BaseUrlDep, SettingsDep, SnapshotDep
 from search_service.errors import ImageRequestError, NotFound
 from search_service.image import info_v2, info_v3

@@ -20,7 +20,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from indexer.store import Snapshot
+from indexer.index.snapshot import Snapshot
 from search_service.deps import SearchContext, SearchContextDep
 from search_service.errors import BadQuery, UnknownBook
 from search_service.hits import HitPage, search, terms

@@ -14,7 +14,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from indexer.cli import main
-from indexer.store import Store
+from indexer.index.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 HARPER = REPO / "sample_books" / "en_harper_half_hours_with_highwaymen_1908"

@@ -8,7 +8,7 @@ import zlib
 import pytest
 
 from indexer.errors import StoreError
-from indexer.store import PageRecord, StoredWord
+from indexer.index.records import PageRecord, StoredWord
 
 ROWS = (
     ("Straße", 10, 20, 30, 40, 0),

@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from indexer.index import counting
+from indexer.index.records import PageRecord, StoredWord
+from indexer.index.snapshot import Snapshot
+from indexer.index.store import Store
 from indexer.pipeline import IndexOptions, index
-from indexer.store import PageRecord, Snapshot, Store, StoredWord
 from ocr.formats import parse_ocr
 from ocr.text import tokens
 from tests.conftest import ROMAN_BOOKS, book_folder
@@ -37,7 +40,7 @@ def pages_with(snap: Snapshot, book: str, query: str) -> dict[int, list[int]]:
     """canvas index -> token positions where the query's tokens stand in sequence."""
     toks = tokens(query)
     found: dict[int, list[int]] = {}
-    for match in snap.match([[t] for t in toks], book, positions=True):
+    for match in counting.match(snap, [[t] for t in toks], book, positions=True):
         assert match.positions is not None
         sets = [set(match.positions[t]) for t in toks]
         starts = [p for p in sorted(sets[0]) if all(p + i in sets[i] for i in range(len(toks)))]

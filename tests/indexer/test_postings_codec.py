@@ -9,8 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer.postings_codec import BLOCK_LIMIT, ArrayPositions, ColumnarCodec
-from indexer.store import BookRecord, PageRecord, Snapshot, Store, StoredWord
+from indexer.index import counting
+from indexer.index.counting import hit_spans, token_positions
+from indexer.index.postings_codec import BLOCK_LIMIT, ArrayPositions, ColumnarCodec
+from indexer.index.records import BookRecord, PageRecord, StoredWord
+from indexer.index.snapshot import Snapshot
+from indexer.index.store import Store
 
 WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "and", "then", "the", "fox", "sleeps"]
 
@@ -65,12 +69,12 @@ def test_the_index_uses_the_codec_and_array_positions(snap: Snapshot) -> None:
 @pytest.mark.parametrize("term", sorted(set(WORDS)))
 def test_term_arrays_match_the_stored_pages(snap: Snapshot, term: str) -> None:
     ids, counts, positions = _truth(snap, term)
-    arrays = snap._term_arrays(term, positions=True)
+    arrays = snap.term_arrays(term, positions=True)
     assert arrays.ids.tolist() == ids
     assert arrays.counts.tolist() == counts
     assert arrays.positions is not None and arrays.positions.tolist() == positions
     # Counts alone come from the weights: the same numbers.
-    assert snap._term_arrays(term).counts.tolist() == counts
+    assert snap.term_arrays(term).counts.tolist() == counts
     keys = arrays.keys()
     assert np.all(np.diff(keys) > 0)  # sorted and distinct: what sequence_counts relies on
 
@@ -107,8 +111,7 @@ def test_whooshs_own_matchers_read_the_columnar_blocks(snap: Snapshot) -> None:
     ],
 )
 def test_sequence_counts_agree_with_the_rule_on_stored_pages(snap: Snapshot, units: list[list[list[str]]]) -> None:
-    """Counts from position arrays equal hits.hit_spans (the one rule) run on each page's tokens."""
-    from search_service.hits import hit_spans, token_positions
+    """Counts from position arrays equal hit_spans (the one rule) run on each page's tokens."""
 
     plan = tuple(tuple(frozenset(slot) for slot in unit) for unit in units)
     assert snap.searcher is not None
@@ -118,7 +121,7 @@ def test_sequence_counts_agree_with_the_rule_on_stored_pages(snap: Snapshot, uni
         if n:
             expected[docnum] = n
     for book_id in (None, "big", "small1"):
-        docnums, counts = snap.sequence_counts(units, book_id)
+        docnums, counts = counting.sequence_counts(snap, units, book_id)
         want = {d: c for d, c in expected.items() if book_id is None or snap.page(d).book_id == book_id}
         assert dict(zip(docnums, counts, strict=True)) == want, (units, book_id)
         assert list(docnums) == snap.in_reading_order(docnums)
@@ -130,6 +133,6 @@ def test_sequence_counts_agree_with_the_rule_on_stored_pages(snap: Snapshot, uni
 
 def test_sequence_counts_refuse_a_term_in_two_slots(snap: Snapshot) -> None:
     with pytest.raises(ValueError):
-        snap.sequence_counts([[["the"]], [["fox"], ["the"]]], None)
+        counting.sequence_counts(snap, [[["the"]], [["fox"], ["the"]]], None)
     with pytest.raises(ValueError):
-        snap.sequence_counts([[["the", "fox"]], [["fox"]]], None)
+        counting.sequence_counts(snap, [[["the", "fox"]], [["fox"]]], None)

@@ -9,7 +9,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from indexer.store import BookRecord, PageRecord, Store, StoredWord
+from indexer.index import counting
+from indexer.index.records import BookRecord, PageRecord, StoredWord
+from indexer.index.store import Store
 
 WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "and", "then", "the", "fox", "sleeps"]
 
@@ -37,8 +39,8 @@ def test_concurrent_reads_agree_with_serial_reads(tmp_path: Path) -> None:
 
     def work(i: int) -> tuple[object, ...]:
         word = WORDS[i % len(WORDS)]
-        counts = snap.page_counts([word], None if i % 2 else f"book{i % 6}")
-        matches = snap.match([[word], ["fox"]], None, positions=True)
+        counts = [a.tolist() for a in snap.count_arrays([word], None if i % 2 else f"book{i % 6}")]
+        matches = counting.match(snap, [[word], ["fox"]], None, positions=True)
         page = snap.page(matches[i % len(matches)].docnum) if matches else None
         return counts, [(m.docnum, m.positions) for m in matches], page
 

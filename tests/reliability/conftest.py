@@ -37,7 +37,7 @@ from click.testing import CliRunner, Result
 
 from bench.common import PERU_HOCR, hocr_manifest, split_hocr_pages
 from indexer.cli import main as index_manifest
-from indexer.store import Store
+from indexer.index.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_ID = "seed"

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from indexer.index.store import Store
 from indexer.pipeline import IndexOptions, index
-from indexer.store import Store
 from tests.reliability.conftest import BadHttp, Service, run_index, summary_of
 
 GOOD = ("good.png", 1100, 500)

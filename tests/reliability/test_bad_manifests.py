@@ -18,7 +18,7 @@ import pytest
 
 from bench.common import hocr_manifest
 from indexer.fetch import MAX_MANIFEST_BYTES
-from indexer.store import Store
+from indexer.index.store import Store
 from tests.reliability.conftest import BadHttp, Pages, Service, run_index, summary_of, write_manifest
 
 V3 = "http://iiif.io/api/presentation/3/context.json"

@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 
 from bench.common import hocr_manifest
 from indexer.canvas_text import MAX_OCR_FILE_BYTES
+from indexer.index.records import StoredWord
 from indexer.model import Canvas
-from indexer.records import page_record
-from indexer.store import StoredWord
+from indexer.page_record import page_record
 from ocr import alto, hocr
 from ocr.model import Page
 from tests.reliability.conftest import Pages, Service, run_index, summary_of

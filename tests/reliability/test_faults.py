@@ -40,8 +40,8 @@ from typing import Any
 
 import pytest
 
+from indexer.index.store import Store
 from indexer.pipeline import IndexOptions, index
-from indexer.store import Store
 from tests.reliability.conftest import (
     INDEX_MANIFEST,
     SEED_ID,

@@ -29,9 +29,10 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from indexer.index.records import BookRecord
+from indexer.index.store import Store
 from indexer.model import Canvas
-from indexer.records import page_record
-from indexer.store import BookRecord, Store
+from indexer.page_record import page_record
 from ocr import hocr
 from ocr.text import tokens
 from search_service import Settings, create_app

@@ -23,9 +23,11 @@ from typing import Any
 import httpx
 import pytest
 
+from indexer.index.records import BookRecord, PageRecord
+from indexer.index.snapshot import Snapshot
+from indexer.index.store import Store
 from indexer.model import BASE_URL_MARKER, Canvas
-from indexer.records import page_record
-from indexer.store import BookRecord, PageRecord, Snapshot, Store
+from indexer.page_record import page_record
 from ocr.hocr import parse_pages
 from ocr.model import Page
 from search_service import Settings, create_app

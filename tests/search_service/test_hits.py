@@ -6,22 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from indexer import store as store_module
 from indexer.coords import to_canvas
-from indexer.store import PageRecord, Snapshot, Store
+from indexer.index import counting
+from indexer.index import store as store_module
+from indexer.index.counting import Plan, hit_spans, token_positions
+from indexer.index.records import PageRecord
+from indexer.index.snapshot import Snapshot
+from indexer.index.store import Store
 from ocr.hocr import parse_pages
-from search_service.hits import (
-    MAX_PREFIX_TERMS,
-    Hit,
-    Plan,
-    expand_prefix,
-    hit_spans,
-    page_hits_of,
-    plan_query,
-    search,
-    terms,
-    token_positions,
-)
+from search_service.hits import MAX_PREFIX_TERMS, Hit, expand_prefix, page_hits_of, plan_query, search, terms
 from search_service.query import parse_query
 from tests.search_service.conftest import STANFORD_HOCR, Corpus
 
@@ -106,7 +99,7 @@ def test_counting_from_the_index_agrees_with_drawing_from_stored_pages(snapshot:
     plan = plan_query(snapshot, parse_query(q))
     assert plan is not None
     groups = sorted({tuple(sorted(slot)) for unit in plan for slot in unit})
-    matches = snapshot.match(groups, None, positions=True)
+    matches = counting.match(snapshot, groups, None, positions=True)
     assert matches
     total = 0
     for match in matches:
@@ -329,7 +322,7 @@ def test_an_index_written_by_whooshs_own_codec_gives_the_same_results(
     from whoosh.codec.whoosh3 import W3Codec
     from whoosh.fields import TEXT
 
-    from indexer.postings_codec import ArrayPositions
+    from indexer.index.postings_codec import ArrayPositions
 
     old_schema = store_module.SCHEMA.copy()
     old_schema.remove("text")
@@ -344,11 +337,11 @@ def test_an_index_written_by_whooshs_own_codec_gives_the_same_results(
 
 def test_only_pairs_of_two_common_words_are_indexed(snapshot: Snapshot) -> None:
     """`common_pairs` holds "de la" (both common) but not "roi de" (a rare word: positions suffice)."""
-    from indexer.common_words import is_common
-    from indexer.store import is_indexed_pair, pair_term
+    from indexer.index.common_words import is_common
+    from indexer.index.schema import PAIRS_FIELD, is_indexed_pair, pair_term
 
     assert is_common("de") and is_common("la") and is_common("l") and not is_common("roi")
     assert is_indexed_pair("de", "la") and not is_indexed_pair("roi", "de")
-    assert snapshot.term_counts_by_page(pair_term("de", "la"), None, pair=True)
-    assert not snapshot.term_counts_by_page(pair_term("roi", "de"), None, pair=True)
+    assert len(snapshot.count_arrays([pair_term("de", "la")], None, PAIRS_FIELD)[0])
+    assert not len(snapshot.count_arrays([pair_term("roi", "de")], None, PAIRS_FIELD)[0])
     assert search(snapshot, parse_query('"roi de"'), None, 0, 10).total > 0

@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from indexer.store import BookRecord, Store
+from indexer.index.records import BookRecord
+from indexer.index.store import Store
 from search_service import Settings, create_app
 
 BASE = "http://testserver"

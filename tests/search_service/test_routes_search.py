@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indexer.store import Store
+from indexer.index.store import Store
 from search_service import Settings, create_app
 from search_service.response_cache import CachedBody, ResponseCache
 from tests.search_service.conftest import BASE, Corpus

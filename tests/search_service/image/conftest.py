@@ -19,7 +19,8 @@ import httpx
 import pytest
 import pyvips
 
-from indexer.store import BookRecord, Store
+from indexer.index.records import BookRecord
+from indexer.index.store import Store
 from search_service.app import create_app
 from search_service.settings import Settings
 

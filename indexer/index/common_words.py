@@ -1,4 +1,4 @@
-"""The words frequent enough that pairs of them are indexed whole (see `store.py`, field `common_pairs`).
+"""The words frequent enough that pairs of them are indexed whole (see `schema.py`, field `common_pairs`).
 
 A phrase of two rare words, or of a rare and a common one, is cheap to count from
 positions: the rare word leaves few pages to look at. Two common words ("de la",
@@ -7,7 +7,7 @@ are indexed as terms, like Solr's CommonGrams. Indexing every pair instead made 
 book's index 2.5 times bigger and its ingest 20% slower.
 
 The set is part of the index format: an index holds the pairs of *this* list, so a
-change to it must come with a new field name in `store.py`.
+change to it must come with a new field name in `schema.py`.
 """
 
 from __future__ import annotations

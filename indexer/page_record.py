@@ -8,8 +8,8 @@ both printed halves, so it is found whole and highlighted on both lines.
 from __future__ import annotations
 
 from indexer.coords import to_canvas
+from indexer.index.records import PageRecord, StoredWord
 from indexer.model import Canvas
-from indexer.store import PageRecord, StoredWord
 from ocr.model import Page
 from ocr.text import tokens as text_tokens
 

@@ -1,0 +1,306 @@
+"""Reading one committed state of the index: books, manifests, pages, term counts, with caches.
+
+A `Snapshot` never changes, so what it caches never goes stale: a commit makes a new
+snapshot (Store.snapshot) with empty caches. Counting hits is counting.py's; the
+postings themselves are read by postings.py under this snapshot's I/O lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import threading
+import weakref
+import zlib
+from array import array
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+from whoosh.searching import Searcher
+
+from indexer.index import postings
+from indexer.index.postings_codec import TermArrays
+from indexer.index.records import BookRecord, PageRecord
+from indexer.index.schema import PAIRS_FIELD, document_key
+
+T = TypeVar("T")
+
+#: Decoded pages kept per snapshot: a viewer's searches revisit the same pages.
+PAGE_CACHE_SIZE = 4096
+#: Results of `Snapshot.cached` kept per snapshot (a search's matched pages, say).
+RESULT_CACHE_SIZE = 256
+
+
+def _serialized(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a Snapshot method under the snapshot's I/O lock.
+
+    Whoosh readers seek and read shared file handles, so two threads reading one
+    snapshot at once can get each other's bytes (seen as unpickling and zlib errors
+    under load). Reads are CPU-bound Python, so under the GIL the lock costs little.
+    """
+
+    @functools.wraps(method)
+    def locked(self: Snapshot, *args: Any, **kwargs: Any) -> T:
+        with self._io:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
+class Snapshot:
+    """One committed state of the index, for any number of concurrent reads (serialised inside)."""
+
+    def __init__(self, searcher: Searcher | None) -> None:
+        self.searcher = searcher
+        # Closes the searcher's files once no request holds this snapshot any more.
+        self._finalizer = weakref.finalize(self, searcher.close) if searcher is not None else None
+        self._io = threading.RLock()
+        self._lock = threading.Lock()
+        self._books: dict[str, BookRecord] | None = None
+        self._book_docs: dict[str, list[int]] = {}
+        self._images: dict[str, str] | None = None
+        self._keys: list[tuple[str, int]] | None = None
+        self._ranks: array[int] | None = None
+        self._pages: OrderedDict[int, PageRecord] = OrderedDict()
+        self._results: OrderedDict[Hashable, Any] = OrderedDict()
+
+    @property
+    def generation(self) -> int:
+        return -1 if self.searcher is None else self.searcher.reader().generation()
+
+    def cached(self, key: Hashable, compute: Callable[[], T], *, keep: Callable[[T], bool] = lambda _: True) -> T:
+        """compute(), remembered for this snapshot under `key` (LRU) when keep(result).
+
+        A snapshot never changes, so nothing here goes stale: a commit makes a new
+        snapshot with an empty cache. Paging through one search, or many readers
+        running the same one, then costs one match.
+        """
+        return self._remember(self._results, key, compute, RESULT_CACHE_SIZE, keep)
+
+    def _remember(
+        self,
+        table: OrderedDict[Any, Any],
+        key: Hashable,
+        compute: Callable[[], T],
+        size: int,
+        keep: Callable[[T], bool] = lambda _: True,
+    ) -> T:
+        """table[key] (an LRU of at most `size`), or compute() and keep it there when keep(result)."""
+        with self._lock:
+            if key in table:
+                table.move_to_end(key)
+                return table[key]  # type: ignore[no-any-return]
+        value = compute()  # outside the lock: other readers go on meanwhile
+        if keep(value):
+            with self._lock:
+                table[key] = value
+                while len(table) > size:
+                    table.popitem(last=False)
+        return value
+
+    # -- books ---------------------------------------------------------------
+
+    @_serialized
+    def _load_books(self) -> dict[str, BookRecord]:
+        with self._lock:
+            if self._books is None:
+                books: dict[str, BookRecord] = {}
+                if self.searcher is not None:
+                    for docnum in self.searcher.document_numbers(kind="book"):
+                        record = BookRecord.from_blob(self.searcher.stored_fields(docnum)["data"])
+                        books[record.id] = record
+                self._books = dict(sorted(books.items()))
+            return self._books
+
+    def books(self) -> list[BookRecord]:
+        """Every indexed book, by id."""
+        return list(self._load_books().values())
+
+    def book(self, book_id: str) -> BookRecord | None:
+        return self._load_books().get(book_id)
+
+    @_serialized
+    def manifest(self, book_id: str) -> dict[str, Any] | None:
+        """The manifest of a book as it was indexed (decoded on each call: callers edit it)."""
+        if self.searcher is None:
+            return None
+        docnum = self.searcher.document_number(key=document_key(book_id))
+        if docnum is None:
+            return None
+        fields = self.searcher.stored_fields(docnum)
+        blob = fields.get("manifest")
+        if blob is None:  # written before the manifest had its own field
+            manifest: dict[str, Any] = json.loads(zlib.decompress(fields["data"])).get("manifest", {})
+            return manifest
+        return json.loads(zlib.decompress(blob))  # type: ignore[no-any-return]
+
+    def images(self) -> dict[str, str]:
+        """Image API identifier -> local file, over every book indexed from a folder."""
+        if self._images is None:
+            merged: dict[str, str] = {}
+            for record in self.books():
+                merged.update(record.images)
+            self._images = merged
+        return self._images
+
+    @_serialized
+    def docs_of(self, book_id: str) -> list[int]:
+        docs = self._book_docs.get(book_id)
+        if docs is None and self.searcher is not None:
+            docs = sorted(self.searcher.document_numbers(book=book_id, kind="page"))
+            self._book_docs[book_id] = docs
+        return docs or []
+
+    def rank(self) -> array[int]:
+        """rank[docnum]: the document's place in reading order (book id, canvas index)."""
+        with self._lock:
+            rank = self._ranks
+        if rank is None:
+            keys = self.book_and_canvas()
+            places = [0] * len(keys)
+            for place, docnum in enumerate(sorted(range(len(keys)), key=keys.__getitem__)):
+                places[docnum] = place
+            rank = array("q", places)  # an array: nothing in it for the garbage collector to walk
+            with self._lock:
+                self._ranks = rank
+        return rank
+
+    def rank_array(self) -> np.ndarray:
+        """`rank()` seen as a numpy array (no copy), to order many docnums at once."""
+        return np.frombuffer(self.rank(), dtype=np.int64)
+
+    @_serialized
+    def book_and_canvas(self) -> list[tuple[str, int]]:
+        """(book id, canvas index) of every docnum, read from the columns once per snapshot.
+
+        Per-document column reads were half the cost of matching a common word
+        over 100,000 pages; one pass over the columns is a few tens of ms.
+        """
+        with self._lock:
+            if self._keys is None:
+                assert self.searcher is not None
+                reader = self.searcher.reader()
+                books = reader.column_reader("book")
+                canvases = reader.column_reader("canvas")
+                self._keys = [
+                    (b.decode() if isinstance(b, bytes) else b, int(c)) for b, c in zip(books, canvases, strict=True)
+                ]
+            return self._keys
+
+    # -- terms ---------------------------------------------------------------
+
+    @_serialized
+    def has_term(self, term: str) -> bool:
+        return self.searcher is not None and ("text", term) in self.searcher.reader()
+
+    @_serialized
+    def expand_prefix(self, prefix: str, limit: int) -> list[str]:
+        """Index terms that start with `prefix`, in term order, at most `limit`."""
+        if self.searcher is None or not prefix:
+            return []
+        out: list[str] = []
+        for term in self.searcher.reader().expand_prefix("text", prefix):
+            out.append(term.decode() if isinstance(term, bytes) else term)
+            if len(out) >= limit:
+                break
+        return out
+
+    @_serialized
+    def term_counts(self, terms: Sequence[str], book_id: str | None) -> dict[str, int]:
+        """Occurrences of each term in one book, or in the whole index."""
+        if self.searcher is None:
+            return {}
+        reader = self.searcher.reader()
+        if book_id is None:
+            return {t: int(reader.frequency("text", t)) for t in terms if ("text", t) in reader}
+        counts: dict[str, int] = {}
+        for term in terms:
+            total = int(self.count_arrays([term], book_id, "text")[1].sum())
+            if total:
+                counts[term] = total
+        return counts
+
+    # -- what counting.py counts with ------------------------------------------
+
+    @property
+    def has_pairs(self) -> bool:
+        """Whether the index has the `common_pairs` field (indexes made before it do not)."""
+        return self.searcher is not None and PAIRS_FIELD in self.searcher.schema
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Any]:
+        """The Whoosh reader, held under this snapshot's I/O lock for a run of postings reads."""
+        assert self.searcher is not None
+        with self._io:
+            yield self.searcher.reader()
+
+    @_serialized
+    def term_arrays(self, term: str, field: str = "text", *, positions: bool = False) -> TermArrays:
+        """Every posting of `term` in `field` as arrays (postings.term_arrays), deleted documents dropped."""
+        assert self.searcher is not None
+        return postings.term_arrays(self.searcher.reader(), term, field, positions=positions)
+
+    def in_book(self, ids: np.ndarray, book_id: str) -> np.ndarray:
+        """Boolean mask of the docnums in `ids` that are pages of `book_id`."""
+        docs = self.docs_of(book_id)
+        if not docs:
+            return np.zeros(len(ids), bool)
+        if docs[-1] - docs[0] + 1 == len(docs):  # a book's pages are usually one run of docnums
+            return (ids >= docs[0]) & (ids <= docs[-1])
+        return np.isin(ids, np.asarray(docs, np.int64))
+
+    @_serialized
+    def count_arrays(
+        self, terms: Sequence[str], book_id: str | None, field: str = "text"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(docnums ascending, occurrences of any of `terms` there) in `field`, over one book or all."""
+        if self.searcher is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        parts = [self.term_arrays(term, field) for term in dict.fromkeys(terms)]
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        ids = np.concatenate([p.ids for p in parts])
+        counts = np.concatenate([p.counts for p in parts])
+        if len(parts) > 1:  # a prefix: pages holding several of its terms are summed
+            ids, inverse = np.unique(ids, return_inverse=True)
+            counts = np.bincount(inverse, weights=counts, minlength=len(ids)).astype(np.int64)
+        if book_id is not None:
+            keep = self.in_book(ids, book_id)
+            ids, counts = ids[keep], counts[keep]
+        return ids, counts
+
+    def reading_order(self, ids: np.ndarray) -> np.ndarray:
+        """Indices that put the docnums `ids` in reading order."""
+        return np.argsort(self.rank_array()[ids], kind="stable")
+
+    def in_reading_order(self, docnums: Iterable[int]) -> list[int]:
+        """docnums sorted by book id, then canvas index."""
+        rank = self.rank()
+        return sorted(docnums, key=rank.__getitem__)
+
+    # -- pages ---------------------------------------------------------------
+
+    def page(self, docnum: int) -> PageRecord:
+        """The stored words and tokens of a matched page (decoded once per snapshot, LRU)."""
+        return self._remember(self._pages, docnum, lambda: self._read_page(docnum), PAGE_CACHE_SIZE)
+
+    @_serialized
+    def _read_page(self, docnum: int) -> PageRecord:
+        assert self.searcher is not None
+        fields = self.searcher.stored_fields(docnum)
+        return PageRecord.from_blob(fields["book"], int(fields["canvas"]), fields["data"])
+
+    @_serialized
+    def page_of(self, book_id: str, canvas_index: int) -> PageRecord | None:
+        """A page by book and canvas index, or None."""
+        if self.searcher is None:
+            return None
+        docnum = self.searcher.document_number(key=document_key(book_id, canvas_index))
+        return None if docnum is None else self.page(docnum)
+
+    def close(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()  # closes the searcher once, however often it is called

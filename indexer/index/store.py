@@ -1,0 +1,217 @@
+"""The index on disk: one writer at a time, a book replaced or removed in one commit, and snapshots.
+
+Replacing a book is one Whoosh commit that deletes its documents and adds the new
+ones: a reader sees the old book or the new one, never half of each. A failed write
+leaves the index exactly as it was. Readers get a `Snapshot` of the newest commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from whoosh import index as whoosh_index
+from whoosh.fields import STORED
+from whoosh.index import LockError
+
+from indexer import paths
+from indexer.errors import IndexBusy, StoreError
+from indexer.index.postings_codec import ColumnarCodec
+from indexer.index.records import BookRecord, PageRecord
+from indexer.index.schema import PAIRS_FIELD, SCHEMA, document_key, pairs_text
+from indexer.index.snapshot import Snapshot
+
+T = TypeVar("T")
+
+
+class Store:
+    """A Whoosh index in `DATA_DIR/index`, created on first write.
+
+    >>> import tempfile
+    >>> store = Store(Path(tempfile.mkdtemp()))
+    >>> book = BookRecord("b1", "A book", "https://example.org/b1", 3, "b1.json", manifest={})
+    >>> page = PageRecord.build("b1", 0, "https://example.org/c0", "p. 1", 100, 50,
+    ...                         [("Hello", 0, 0, 40, 10, 0)], ["hello"], [(0, 0)])
+    >>> store.replace_book(book, [page])
+    >>> [record.id for record in store.snapshot().books()]
+    ['b1']
+    """
+
+    def __init__(self, data_dir: Path, *, refresh_interval: float = 0.25) -> None:
+        self.data_dir = Path(data_dir)
+        self.path = paths.index_dir(self.data_dir)
+        self._refresh_interval = refresh_interval
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._checked = 0.0
+
+    # -- writing -----------------------------------------------------------
+
+    def _open_for_write(self) -> whoosh_index.Index:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            # Two jobs starting on an empty data directory would both create the index
+            # and race on its first TOC file: creating it is done under a file lock.
+            with open(paths.lock_file(self.data_dir), "a+b") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                return self._open_or_create()
+        except OSError as exc:
+            raise StoreError(f"cannot open the index in {self.path}: {exc}") from exc
+
+    def _open_or_create(self) -> whoosh_index.Index:
+        if whoosh_index.exists_in(str(self.path)):
+            ix = whoosh_index.open_dir(str(self.path))
+            if "manifest" not in ix.schema:  # an index from before the field existed
+                with ix.writer() as writer:
+                    writer.add_field("manifest", STORED)
+                ix = whoosh_index.open_dir(str(self.path))
+            return ix
+        return whoosh_index.create_in(str(self.path), SCHEMA)
+
+    def _writer(self, wait: float) -> Any:
+        ix = self._open_for_write()
+        try:
+            # Whoosh's lock is an fcntl lock: the kernel frees it if a holder is killed.
+            # compound=False: Whoosh reads a sub-file of a compound segment by copying it
+            # whole into a BytesIO, which put every page's stored blob in each server
+            # worker's memory (+740 MB on a 100,000-page collection); plain files are read
+            # where needed.
+            # ColumnarCodec: posting blocks that numpy reads whole (an index written by
+            # Whoosh's own codec reads as before; its new segments get this one).
+            return ix.writer(timeout=wait, delay=0.25, compound=False, codec=ColumnarCodec())
+        except LockError as exc:
+            raise IndexBusy(
+                f"another index job is writing to {self.path}; "
+                "wait for it to finish (or pass --wait SECONDS) and run again"
+            ) from exc
+        except OSError as exc:  # e.g. no room for the writer's temporary folder
+            raise StoreError(f"cannot start writing the index in {self.path}: {exc}") from exc
+
+    def _commit(self, change: Callable[[Any], T], wait: float) -> T:
+        """Run `change(writer)` and commit it, or leave the index exactly as it was."""
+        before = self._files()
+        writer = self._writer(wait)
+        try:
+            result = change(writer)
+            writer.commit()
+            return result
+        except BaseException as exc:
+            self._abandon(writer, before)
+            if isinstance(exc, OSError):
+                raise StoreError(f"could not write the index in {self.path}: {exc}; nothing was changed") from exc
+            raise
+
+    def _files(self) -> set[str]:
+        try:
+            return set(os.listdir(self.path))
+        except OSError:
+            return set()
+
+    def _abandon(self, writer: Any, before: set[str]) -> None:
+        """Undo a failed write while still holding the lock: close it, remove its segment, unlock.
+
+        Whoosh's `cancel()` closes the new segment's files, which writes: on a full disk
+        it fails like the commit did, leaving the write lock held and the partial segment
+        on disk, where it keeps the disk full for every later job. A write makes one new
+        segment (merged documents are copied into it), whose files all start with its
+        id; those that were not there `before` the writer started are removed, unless
+        the new TOC, which would name them, was written.
+        """
+        with contextlib.suppress(Exception):
+            writer._close_segment()
+        committed = (self.path / f"_{writer.indexname}_{writer.generation}.toc").exists()
+        if not committed:
+            prefix = writer.newsegment.segment_id()  # "MAIN_<random id>"
+            for path in self.path.glob(f"{prefix}.*"):
+                if path.name not in before:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+        try:
+            writer._finish()  # temporary storage, then the write lock
+        except Exception:
+            if writer.writelock is not None and writer.writelock.fd is not None:
+                with contextlib.suppress(Exception):
+                    writer.writelock.release()
+
+    def replace_book(self, book: BookRecord, pages: Iterable[PageRecord], *, wait: float = 0.0) -> None:
+        """Replace every document of `book` with these, in one commit.
+
+        Raises StoreError (the index unchanged) when it cannot be written, IndexBusy
+        when another job holds the lock for longer than `wait` seconds.
+        """
+
+        def change(writer: Any) -> None:
+            # An index made before the pairs field keeps its schema (then every page
+            # lacks pairs, and phrases are counted from positions, more slowly).
+            with_pairs = PAIRS_FIELD in writer.schema
+            writer.delete_by_term("book", book.id)
+            writer.add_document(
+                key=document_key(book.id),
+                kind="book",
+                book=book.id,
+                canvas=0,
+                data=book.to_blob(),
+                manifest=book.manifest_blob(),
+            )
+            for page in pages:
+                extra = {PAIRS_FIELD: pairs_text(page.tokens)} if with_pairs else {}
+                writer.add_document(
+                    key=document_key(book.id, page.canvas_index),
+                    kind="page",
+                    book=book.id,
+                    canvas=page.canvas_index,
+                    text=" ".join(page.tokens),
+                    data=page.to_blob(),
+                    **extra,
+                )
+
+        self._commit(change, wait)
+
+    def remove_book(self, book_id: str, *, wait: float = 0.0) -> bool:
+        """Delete a book and its pages; False when it was not indexed."""
+        if not whoosh_index.exists_in(str(self.path)):
+            return False
+        return bool(self._commit(lambda writer: writer.delete_by_term("book", book_id), wait))
+
+    # -- reading -----------------------------------------------------------
+
+    def exists(self) -> bool:
+        return bool(whoosh_index.exists_in(str(self.path)))
+
+    def snapshot(self) -> Snapshot:
+        """The newest committed state, reusing the open one while nothing changed.
+
+        Checks the disk at most every `refresh_interval` seconds, so a server sees a
+        book added, replaced or removed by `index-manifest` without a restart.
+        """
+        now = time.monotonic()
+        with self._lock:
+            snap = self._snapshot
+            if snap is not None and now - self._checked < self._refresh_interval:
+                return snap
+            self._checked = now
+            try:
+                if snap is None:
+                    if not self.exists():
+                        return Snapshot(None)
+                    snap = Snapshot(whoosh_index.open_dir(str(self.path)).searcher())
+                elif snap.searcher is None:
+                    if self.exists():
+                        snap = Snapshot(whoosh_index.open_dir(str(self.path)).searcher())
+                elif not snap.searcher.up_to_date():
+                    # A fresh searcher, not `searcher.refresh()`: whoosh-reloaded 2.7.5 reuses
+                    # segment readers with their old deletions and keeps the segments a merge
+                    # replaced, so a refreshed searcher counts a re-indexed book twice (once
+                    # more per re-index). Old snapshots stay usable by requests still holding
+                    # them and are closed when the last one lets go.
+                    snap = Snapshot(whoosh_index.open_dir(str(self.path)).searcher())
+            except (OSError, whoosh_index.IndexError) as exc:
+                raise StoreError(f"cannot read the index in {self.path}: {exc}") from exc
+            self._snapshot = snap
+            return snap
