@@ -20,7 +20,7 @@ import click
 
 from indexer.errors import IndexerError
 from indexer.model import Book
-from indexer.paths import default_data_dir
+from indexer.paths import DEFAULT_DATA_DIR
 from indexer.pipeline import BookReport, CanvasOutcome, IndexOptions, Progress, index
 
 
@@ -118,7 +118,7 @@ def summary_json(reports: list[BookReport], seconds: float) -> dict[str, object]
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     envvar="IIIF_SEARCH_DATA_DIR",
-    default=default_data_dir,
+    default=DEFAULT_DATA_DIR,
     show_default="$IIIF_SEARCH_DATA_DIR or ./data",
     help="Where the index and the OCR cache live.",
 )

@@ -8,15 +8,11 @@ DATA_DIR/index.lock    held while a job opens or creates the index (creation mus
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-DATA_DIR_ENV = "IIIF_SEARCH_DATA_DIR"
-
-
-def default_data_dir() -> Path:
-    """$IIIF_SEARCH_DATA_DIR, else `data/` in the current directory."""
-    return Path(os.environ.get(DATA_DIR_ENV) or Path.cwd() / "data")
+#: The data directory when none is given: `data/` in the current directory. The command
+#: lines and the server's Settings read IIIF_SEARCH_DATA_DIR; this module reads nothing.
+DEFAULT_DATA_DIR = Path("data")
 
 
 def index_dir(data_dir: Path) -> Path:

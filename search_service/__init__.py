@@ -1,6 +1,5 @@
-"""The HTTP API: IIIF Content Search 2.0/1.0, the image endpoint and the viewer pages."""
+"""The HTTP API: IIIF Content Search 2.0/1.0, the image endpoint and the viewer pages.
 
-from search_service.app import create_app
-from search_service.settings import Settings
-
-__all__ = ["Settings", "create_app"]
+The app is built by `search_service.app.create_app(Settings(...))`. This file imports
+nothing, so that `search_service.query` and its kin load without the web stack or pyvips.
+"""

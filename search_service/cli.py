@@ -9,18 +9,19 @@ from __future__ import annotations
 import json
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import click
 
 from indexer.errors import IndexerError
 from indexer.index.store import Store
-from indexer.paths import default_data_dir
+from indexer.paths import DEFAULT_DATA_DIR
 
 data_dir_option = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     envvar="IIIF_SEARCH_DATA_DIR",
-    default=default_data_dir,
+    default=DEFAULT_DATA_DIR,
     show_default="$IIIF_SEARCH_DATA_DIR or ./data",
     help="Data directory holding the index.",
 )
@@ -72,30 +73,27 @@ def serve(
     log_level: str,
 ) -> None:
     """Run the HTTP server (uvicorn)."""
-    import os
-
     import uvicorn
 
-    # The app factory reads its Settings from the environment, so every worker builds the same one.
-    os.environ["IIIF_SEARCH_DATA_DIR"] = str(data_dir.resolve())
-    if public_url:
-        os.environ["IIIF_SEARCH_PUBLIC_URL"] = public_url
-    if image_roots:
-        os.environ["IIIF_SEARCH_IMAGE_ROOTS"] = json.dumps([str(p.resolve()) for p in image_roots])
     from search_service import workers as worker_processes
+    from search_service.app import create_app
+    from search_service.settings import Settings
 
-    options = {
-        "app": "search_service.app:create_app",
-        "factory": True,
-        "log_level": log_level,
-        "proxy_headers": True,
-        "forwarded_allow_ips": "*",
-    }
-    if workers > 1 and worker_processes.supported():
+    # One Settings object: these options over IIIF_SEARCH_* variables over the defaults.
+    given: dict[str, Any] = {"data_dir": data_dir.resolve()}
+    if public_url:
+        given["public_url"] = public_url
+    if image_roots:
+        given["image_roots"] = [p.resolve() for p in image_roots]
+    settings = Settings(**given)
+    options: dict[str, Any] = {"log_level": log_level, "proxy_headers": True, "forwarded_allow_ips": "*"}
+    if workers > 1:
+        if not worker_processes.supported():
+            raise click.ClickException("--workers needs SO_REUSEPORT, which this platform lacks; run one worker")
         # One socket per worker: keep-alive connections spread evenly (see search_service/workers.py).
-        worker_processes.run(host, port, workers, **options)
+        worker_processes.run(host, port, workers, settings, **options)
         return
-    uvicorn.run(host=host, port=port, workers=workers, **options)  # type: ignore[arg-type]
+    uvicorn.run(create_app(settings), host=host, port=port, **options)
 
 
 @main.command(name="list")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -80,16 +81,36 @@ def json_body_response(
     etag: str | None = None,
 ) -> Response:
     """Answer a serialised JSON body with content negotiation, an ETag, and Cache-Control."""
-    etag = etag or etag_for(body)
-    headers = {
-        "ETag": etag,
-        "Cache-Control": f"public, max-age={settings.cache_max_age}",
-        "Vary": "Accept",
-    }
-    if status_code == 200 and not_modified(request, etag):
-        return Response(status_code=304, headers=headers)
     if "application/ld+json" in request.headers.get("accept", ""):
         media_type = f'application/ld+json;profile="{context}"'
     else:
         media_type = "application/json"
-    return Response(body, status_code=status_code, media_type=media_type, headers=headers)
+    return cacheable_response(
+        request, etag or etag_for(body), body, media_type=media_type, settings=settings, status_code=status_code
+    )
+
+
+def cacheable_response(
+    request: Request,
+    etag: str,
+    body: bytes | Callable[[], bytes],
+    *,
+    media_type: str,
+    settings: Settings,
+    vary: str | None = "Accept",
+    headers: Mapping[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The one place a cacheable answer gets its ETag, Cache-Control and Vary, or becomes a 304.
+
+    `body` may be a function, called only when the client's copy is not current (an
+    image tile is rendered only then).
+    """
+    all_headers = {"ETag": etag, "Cache-Control": f"public, max-age={settings.cache_max_age}"}
+    if vary:
+        all_headers["Vary"] = vary
+    all_headers.update(headers or {})
+    if status_code == 200 and not_modified(request, etag):
+        return Response(status_code=304, headers=all_headers)
+    content = body() if callable(body) else body
+    return Response(content, status_code=status_code, media_type=media_type, headers=all_headers)

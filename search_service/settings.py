@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from indexer.paths import default_data_dir
+from indexer.paths import DEFAULT_DATA_DIR
 
 
 class Settings(BaseSettings):
@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IIIF_SEARCH_", env_file=".env", extra="ignore")
 
     data_dir: Path = Field(
-        default_factory=default_data_dir,
+        default=DEFAULT_DATA_DIR,
         description="Data directory holding the index, OCR cache and image derivatives.",
     )
     public_url: str | None = Field(

@@ -9,8 +9,6 @@ socket per worker bound with SO_REUSEPORT (as nginx's `reuseport` and gunicorn's
 so still 11 to 5 at times. `ShareLoad` evens that out: the workers count their
 requests in flight in shared memory, and one carrying more than its share answers
 with `Connection: close`, so that client reconnects and lands anew.
-
-Where the platform lacks SO_REUSEPORT, uvicorn's own multi-process mode is used.
 """
 
 from __future__ import annotations
@@ -23,6 +21,8 @@ import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from search_service.settings import Settings
 
 #: A worker that dies is started again, but not more often than this (seconds).
 RESTART_PAUSE = 1.0
@@ -69,6 +69,7 @@ def overloaded(counts: list[int], me: int) -> bool:
 
 
 def supported() -> bool:
+    """Whether this platform has SO_REUSEPORT (Linux, the BSDs, macOS)."""
     return hasattr(socket, "SO_REUSEPORT")
 
 
@@ -84,18 +85,24 @@ def _socket(host: str, port: int, *, listen: bool) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, options: dict[str, Any], counts: Any, index: int) -> None:
+def _worker(host: str, port: int, settings: Settings, options: dict[str, Any], counts: Any, index: int) -> None:
     import uvicorn
+
+    from search_service.app import create_app
 
     global _shared
     _shared = (counts, index)
     sock = _socket(host, port, listen=True)
-    config = uvicorn.Config(**options)
+    config = uvicorn.Config(create_app(settings), **options)
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def run(host: str, port: int, workers: int, **options: Any) -> None:
-    """Serve with `workers` processes until SIGINT or SIGTERM; `options` go to uvicorn.Config."""
+def run(host: str, port: int, workers: int, settings: Settings, **options: Any) -> None:
+    """Serve `create_app(settings)` with `workers` processes until SIGINT or SIGTERM.
+
+    `options` go to uvicorn.Config. Each worker builds its app from the same Settings
+    (pickled to it: the workers are spawned, not forked).
+    """
     # Bound but never listening, this socket only reserves the port and turns "address in
     # use" into one clear error here instead of a crash in every worker.
     try:
@@ -109,7 +116,7 @@ def run(host: str, port: int, workers: int, **options: Any) -> None:
 
     def start(index: int) -> Any:
         counts[index] = 0
-        process = context.Process(target=_worker, args=(host, port, options, counts, index), daemon=False)
+        process = context.Process(target=_worker, args=(host, port, settings, options, counts, index), daemon=False)
         process.start()
         return process
 

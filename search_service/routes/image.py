@@ -11,7 +11,6 @@ come from the middleware.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 from urllib.parse import quote
 
@@ -28,7 +27,7 @@ from search_service.image.plan import Limits, plan
 from search_service.image.render import render
 from search_service.image.request import ApiVersion, parse_identifier, parse_image_path
 from search_service.image.resolve import resolve_image
-from search_service.responses import etag_for, not_modified
+from search_service.responses import cacheable_response, encode_json, etag_for
 from search_service.settings import Settings
 
 router = APIRouter(tags=["image"])
@@ -98,31 +97,34 @@ def _image(
     # and a revalidation costs a stat, not a render.
     etag = '"' + hashlib.blake2b(f"{pyramid.name}/{image_plan.canonical}".encode(), digest_size=12).hexdigest() + '"'
     service_id = _service_id(base, version, image_request.identifier)
-    headers = {
-        "ETag": etag,
-        "Cache-Control": f"public, max-age={settings.cache_max_age}",
-        # 3.0 §4.8 canonical link and §6 profile link (canonicalLinkHeader, profileLinkHeader).
-        "Link": f'<{service_id}/{image_plan.canonical}>;rel="canonical", <{_PROFILES[version]}>;rel="profile"',
-    }
-    if not_modified(request, etag):
-        return Response(status_code=304, headers=headers)
-    pyramid = build_derivative(source, settings.data_dir, max_pixels=settings.max_source_pixels)
-    body = render(image_plan, pyramid)
-    return Response(body, media_type=_MEDIA_TYPES[image_plan.format], headers=headers)
+    # 3.0 §4.8 canonical link and §6 profile link (canonicalLinkHeader, profileLinkHeader).
+    link = f'<{service_id}/{image_plan.canonical}>;rel="canonical", <{_PROFILES[version]}>;rel="profile"'
+
+    def rendered() -> bytes:
+        pyramid = build_derivative(source, settings.data_dir, max_pixels=settings.max_source_pixels)
+        return render(image_plan, pyramid)
+
+    return cacheable_response(
+        request,
+        etag,
+        rendered,
+        media_type=_MEDIA_TYPES[image_plan.format],
+        settings=settings,
+        vary=None,
+        headers={"Link": link},
+    )
 
 
 def _json_response(request: Request, version: ApiVersion, doc: dict[str, Any], settings: Settings) -> Response:
-    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-    etag = etag_for(body)
-    headers = {
-        "ETag": etag,
-        "Cache-Control": f"public, max-age={settings.cache_max_age}",
-        "Vary": "Accept",
-        "Link": f'<{_PROFILES[version]}>;rel="profile"',
-    }
-    if not_modified(request, etag):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=_json_media_type(request, version), headers=headers)
+    body = encode_json(doc)
+    return cacheable_response(
+        request,
+        etag_for(body),
+        body,
+        media_type=_json_media_type(request, version),
+        settings=settings,
+        headers={"Link": f'<{_PROFILES[version]}>;rel="profile"'},
+    )
 
 
 def _json_media_type(request: Request, version: ApiVersion) -> str:

@@ -14,10 +14,11 @@ a JSON body rather than a validation error.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from indexer.index.snapshot import Snapshot
@@ -61,6 +62,32 @@ Motivation = Annotated[
 PageParam = Annotated[str | None, Query(description="Result page, 0-based.")]
 Ignored = Annotated[str | None, Query(description="Accepted and reported in `ignored`; not implemented.")]
 Min = Annotated[str | None, Query(alias="min", description="Least number of occurrences of a term (default 1).")]
+
+
+@dataclass
+class SearchParams:
+    """The query parameters of a search request (Search 2.0 §4.1, 1.0 §3.2)."""
+
+    q: Q = None
+    motivation: Motivation = None
+    page: PageParam = None
+    date: Ignored = None
+    user: Ignored = None
+
+
+@dataclass
+class AutocompleteParams:
+    """The query parameters of an autocomplete request (Search 2.0 §5.1, 1.0 §4.2)."""
+
+    q: Q = None
+    motivation: Motivation = None
+    min: Min = None
+    date: Ignored = None
+    user: Ignored = None
+
+
+SearchParamsDep = Annotated[SearchParams, Depends()]
+AutocompleteParamsDep = Annotated[AutocompleteParams, Depends()]
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -209,64 +236,6 @@ def _search_body(
     return encode_json(data, base)
 
 
-@router.api_route("/iiif/search/2", methods=["GET"], summary="Search every book (Content Search 2.0)")
-async def search_all_v2(
-    request: Request,
-    ctx: SearchContextDep,
-    q: Q = None,
-    motivation: Motivation = None,
-    page: PageParam = None,
-    date: Ignored = None,
-    user: Ignored = None,
-) -> Response:
-    """Hits in every indexed book as an AnnotationPage; each target's `partOf` names its manifest."""
-    return await _search(request, 2, None, q, motivation, page, ctx)
-
-
-@router.api_route("/iiif/search/1", methods=["GET"], summary="Search every book (Content Search 1.0)")
-async def search_all_v1(
-    request: Request,
-    ctx: SearchContextDep,
-    q: Q = None,
-    motivation: Motivation = None,
-    page: PageParam = None,
-    date: Ignored = None,
-    user: Ignored = None,
-) -> Response:
-    """Hits in every indexed book as an sc:AnnotationList; each annotation's `within` names its manifest."""
-    return await _search(request, 1, None, q, motivation, page, ctx)
-
-
-@router.api_route("/iiif/{book_id}/search/2", methods=["GET"], summary="Search one book (Content Search 2.0)")
-async def search_book_v2(
-    request: Request,
-    book_id: str,
-    ctx: SearchContextDep,
-    q: Q = None,
-    motivation: Motivation = None,
-    page: PageParam = None,
-    date: Ignored = None,
-    user: Ignored = None,
-) -> Response:
-    """Hits in one book as a Search 2.0 AnnotationPage."""
-    return await _search(request, 2, book_id, q, motivation, page, ctx)
-
-
-@router.api_route("/iiif/{book_id}/search/1", methods=["GET"], summary="Search one book (Content Search 1.0)")
-async def search_book_v1(
-    request: Request,
-    book_id: str,
-    ctx: SearchContextDep,
-    q: Q = None,
-    motivation: Motivation = None,
-    page: PageParam = None,
-    date: Ignored = None,
-    user: Ignored = None,
-) -> Response:
-    """Hits in one book as a Search 1.0 sc:AnnotationList (what Mirador and UV read)."""
-    return await _search(request, 1, book_id, q, motivation, page, ctx)
-
-
 # -- autocomplete ---------------------------------------------------------------------------------
 
 
@@ -317,59 +286,65 @@ def _autocomplete_body(
     return encode_json(data)
 
 
-@router.api_route("/iiif/autocomplete/2", methods=["GET"], summary="Autocomplete over every book (2.0)")
-async def autocomplete_all_v2(
-    request: Request,
-    ctx: SearchContextDep,
-    q: Q = None,
-    motivation: Motivation = None,
-    min_count: Min = None,
-    date: Ignored = None,
-    user: Ignored = None,
-) -> Response:
-    """Terms of every book that start with `q`, as a TermPage."""
-    return await _autocomplete(request, 2, None, q, motivation, min_count, ctx)
+# -- the routes: two versions, one book or every book ------------------------------------------------
+
+_SUMMARIES = {2: "Content Search 2.0", 1: "Content Search 1.0"}
+_SHAPES = {2: "a Search 2.0 AnnotationPage", 1: "a Search 1.0 sc:AnnotationList (what Mirador and UV read)"}
+_TERM_SHAPES = {2: "a TermPage", 1: "a search:TermList"}
 
 
-@router.api_route("/iiif/autocomplete/1", methods=["GET"], summary="Autocomplete over every book (1.0)")
-async def autocomplete_all_v1(
-    request: Request,
-    ctx: SearchContextDep,
-    q: Q = None,
-    motivation: Motivation = None,
-    min_count: Min = None,
-    date: Ignored = None,
-    user: Ignored = None,
-) -> Response:
-    """Terms of every book that start with `q`, as a search:TermList."""
-    return await _autocomplete(request, 1, None, q, motivation, min_count, ctx)
+def _search_routes(version: Version) -> None:
+    async def search_book(request: Request, book_id: str, ctx: SearchContextDep, params: SearchParamsDep) -> Response:
+        return await _search(request, version, book_id, params.q, params.motivation, params.page, ctx)
+
+    async def search_all(request: Request, ctx: SearchContextDep, params: SearchParamsDep) -> Response:
+        return await _search(request, version, None, params.q, params.motivation, params.page, ctx)
+
+    async def autocomplete_book(
+        request: Request, book_id: str, ctx: SearchContextDep, params: AutocompleteParamsDep
+    ) -> Response:
+        return await _autocomplete(request, version, book_id, params.q, params.motivation, params.min, ctx)
+
+    async def autocomplete_all(request: Request, ctx: SearchContextDep, params: AutocompleteParamsDep) -> Response:
+        return await _autocomplete(request, version, None, params.q, params.motivation, params.min, ctx)
+
+    name = _SUMMARIES[version]
+    routes: list[tuple[str, Callable[..., Any], str, str]] = [
+        (
+            "/iiif/search/{v}",
+            search_all,
+            f"Search every book ({name})",
+            f"Hits in every indexed book as {_SHAPES[version]}; each hit names its manifest.",
+        ),
+        (
+            "/iiif/{{book_id}}/search/{v}",
+            search_book,
+            f"Search one book ({name})",
+            f"Hits in one book as {_SHAPES[version]}.",
+        ),
+        (
+            "/iiif/autocomplete/{v}",
+            autocomplete_all,
+            f"Autocomplete over every book ({name})",
+            f"Terms of every book that start with `q`, as {_TERM_SHAPES[version]}.",
+        ),
+        (
+            "/iiif/{{book_id}}/autocomplete/{v}",
+            autocomplete_book,
+            f"Autocomplete in one book ({name})",
+            f"Terms of one book that start with `q`, as {_TERM_SHAPES[version]}.",
+        ),
+    ]
+    for path, endpoint, summary, description in routes:
+        router.add_api_route(
+            path.format(v=version),
+            endpoint,
+            methods=["GET"],
+            summary=summary,
+            description=description,
+            name=f"{endpoint.__name__}_v{version}",
+        )
 
 
-@router.api_route("/iiif/{book_id}/autocomplete/2", methods=["GET"], summary="Autocomplete in one book (2.0)")
-async def autocomplete_book_v2(
-    request: Request,
-    book_id: str,
-    ctx: SearchContextDep,
-    q: Q = None,
-    motivation: Motivation = None,
-    min_count: Min = None,
-    date: Ignored = None,
-    user: Ignored = None,
-) -> Response:
-    """Terms of one book that start with `q`, as a TermPage."""
-    return await _autocomplete(request, 2, book_id, q, motivation, min_count, ctx)
-
-
-@router.api_route("/iiif/{book_id}/autocomplete/1", methods=["GET"], summary="Autocomplete in one book (1.0)")
-async def autocomplete_book_v1(
-    request: Request,
-    book_id: str,
-    ctx: SearchContextDep,
-    q: Q = None,
-    motivation: Motivation = None,
-    min_count: Min = None,
-    date: Ignored = None,
-    user: Ignored = None,
-) -> Response:
-    """Terms of one book that start with `q`, as a search:TermList."""
-    return await _autocomplete(request, 1, book_id, q, motivation, min_count, ctx)
+_search_routes(2)
+_search_routes(1)

@@ -35,7 +35,8 @@ from indexer.model import Canvas
 from indexer.page_record import page_record
 from ocr import hocr
 from ocr.text import tokens
-from search_service import Settings, create_app
+from search_service.app import create_app
+from search_service.settings import Settings
 from tests.reliability.conftest import SEED_ID, Service
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "50"))

@@ -30,7 +30,8 @@ from indexer.model import BASE_URL_MARKER, Canvas
 from indexer.page_record import page_record
 from ocr.hocr import parse_pages
 from ocr.model import Page
-from search_service import Settings, create_app
+from search_service.app import create_app
+from search_service.settings import Settings
 
 BASE = "http://testserver"
 

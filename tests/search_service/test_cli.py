@@ -1,4 +1,4 @@
-"""iiif-search list (the demo prints its --links), and the shell scripts parse."""
+"""iiif-search list (the demo prints its --links), serve's settings, and the shell scripts parse."""
 
 from __future__ import annotations
 
@@ -35,3 +35,23 @@ def test_list_prints_books_and_viewer_links(indexed_books) -> None:
 )
 def test_shell_scripts_parse(script: str) -> None:
     assert subprocess.run(["bash", "-n", str(REPO / script)], capture_output=True).returncode == 0
+
+
+def test_serve_hands_one_settings_object_to_the_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Options become a Settings object passed to create_app; nothing is written to os.environ."""
+    import os
+
+    import uvicorn
+
+    served: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
+    monkeypatch.setenv("IIIF_SEARCH_PAGE_SIZE", "7")  # still read: the variables are the settings' own
+    before = dict(os.environ)
+    result = CliRunner().invoke(
+        main, ["serve", "--data-dir", str(tmp_path), "--public-url", "https://search.example.org/", "--port", "9"]
+    )
+    assert result.exit_code == 0, result.output
+    settings = served["app"].state.settings
+    assert (settings.data_dir, settings.public_url, settings.page_size) == (tmp_path, "https://search.example.org/", 7)
+    assert served["port"] == 9
+    assert dict(os.environ) == before

@@ -12,7 +12,8 @@ import pytest
 
 from indexer.index.records import BookRecord
 from indexer.index.store import Store
-from search_service import Settings, create_app
+from search_service.app import create_app
+from search_service.settings import Settings
 
 BASE = "http://testserver"
 

@@ -15,8 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indexer.index.store import Store
-from search_service import Settings, create_app
+from search_service.app import create_app
 from search_service.response_cache import CachedBody, ResponseCache
+from search_service.settings import Settings
 from tests.search_service.conftest import BASE, Corpus
 
 ON = re.compile(r"^(?P<canvas>[^#]+)#xywh=(\d+),(\d+),(\d+),(\d+)$")

@@ -17,8 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from search_service import Settings, create_app
+from search_service.app import create_app
 from search_service.routes import viewer as viewer_routes
+from search_service.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = "http://testserver"

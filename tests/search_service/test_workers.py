@@ -18,7 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from search_service import Settings, create_app, workers
+from search_service import workers
+from search_service.app import create_app
+from search_service.settings import Settings
 from tests.reliability.conftest import LiveServer
 
 pytestmark = pytest.mark.skipif(not workers.supported(), reason="the platform has no SO_REUSEPORT")
