@@ -28,10 +28,15 @@ def ocr_image(image: str | Path | bytes, settings: OcrSettings) -> bytes:
     Raises `TesseractTimeout` after `settings.timeout` seconds and `TesseractFailed` when
     Tesseract exits with an error (not an image, unknown language, ...).
 
-    >>> settings = OcrSettings(lang="eng")
-    >>> hocr = ocr_image("phototest.tif", settings)  # doctest: +SKIP
-    >>> b"ocrx_word" in hocr  # doctest: +SKIP
-    True
+    >>> import io
+    >>> from PIL import Image, ImageDraw, ImageFont
+    >>> image = Image.new("L", (500, 100), 255)
+    >>> ImageDraw.Draw(image).text((20, 20), "Hello world", fill=0, font=ImageFont.load_default(size=48))
+    >>> png = io.BytesIO()
+    >>> image.save(png, "PNG")
+    >>> hocr = ocr_image(png.getvalue(), OcrSettings(lang="eng"))
+    >>> b"ocrx_word" in hocr, b"Hello" in hocr
+    (True, True)
     """
     if isinstance(image, bytes | bytearray | memoryview):
         # pytesseract would decode and re-encode through PIL; a temporary file is cheaper.

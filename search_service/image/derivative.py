@@ -33,8 +33,11 @@ DEFAULT_MAX_SOURCE_PIXELS: int = Settings.model_fields["max_source_pixels"].defa
 def derivative_path(source: Path, data_dir: Path) -> Path:
     """Where the derivative of `source` in its current state lives (it may not exist yet).
 
-    >>> derivative_path(Path("scan.jpg"), Path("data"))  # doctest: +SKIP
-    PosixPath('data/derivatives/3f/3f0c...-9a1b2c3d4e5f.tif')
+    >>> import tempfile, pyvips
+    >>> scan = Path(tempfile.mkdtemp()) / "scan.png"
+    >>> pyvips.Image.black(600, 400).write_to_file(str(scan))
+    >>> derivative_path(scan, Path("data")).parent.parent
+    PosixPath('data/derivatives')
     """
     stat = source.stat()
     source_key = _source_key(source)
@@ -67,8 +70,12 @@ def build_derivative(source: Path, data_dir: Path, *, max_pixels: int = DEFAULT_
     others wait for it and reuse the result. Raises SizeAboveLimits for a
     decompression bomb and UnknownImage for a file libvips cannot decode.
 
-    >>> build_derivative(Path("books/b1/0001.png"), Path("data"))  # doctest: +SKIP
-    PosixPath('data/derivatives/..../....tif')
+    >>> import tempfile, pyvips
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> pyvips.Image.black(600, 400).write_to_file(str(folder / "scan.png"))
+    >>> pyramid = build_derivative(folder / "scan.png", folder / "data")
+    >>> pyramid == derivative_path(folder / "scan.png", folder / "data"), pyramid.suffix
+    (True, '.tif')
     """
     dest = derivative_path(source, data_dir)
     if dest.exists():

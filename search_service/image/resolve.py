@@ -31,8 +31,11 @@ def resolve_image(identifier: str, indexed: Mapping[str, str], image_roots: Sequ
 
     Raises UnknownImage when nothing matches.
 
-    >>> resolve_image("page1", {}, [Path("/srv/scans")])  # doctest: +SKIP
-    PosixPath('/srv/scans/page1.jpg')
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> _ = (root / "page1.jpg").write_bytes(b"")
+    >>> resolve_image("page1", {}, [root]) == root / "page1.jpg"
+    True
     """
     indexed_path = indexed.get(identifier)
     if indexed_path is not None:
