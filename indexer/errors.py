@@ -3,8 +3,9 @@
 IndexerError
  ├── SourceError    the source is not IIIF, unreadable, or malformed (names URL and JSON path)
  ├── FetchError     an image, manifest or OCR file could not be fetched (names URL and reason)
- └── StoreError     the index could not be opened, locked or written
-      └── IndexBusy another job holds the index's write lock
+ ├── StoreError     the index could not be opened, locked or written
+ │    └── IndexBusy another job holds the index's write lock
+ └── QueryTooCostly a search needs more work than its time budget (the server answers 400)
 """
 
 from __future__ import annotations
@@ -34,3 +35,7 @@ class StoreError(IndexerError):
 
 class IndexBusy(StoreError):
     """Another index job holds the write lock of the same data directory."""
+
+
+class QueryTooCostly(IndexerError):
+    """A search passed its deadline (index.counting.Deadline) before it was counted."""

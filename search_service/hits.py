@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from indexer.index.counting import Plan, UnitPlan, count_pages, hit_spans, token_positions
+from indexer.index.counting import Deadline, Plan, UnitPlan, count_pages, hit_spans, token_positions
 from indexer.index.records import PageRecord
 from indexer.index.snapshot import Snapshot
 from ocr.dehyphenate import HYPHENS
@@ -43,8 +43,6 @@ MAX_PREFIX_TERMS = 200
 PREFIX_SCAN = 2000
 #: Autocomplete looks at this many candidate terms (the most frequent in the whole index).
 AUTOCOMPLETE_CANDIDATES = 200
-#: A search matching more pages than this is not kept in the snapshot's result cache (16 bytes a page).
-MAX_CACHED_PAGES = 200_000
 #: About this many characters of context on each side of a hit (whole words).
 CONTEXT_CHARS = 60
 #: The line-end hyphen marks that ocr/dehyphenate.py joins on, dropped when a split word is shown whole.
@@ -166,22 +164,31 @@ def _slot_terms(snapshot: Snapshot, slot: Slot) -> frozenset[str]:
 # -- search ---------------------------------------------------------------------------------
 
 
-def search(snapshot: Snapshot, query: Query, book_id: str | None, start: int, page_size: int) -> HitPage:
+def search(
+    snapshot: Snapshot,
+    query: Query,
+    book_id: str | None,
+    start: int,
+    page_size: int,
+    time_limit: float | None = None,
+) -> HitPage:
     """Hits `start`..`start + page_size` of `query` in one book (or every book when None).
 
     Hits come in reading order: book id, canvas order, then position on the page.
-    Only the pages holding the requested hits are loaded from the store.
+    Only the pages holding the requested hits are loaded from the store. Raises
+    QueryTooCostly when counting takes more than `time_limit` seconds.
     """
     plan = plan_query(snapshot, query)
     if plan is None:
         return HitPage((), 0, start, page_size)
 
     # The next page of the same search, or another reader's same search, reuses the
-    # matched pages; huge match lists are not kept, to bound memory.
+    # matched pages (16 bytes a page, in the snapshot's byte budget).
+    deadline = Deadline(time_limit)
     docnums, counts = snapshot.cached(
         ("search", plan, book_id),
-        lambda: count_pages(snapshot, plan, book_id),
-        keep=lambda result: len(result[0]) <= MAX_CACHED_PAGES,
+        lambda: count_pages(snapshot, plan, book_id, deadline),
+        lambda result: 16 * len(result[0]) + _plan_bytes(plan),
     )
     total = sum(counts)
     hits: list[Hit] = []
@@ -195,6 +202,11 @@ def search(snapshot: Snapshot, query: Query, book_id: str | None, start: int, pa
             hits.extend(page_hits[max(0, start - seen) : end - seen])
         seen += count
     return HitPage(tuple(hits), total, start, page_size)
+
+
+def _plan_bytes(plan: Plan) -> int:
+    """Estimated bytes of a plan kept as a cache key (a prefix's terms are up to 200 strings)."""
+    return sum(60 + len(term) for unit in plan for slot in unit for term in slot)
 
 
 def page_hits_of(record: PageRecord, plan: Plan) -> list[Hit]:
@@ -314,7 +326,9 @@ def terms(snapshot: Snapshot, prefix: str, book_id: str | None, min_count: int, 
         return []
     # Many readers type the same first letters: answer each prefix once per snapshot.
     return snapshot.cached(
-        ("terms", parts[0], book_id, min_count, limit), lambda: _terms(snapshot, parts[0], book_id, min_count, limit)
+        ("terms", parts[0], book_id, min_count, limit),
+        lambda: _terms(snapshot, parts[0], book_id, min_count, limit),
+        lambda found: 100 * len(found) + len(parts[0]),
     )
 
 

@@ -19,6 +19,9 @@ from search_service.errors import BadQuery
 MAX_UNITS = 32
 #: Longest phrase, in tokens.
 MAX_PHRASE_TOKENS = 64
+#: Most prefixes (`word*`) in one query: each stands for up to 200 index terms, and a
+#: phrase of many (`"d* d* d* ..."`) took seconds over a big collection (#16).
+MAX_PREFIXES = 4
 
 # Typographic quotes typed on phones and pasted from word processors count as `"`.
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u00ab": '"', "\u00bb": '"'})
@@ -67,6 +70,22 @@ class Query:
         """True when `q` held nothing searchable (only punctuation, `*`, quotes)."""
         return not self.units
 
+    @property
+    def may_be_costly(self) -> bool:
+        """Whether counting may need positions of many terms on many pages: a prefix, or a word twice.
+
+        Plain words and phrases of different words are counted from arrays in a few
+        milliseconds; these shapes may take up to the server's time limit, so they run
+        apart from the others (routes/search.py).
+
+        >>> parse_query("la ville").may_be_costly, parse_query("vill*").may_be_costly
+        (False, True)
+        >>> parse_query('"de la" de').may_be_costly
+        True
+        """
+        slots = [slot for unit in self.units for slot in unit.slots]
+        return any(slot.prefix for slot in slots) or len({slot.text for slot in slots}) < len(slots)
+
 
 def parse_query(q: str, *, max_length: int = 500) -> Query:
     """Split `q` into units; raises only `BadQuery` (too long, too many units).
@@ -102,6 +121,9 @@ def parse_query(q: str, *, max_length: int = 500) -> Query:
         units.append(Unit(slots, source, is_quoted))
     if len(units) > MAX_UNITS:
         raise BadQuery(f"q holds {len(units)} words or phrases; the limit is {MAX_UNITS}", parameter="q")
+    prefixes = sum(slot.prefix for unit in units for slot in unit.slots)
+    if prefixes > MAX_PREFIXES:
+        raise BadQuery(f"q holds {prefixes} prefixes (word*); the limit is {MAX_PREFIXES}", parameter="q")
     return Query(q, tuple(units))
 
 

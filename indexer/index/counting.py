@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import functools
 import itertools
+import time
 from array import array
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
+from indexer.errors import QueryTooCostly
 from indexer.index import postings
 from indexer.index.schema import PAIRS_FIELD, is_indexed_pair, pair_term
 from indexer.index.snapshot import Snapshot
@@ -146,25 +147,61 @@ def _slot_positions(slot: frozenset[str], positions: Mapping[str, Sequence[int]]
 # -- counting every page --------------------------------------------------------------------
 
 
-def count_pages(snapshot: Snapshot, plan: Plan, book_id: str | None) -> tuple[array[int], array[int]]:
+class Deadline:
+    """The time a search may take: `check()` raises QueryTooCostly once it has passed.
+
+    Called between steps of counting (a term read, a few hundred pages), so a search
+    stops within a step of its limit (#16: a phrase of 64 prefixes took 103 s).
+
+    >>> Deadline(None).check()  # no limit
+    >>> Deadline(-1).check()
+    Traceback (most recent call last):
+    ...
+    indexer.errors.QueryTooCostly: this search needs more than -1 s of work...
+    """
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.at = None if seconds is None else time.monotonic() + seconds
+
+    def check(self) -> None:
+        if self.at is not None and time.monotonic() > self.at:
+            raise QueryTooCostly(
+                f"this search needs more than {self.seconds:g} s of work, this server's limit; "
+                "narrow it: fewer or longer prefixes (word*), fewer repeated words, or one book"
+            )
+
+
+_NO_LIMIT = Deadline(None)
+
+
+def count_pages(
+    snapshot: Snapshot, plan: Plan, book_id: str | None, deadline: Deadline = _NO_LIMIT
+) -> tuple[array[int], array[int]]:
     """The pages holding `plan` in reading order, with the number of hits (`hit_spans`) on each.
 
     Over one book, or every book when `book_id` is None. Picks the cheapest strategy
     that gives the rule's count (see the module docstring). Compact arrays: a cached
-    result costs 16 bytes a page.
+    result costs 16 bytes a page. Raises QueryTooCostly past the deadline.
     """
     docnums: Sequence[int]
     counts: Sequence[int]
+    deadline.check()
     if _single_slot(plan):
-        docnums, counts = _count_occurrences(snapshot, sorted(plan[0][0]), book_id)
+        docnums, counts = _count_occurrences(snapshot, sorted(plan[0][0]), book_id, deadline)
     elif snapshot.has_pairs and _countable_by_pairs(plan):
-        docnums, counts = _count_by_pairs(snapshot, plan, book_id)
+        docnums, counts = _count_by_pairs(snapshot, plan, book_id, deadline)
     elif (units := _disjoint_units(plan)) is not None:
-        docnums, counts = sequence_counts(snapshot, units, book_id)
+        docnums, counts = sequence_counts(snapshot, units, book_id, deadline)
     else:
         groups = sorted({tuple(sorted(slot)) for unit in plan for slot in unit})
-        matches = match(snapshot, groups, book_id, positions=True, pairs=_adjacent_pairs(plan))
-        docnums, counts = [m.docnum for m in matches], [len(hit_spans(plan, m.positions or {})) for m in matches]
+        matches = match(snapshot, groups, book_id, positions=True, pairs=_adjacent_pairs(plan), deadline=deadline)
+        docnums, counts = [], []
+        for i, page in enumerate(matches):
+            if i % 256 == 255:
+                deadline.check()
+            docnums.append(page.docnum)
+            counts.append(len(hit_spans(plan, page.positions or {})))
     return _q_array(docnums), _q_array(counts)
 
 
@@ -172,13 +209,15 @@ def _single_slot(plan: Plan) -> bool:
     return len(plan) == 1 and len(plan[0]) == 1
 
 
-def _count_occurrences(snapshot: Snapshot, terms: Sequence[str], book_id: str | None) -> tuple[array[int], array[int]]:
+def _count_occurrences(
+    snapshot: Snapshot, terms: Sequence[str], book_id: str | None, deadline: Deadline
+) -> tuple[array[int], array[int]]:
     """Pages holding any of `terms` in reading order, with the terms' occurrences on each.
 
     For a one-word (or one-prefix) query, where each occurrence is one hit: no
     positions, no per-page objects.
     """
-    ids, counts = snapshot.count_arrays(terms, book_id)
+    ids, counts = snapshot.count_arrays(terms, book_id, check=deadline.check)
     order = snapshot.reading_order(ids)
     return _int_array(ids[order]), _int_array(counts[order])
 
@@ -204,11 +243,13 @@ def _countable_by_pairs(plan: Plan) -> bool:
     return all(is_indexed_pair(a, b) for a, b in itertools.pairwise(terms))
 
 
-def _count_by_pairs(snapshot: Snapshot, plan: Plan, book_id: str | None) -> tuple[list[int], list[int]]:
+def _count_by_pairs(
+    snapshot: Snapshot, plan: Plan, book_id: str | None, deadline: Deadline
+) -> tuple[list[int], list[int]]:
     """Pages and their hit counts for a plan `_countable_by_pairs`, without positions."""
 
     def per_page(term: str, field: str = "text") -> dict[int, int]:
-        ids, counts = snapshot.count_arrays([term], book_id, field)
+        ids, counts = snapshot.count_arrays([term], book_id, field, check=deadline.check)
         return dict(zip(ids.tolist(), counts.tolist(), strict=True))
 
     terms = [term for unit in plan for slot in unit for term in slot]
@@ -240,7 +281,10 @@ def _disjoint_units(plan: Plan) -> list[list[list[str]]] | None:
 
 
 def sequence_counts(
-    snapshot: Snapshot, units: Sequence[Sequence[Collection[str]]], book_id: str | None
+    snapshot: Snapshot,
+    units: Sequence[Sequence[Collection[str]]],
+    book_id: str | None,
+    deadline: Deadline = _NO_LIMIT,
 ) -> tuple[array[int], array[int]]:
     """Pages holding every unit, in reading order, with their hits, when no term fills two slots.
 
@@ -259,12 +303,10 @@ def sequence_counts(
         return array("q"), array("q")
     term_keys: dict[str, np.ndarray] = {}
     for term in terms:
-        arrays = snapshot.term_arrays(term, positions=True)
-        if not len(arrays.ids):
-            continue
-        if book_id is not None:
-            arrays = arrays.select(snapshot.in_book(arrays.ids, book_id))
-        term_keys[term] = arrays.keys()
+        deadline.check()
+        arrays = snapshot.term_arrays(term, positions=True, book_id=book_id)
+        if len(arrays.ids):
+            term_keys[term] = arrays.keys()
     # A slot's keys: its terms' keys merged (a position holds one term: no duplicates).
     keys = [[_merged([term_keys[t] for t in slot if t in term_keys]) for slot in unit] for unit in units]
     starts = []  # per unit: the keys where an occurrence of it starts
@@ -306,6 +348,7 @@ def match(
     *,
     positions: bool,
     pairs: Sequence[tuple[str, str]] = (),
+    deadline: Deadline = _NO_LIMIT,
 ) -> list[PageMatch]:
     """Pages holding at least one term of every group (and every `pairs` term), in reading order.
 
@@ -333,13 +376,12 @@ def match(
         required = [((pair_term(*pair),), PAIRS_FIELD) for pair in dict.fromkeys(pairs)] + [
             (group, name) for group, name in required if not covered.intersection(group)
         ]
-    with snapshot.reading() as reader:
-        # The word blocks read for the ids are kept for their positions (read once, not twice).
-        wanted, read = _candidate_pages(reader, required, allowed, keep_blocks=positions)
-        if not wanted:
-            return []
-        terms = list(dict.fromkeys(t for group in groups for t in group))
-        per_doc = _postings_on(reader, terms, wanted, read, positions)
+    # The word blocks read for the ids are kept for their positions (read once, not twice).
+    wanted, read = _candidate_pages(snapshot, book_id, required, allowed, positions, deadline)
+    if not wanted:
+        return []
+    terms = list(dict.fromkeys(t for group in groups for t in group))
+    per_doc = _postings_on(snapshot, terms, wanted, read, positions, deadline)
     keys = snapshot.book_and_canvas()
     matches = []
     for docnum, found in per_doc.items():
@@ -359,7 +401,12 @@ def match(
 
 
 def _candidate_pages(
-    reader: Any, required: list[tuple[Sequence[str], str]], allowed: set[int] | None, *, keep_blocks: bool
+    snapshot: Snapshot,
+    book_id: str | None,
+    required: list[tuple[Sequence[str], str]],
+    allowed: set[int] | None,
+    keep_blocks: bool,
+    deadline: Deadline,
 ) -> tuple[list[int], dict[str, list[postings.Block]]]:
     """The sorted docnums holding a term of every required group (from ids alone), and the text blocks read."""
     read: dict[str, list[postings.Block]] = {}
@@ -367,7 +414,8 @@ def _candidate_pages(
     for group, field_name in required:
         ids: set[int] = set()
         for term in dict.fromkeys(group):
-            blocks = list(postings.blocks(reader, term, field_name))
+            deadline.check()
+            blocks = snapshot.blocks(term, field_name, book_id)
             if field_name == "text" and keep_blocks:
                 read[term] = blocks
             for block_ids, _, _ in blocks:
@@ -381,19 +429,25 @@ def _candidate_pages(
 
 
 def _postings_on(
-    reader: Any, terms: Sequence[str], wanted: list[int], read: dict[str, list[postings.Block]], positions: bool
+    snapshot: Snapshot,
+    terms: Sequence[str],
+    wanted: list[int],
+    read: dict[str, list[postings.Block]],
+    positions: bool,
+    deadline: Deadline,
 ) -> dict[int, dict[str, tuple[int, list[int] | None]]]:
     """docnum -> term -> (frequency, positions or None) on the `wanted` pages, from `read` blocks where kept."""
     per_doc: dict[int, dict[str, tuple[int, list[int] | None]]] = {d: {} for d in wanted}
-    decode = reader.schema["text"].format.decode_positions
+    decode = snapshot.decode_positions
     for term in terms:
+        deadline.check()
         if term in read:
             for block_ids, weights, values in read[term]:
                 for i, docnum in enumerate(block_ids):
                     if docnum in per_doc:
                         per_doc[docnum][term] = (int(weights[i]), decode(values[i]))
             continue
-        for docnum, value in postings.postings_among(reader, term, wanted, positions=positions).items():
+        for docnum, value in snapshot.postings_among(term, wanted, positions=positions).items():
             per_doc[docnum][term] = value
     return per_doc
 

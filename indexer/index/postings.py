@@ -24,8 +24,12 @@ from indexer.index.postings_codec import TermArrays, read_term
 Block = tuple[Sequence[int], Sequence[float], Sequence[bytes | None]]
 
 
-def blocks(reader: Any, term: str, field: str = "text") -> Iterator[Block]:
+def blocks(reader: Any, term: str, field: str = "text", within: tuple[int, int] | None = None) -> Iterator[Block]:
     """(docnums, frequencies, raw values) of `term`, a posting block at a time, deleted documents dropped.
+
+    With `within` (first, last global docnum, inclusive), only the blocks that may hold
+    those documents are read (others are passed by their header), and the ids outside
+    are kept: callers filter.
 
     Reads whole blocks from Whoosh's W3 posting format (whoosh-reloaded 2.7.5, pinned)
     instead of stepping its matcher one posting at a time: counting a common word over
@@ -34,12 +38,17 @@ def blocks(reader: Any, term: str, field: str = "text") -> Iterator[Block]:
     one this was written against.
     """
     for leaf, base in reader.leaf_readers():
-        if (field, term) not in leaf:
+        local = _local_range(within, base, leaf.doc_count_all())
+        if local is None or (field, term) not in leaf:
             continue
+        first, last = local
         deleted = leaf.deleted_docs_set
         try:
             raw = leaf._terms.matcher(field, leaf._text_to_bytes(field, term), leaf.schema[field].format)
             while raw.is_active():
+                if raw._maxid < first:
+                    raw._next_block()  # reads only the block's header
+                    continue
                 if raw._ids is None:
                     raw._read_ids()
                 if raw._weights is None:
@@ -55,7 +64,10 @@ def blocks(reader: Any, term: str, field: str = "text") -> Iterator[Block]:
                         [values[i] for i in kept],
                     )
                 yield ([d + base for d in ids] if base else ids), weights, values
+                done = raw._maxid >= last
                 raw._next_block()
+                if done:
+                    break
         except AttributeError:  # another posting format: the slow, public way
             matcher = leaf.postings(field, term)
             ids, weights, values = [], [], []
@@ -67,14 +79,21 @@ def blocks(reader: Any, term: str, field: str = "text") -> Iterator[Block]:
             yield ids, weights, values
 
 
-def term_arrays(reader: Any, term: str, field: str = "text", *, positions: bool = False) -> TermArrays:
+def term_arrays(
+    reader: Any, term: str, field: str = "text", *, positions: bool = False, within: tuple[int, int] | None = None
+) -> TermArrays:
     """Every posting of `term` in `field` as arrays (global docnums, deleted documents dropped).
 
-    Segments written by ColumnarCodec decode in a few numpy calls per block
-    (postings_codec.py); others (indexes from before it) posting by posting.
+    With `within` (first, last global docnum, inclusive), only those documents'
+    postings, and only the blocks holding them are read. Segments written by
+    ColumnarCodec decode in a few numpy calls per block (postings_codec.py); others
+    (indexes from before it) posting by posting.
     """
     parts: list[TermArrays] = []
     for leaf, base in reader.leaf_readers():
+        local = _local_range(within, base, leaf.doc_count_all())
+        if local is None:
+            continue
         try:
             # One term lookup (not `in`, then another for the matcher): a prefix asks for
             # up to 200 terms in every segment.
@@ -85,14 +104,24 @@ def term_arrays(reader: Any, term: str, field: str = "text", *, positions: bool 
             if (field, term) not in leaf:
                 continue
             matcher = None
-        arrays = read_term(matcher, positions) if matcher is not None else None
+        arrays = read_term(matcher, positions, local if within is not None else None) if matcher is not None else None
         if arrays is None:
             arrays = _term_arrays_slowly(leaf, field, term, positions)
+            if within is not None:
+                arrays = arrays.select((arrays.ids >= local[0]) & (arrays.ids <= local[1]))
         deleted = leaf.deleted_docs_set
         if deleted:
             arrays = arrays.select(~np.isin(arrays.ids, np.fromiter(deleted, np.int64, len(deleted))))
         parts.append(arrays.shifted(base))
     return TermArrays.concat(parts, positions)
+
+
+def _local_range(within: tuple[int, int] | None, base: int, count: int) -> tuple[int, int] | None:
+    """`within` in a segment's own ids (the segment holds global ids base..base+count-1); None when it holds none."""
+    if within is None:
+        return 0, count - 1
+    first, last = max(within[0], base), min(within[1], base + count - 1)
+    return (first - base, last - base) if first <= last else None
 
 
 def _term_arrays_slowly(leaf: Any, field: str, term: str, positions: bool) -> TermArrays:

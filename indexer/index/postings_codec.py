@@ -185,12 +185,15 @@ class TermArrays:
         )
 
 
-def read_term(matcher: Any, positions: bool) -> TermArrays | None:
+def read_term(matcher: Any, positions: bool, within: tuple[int, int] | None = None) -> TermArrays | None:
     """All postings of `matcher` (a fresh ColumnarLeafMatcher of an ArrayPositions or
     counts-only field) as arrays; None for any other matcher (the caller reads it the slow way).
 
-    Without positions, counts come from the weights, which Whoosh sets to the
-    occurrences (no boosts in this schema).
+    With `within` (first, last document id, inclusive, local to the segment), only
+    those: blocks wholly before `first` are passed by their header, and reading stops
+    after the block that reaches `last`, so one book's postings in a big collection
+    cost that book's blocks, not the whole list. Without positions, counts come from
+    the weights, which Whoosh sets to the occurrences (no boosts in this schema).
     """
     if type(matcher) is not ColumnarLeafMatcher:
         return None
@@ -203,7 +206,11 @@ def read_term(matcher: Any, positions: bool) -> TermArrays | None:
     firsts: list[int] = []  # index in the joined ids where each block starts
     previous_max: list[int] = []  # the largest id of the block before it
     at, last_max = 0, 0
+    first, last = within if within is not None else (0, None)
     while matcher.is_active():
+        if matcher._maxid < first:
+            matcher._next_block()  # reads only the next block's header
+            continue
         if matcher._data is None:
             matcher._read_data()
         ids, weights, values = matcher._data
@@ -219,8 +226,11 @@ def read_term(matcher: Any, positions: bool) -> TermArrays | None:
         else:
             weight_parts.append(np.frombuffer(weights, "<f4"))
         at += length
+        # The cumulative sum below chains blocks read: a skipped block adds nothing to it.
         last_max = matcher._maxid
         matcher._next_block()
+        if last is not None and last_max >= last:
+            break
     if not id_parts:
         return TermArrays.empty(positions)
     # Each block's ids are deltas from 0: make its first one a delta from the block
@@ -230,7 +240,11 @@ def read_term(matcher: Any, positions: bool) -> TermArrays | None:
     ids_out = np.cumsum(deltas)
     if not positions:
         counts = np.rint(np.concatenate(weight_parts)).astype(np.int64)
-        return TermArrays(ids_out, counts)
-    # With positions, a posting's count is its number of positions (exact whatever the boosts).
-    counts = np.frombuffer(b"".join(length_parts), "<u4").astype(np.int64) // 4
-    return TermArrays(ids_out, counts, np.frombuffer(b"".join(value_parts), "<u4").astype(np.int64))
+        arrays = TermArrays(ids_out, counts)
+    else:
+        # With positions, a posting's count is its number of positions (exact whatever the boosts).
+        counts = np.frombuffer(b"".join(length_parts), "<u4").astype(np.int64) // 4
+        arrays = TermArrays(ids_out, counts, np.frombuffer(b"".join(value_parts), "<u4").astype(np.int64))
+    if within is not None:
+        arrays = arrays.select((ids_out >= first) & (ids_out <= within[1]))
+    return arrays

@@ -7,7 +7,6 @@ postings themselves are read by postings.py under this snapshot's I/O lock.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import threading
@@ -15,7 +14,7 @@ import weakref
 import zlib
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -28,10 +27,53 @@ from indexer.index.schema import PAIRS_FIELD, document_key
 
 T = TypeVar("T")
 
-#: Decoded pages kept per snapshot: a viewer's searches revisit the same pages.
-PAGE_CACHE_SIZE = 4096
-#: Results of `Snapshot.cached` kept per snapshot (a search's matched pages, say).
-RESULT_CACHE_SIZE = 256
+#: Bytes of decoded pages kept per snapshot (estimated): a viewer's searches revisit the same pages.
+PAGE_CACHE_BYTES = 128_000_000
+#: Bytes of `Snapshot.cached` results kept per snapshot (a search's matched pages: 16 bytes a page).
+RESULT_CACHE_BYTES = 32_000_000
+#: What a cache entry costs beyond its weight: the key, the table's node, the objects.
+_ENTRY_BYTES = 300
+
+
+class _Lru:
+    """A least-recently-used table bounded by the estimated bytes of what it holds, not by a count.
+
+    A count alone let a few huge entries (a page of 100,000 OCR words, a result of
+    100,000 pages) take gigabytes (#16).
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+
+    def get(self, key: Hashable) -> tuple[bool, Any]:
+        found = self._entries.get(key)
+        if found is None:
+            return False, None
+        self._entries.move_to_end(key)
+        return True, found[0]
+
+    def put(self, key: Hashable, value: Any, weight: int) -> None:
+        weight += _ENTRY_BYTES
+        if weight > self.max_bytes // 4:
+            return  # one entry must not push out everything else
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self.bytes -= old[1]
+        self._entries[key] = (value, weight)
+        self.bytes += weight
+        while self.bytes > self.max_bytes:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self.bytes -= dropped
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def page_weight(page: PageRecord) -> int:
+    """Estimated bytes of a decoded page: its word strings, tokens and int columns."""
+    return 60 * (len(page.texts) + len(page.tokens)) + 4 * (len(page.boxes) + len(page.spans))
 
 
 def _serialized(method: Callable[..., T]) -> Callable[..., T]:
@@ -64,41 +106,31 @@ class Snapshot:
         self._images: dict[str, str] | None = None
         self._keys: list[tuple[str, int]] | None = None
         self._ranks: array[int] | None = None
-        self._pages: OrderedDict[int, PageRecord] = OrderedDict()
-        self._results: OrderedDict[Hashable, Any] = OrderedDict()
+        self._pages = _Lru(PAGE_CACHE_BYTES)
+        self._results = _Lru(RESULT_CACHE_BYTES)
 
     @property
     def generation(self) -> int:
         return -1 if self.searcher is None else self.searcher.reader().generation()
 
-    def cached(self, key: Hashable, compute: Callable[[], T], *, keep: Callable[[T], bool] = lambda _: True) -> T:
-        """compute(), remembered for this snapshot under `key` (LRU) when keep(result).
+    def cached(self, key: Hashable, compute: Callable[[], T], weight: Callable[[T], int]) -> T:
+        """compute(), remembered for this snapshot under `key` within a byte budget (LRU).
 
-        A snapshot never changes, so nothing here goes stale: a commit makes a new
-        snapshot with an empty cache. Paging through one search, or many readers
-        running the same one, then costs one match.
+        `weight(result)` estimates its bytes. A snapshot never changes, so nothing here
+        goes stale: a commit makes a new snapshot with an empty cache. Paging through
+        one search, or many readers running the same one, then costs one count.
         """
-        return self._remember(self._results, key, compute, RESULT_CACHE_SIZE, keep)
+        return self._remember(self._results, key, compute, weight)
 
-    def _remember(
-        self,
-        table: OrderedDict[Any, Any],
-        key: Hashable,
-        compute: Callable[[], T],
-        size: int,
-        keep: Callable[[T], bool] = lambda _: True,
-    ) -> T:
-        """table[key] (an LRU of at most `size`), or compute() and keep it there when keep(result)."""
+    def _remember(self, table: _Lru, key: Hashable, compute: Callable[[], T], weight: Callable[[T], int]) -> T:
+        """table[key], or compute() and keep it there."""
         with self._lock:
-            if key in table:
-                table.move_to_end(key)
-                return table[key]  # type: ignore[no-any-return]
+            found, value = table.get(key)
+        if found:
+            return value  # type: ignore[no-any-return]
         value = compute()  # outside the lock: other readers go on meanwhile
-        if keep(value):
-            with self._lock:
-                table[key] = value
-                while len(table) > size:
-                    table.popitem(last=False)
+        with self._lock:
+            table.put(key, value, weight(value))
         return value
 
     # -- books ---------------------------------------------------------------
@@ -230,18 +262,52 @@ class Snapshot:
         """Whether the index has the `common_pairs` field (indexes made before it do not)."""
         return self.searcher is not None and PAIRS_FIELD in self.searcher.schema
 
-    @contextlib.contextmanager
-    def reading(self) -> Iterator[Any]:
-        """The Whoosh reader, held under this snapshot's I/O lock for a run of postings reads."""
-        assert self.searcher is not None
-        with self._io:
-            yield self.searcher.reader()
+    # Each read below holds the I/O lock for one term only: a long search lets the
+    # others' reads in between its own (#16: one costly query held it for seconds).
 
     @_serialized
-    def term_arrays(self, term: str, field: str = "text", *, positions: bool = False) -> TermArrays:
-        """Every posting of `term` in `field` as arrays (postings.term_arrays), deleted documents dropped."""
+    def term_arrays(
+        self, term: str, field: str = "text", *, positions: bool = False, book_id: str | None = None
+    ) -> TermArrays:
+        """Every posting of `term` in `field` as arrays (postings.term_arrays), in one book or all.
+
+        For one book only the posting blocks around its pages are read.
+        """
         assert self.searcher is not None
-        return postings.term_arrays(self.searcher.reader(), term, field, positions=positions)
+        reader = self.searcher.reader()
+        if book_id is None:
+            return postings.term_arrays(reader, term, field, positions=positions)
+        docs = self.docs_of(book_id)
+        if not docs:
+            return TermArrays.empty(positions)
+        arrays = postings.term_arrays(reader, term, field, positions=positions, within=(docs[0], docs[-1]))
+        return arrays.select(self.in_book(arrays.ids, book_id))
+
+    @_serialized
+    def blocks(self, term: str, field: str = "text", book_id: str | None = None) -> list[postings.Block]:
+        """The posting blocks of `term` (postings.blocks); for one book, those around its pages (ids not filtered)."""
+        assert self.searcher is not None
+        within = None
+        if book_id is not None:
+            docs = self.docs_of(book_id)
+            if not docs:
+                return []
+            within = (docs[0], docs[-1])
+        return list(postings.blocks(self.searcher.reader(), term, field, within))
+
+    @_serialized
+    def postings_among(
+        self, term: str, wanted: Sequence[int], *, positions: bool
+    ) -> dict[int, tuple[int, list[int] | None]]:
+        """docnum -> (frequency, positions or None) of `term` on the `wanted` pages (postings.postings_among)."""
+        assert self.searcher is not None
+        return postings.postings_among(self.searcher.reader(), term, wanted, positions=positions)
+
+    def decode_positions(self, value: bytes | None) -> list[int]:
+        """The positions held by a raw posting value of the `text` field."""
+        assert self.searcher is not None
+        decoded: list[int] = self.searcher.schema["text"].format.decode_positions(value)
+        return decoded
 
     def in_book(self, ids: np.ndarray, book_id: str) -> np.ndarray:
         """Boolean mask of the docnums in `ids` that are pages of `book_id`."""
@@ -252,14 +318,24 @@ class Snapshot:
             return (ids >= docs[0]) & (ids <= docs[-1])
         return np.isin(ids, np.asarray(docs, np.int64))
 
-    @_serialized
     def count_arrays(
-        self, terms: Sequence[str], book_id: str | None, field: str = "text"
+        self,
+        terms: Sequence[str],
+        book_id: str | None,
+        field: str = "text",
+        check: Callable[[], None] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(docnums ascending, occurrences of any of `terms` there) in `field`, over one book or all."""
+        """(docnums ascending, occurrences of any of `terms` there) in `field`, over one book or all.
+
+        `check` is called before each term is read (a search's time budget).
+        """
         if self.searcher is None:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        parts = [self.term_arrays(term, field) for term in dict.fromkeys(terms)]
+        parts = []
+        for term in dict.fromkeys(terms):
+            if check is not None:
+                check()
+            parts.append(self.term_arrays(term, field, book_id=book_id))
         if not parts:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         ids = np.concatenate([p.ids for p in parts])
@@ -267,9 +343,6 @@ class Snapshot:
         if len(parts) > 1:  # a prefix: pages holding several of its terms are summed
             ids, inverse = np.unique(ids, return_inverse=True)
             counts = np.bincount(inverse, weights=counts, minlength=len(ids)).astype(np.int64)
-        if book_id is not None:
-            keep = self.in_book(ids, book_id)
-            ids, counts = ids[keep], counts[keep]
         return ids, counts
 
     def reading_order(self, ids: np.ndarray) -> np.ndarray:
@@ -285,7 +358,7 @@ class Snapshot:
 
     def page(self, docnum: int) -> PageRecord:
         """The stored words and tokens of a matched page (decoded once per snapshot, LRU)."""
-        return self._remember(self._pages, docnum, lambda: self._read_page(docnum), PAGE_CACHE_SIZE)
+        return self._remember(self._pages, docnum, lambda: self._read_page(docnum), page_weight)
 
     @_serialized
     def _read_page(self, docnum: int) -> PageRecord:
