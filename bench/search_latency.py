@@ -150,15 +150,29 @@ def queries(data_dir: Path, book: str | None, count: int, seed: int = 1) -> list
     return mixed
 
 
-def run_wrk(base: str, paths: list[str], duration: int, tmp: Path) -> dict[str, float]:
-    script = tmp / "paths.lua"
+def run_wrk(base: str, paths: list[str], duration: int, tmp: Path, connections: int = CONNECTIONS) -> dict[str, float]:
+    return wrk_result(start_wrk(base, paths, duration, tmp, connections))
+
+
+def start_wrk(
+    base: str, paths: list[str], duration: int, tmp: Path, connections: int = CONNECTIONS, name: str = "paths"
+) -> subprocess.Popen[str]:
+    """wrk cycling through `paths` for `duration` seconds, started in the background."""
+    script = tmp / f"{name}.lua"
     script.write_text(WRK_SCRIPT % ", ".join(json.dumps(p) for p in paths))
-    result = subprocess.run(
-        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{duration}s", "--timeout", "10s", "-s", str(script), base],
-        capture_output=True,
+    return subprocess.Popen(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(script), base],
+        stdout=subprocess.PIPE,
         text=True,
-        check=True,
     )
+
+
+def wrk_result(process: subprocess.Popen[str]) -> dict[str, float]:
+    """Latency percentiles (ms), requests/s and errors (non-2xx included) of a finished wrk."""
+    stdout, _ = process.communicate()
+    if process.returncode:
+        raise SystemExit(f"wrk failed ({process.returncode})")
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout)
     line = next(row for row in result.stdout.splitlines() if row.startswith("RESULT"))
     requests, errors, micros, p50, p95, p99, mean = (float(v) for v in line.split()[1:])
     non2xx = 0

@@ -12,7 +12,7 @@ from indexer.index.store import Store
 from search_service.errors import install_error_handlers
 from search_service.middleware import IiifHttpMiddleware
 from search_service.response_cache import GZIP_LEVEL, GZIP_MINIMUM, ResponseCache
-from search_service.routes import health, home, image, manifest, search, viewer
+from search_service.routes import docs, health, home, image, manifest, search, viewer
 from search_service.settings import Settings
 from search_service.workers import ShareLoad
 
@@ -27,6 +27,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="IIIF Content Search 2.0 and 1.0 with autocomplete over OCR'd books, "
         "collection-wide search, and an embedded IIIF Image API (level 1).",
+        # Our own /docs (routes/docs.py) serves Swagger UI from npm, not from a CDN; no ReDoc.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     if settings.gc_threshold:
@@ -36,8 +39,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.set_threshold(settings.gc_threshold, older, oldest)
     app.state.store = Store(settings.data_dir)
     app.state.responses = ResponseCache(settings.response_cache_mb * 1_000_000)
-    # Searches of every book run in one thread at a time (see routes/search.py).
-    app.state.search_threads = anyio.CapacityLimiter(1)
+    # Searches not answered from the cache are built in threads, costly ones apart (routes/search.py).
+    app.state.search_threads = anyio.CapacityLimiter(settings.search_threads)
+    app.state.costly_search_threads = anyio.CapacityLimiter(settings.heavy_search_threads)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(home.router)
@@ -45,7 +49,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(search.router)
     app.include_router(image.router)
     app.include_router(viewer.router)
+    app.include_router(docs.router)
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM, compresslevel=GZIP_LEVEL)
-    app.add_middleware(IiifHttpMiddleware, allow_origin=settings.cors_origins)
+    # With a public URL configured the Host changes nothing in a response, so it is not checked.
+    allowed_hosts = None if settings.public_url else settings.allowed_hosts
+    app.add_middleware(IiifHttpMiddleware, allow_origin=settings.cors_origins, allowed_hosts=allowed_hosts)
     app.add_middleware(ShareLoad)  # outermost: counts every request a worker has in flight
     return app

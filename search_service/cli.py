@@ -77,6 +77,7 @@ def serve(
 
     from search_service import workers as worker_processes
     from search_service.app import create_app
+    from search_service.http_protocol import uvicorn_options
     from search_service.settings import Settings
 
     # One Settings object: these options over IIIF_SEARCH_* variables over the defaults.
@@ -86,14 +87,13 @@ def serve(
     if image_roots:
         given["image_roots"] = [p.resolve() for p in image_roots]
     settings = Settings(**given)
-    options: dict[str, Any] = {"log_level": log_level, "proxy_headers": True, "forwarded_allow_ips": "*"}
     if workers > 1:
         if not worker_processes.supported():
             raise click.ClickException("--workers needs SO_REUSEPORT, which this platform lacks; run one worker")
         # One socket per worker: keep-alive connections spread evenly (see search_service/workers.py).
-        worker_processes.run(host, port, workers, settings, **options)
+        worker_processes.run(host, port, workers, settings, log_level)
         return
-    uvicorn.run(create_app(settings), host=host, port=port, **options)
+    uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options(settings, log_level))
 
 
 @main.command(name="list")

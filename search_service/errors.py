@@ -4,6 +4,7 @@
      ├── BadRequest            400
      │    ├── BadQuery         a search or autocomplete parameter that cannot be used
      │    └── ImageRequestError(parameter)  an Image API URL that breaks the syntax
+     │    (indexer's QueryTooCostly, a search past its time limit, is answered 400 too)
      ├── NotFound              404
      │    ├── UnknownBook
      │    ├── UnknownImage
@@ -24,7 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from indexer.errors import StoreError
+from indexer.errors import QueryTooCostly, StoreError
 
 log = logging.getLogger("search_service")
 
@@ -82,8 +83,14 @@ def _is_image_path(request: Request) -> bool:
     return request.url.path.startswith("/iiif/image/")
 
 
-def error_response(request: Request, message: str, status: int, parameter: str | None = None) -> Response:
-    headers = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"}
+def error_response(
+    request: Request,
+    message: str,
+    status: int,
+    parameter: str | None = None,
+    extra_headers: dict[str, str] | None = None,
+) -> Response:
+    headers = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store", **(extra_headers or {})}
     if _is_image_path(request):
         return PlainTextResponse(message + "\n", status_code=status, headers=headers)
     return JSONResponse(error_body(message, status, parameter), status_code=status, headers=headers)
@@ -112,7 +119,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         message = "not found" if exc.status_code == 404 else str(exc.detail)
-        return error_response(request, message, exc.status_code)
+        # A 405 carries Allow (RFC 9110 §15.5.6): the routing puts it in the exception's headers.
+        return error_response(request, message, exc.status_code, extra_headers=dict(exc.headers or {}))
+
+    async def too_costly(request: Request, exc: Exception) -> Response:
+        # The query asks for more work than the server allows: the client can narrow it.
+        return error_response(request, str(exc), 400, "q")
 
     async def store_error(request: Request, exc: Exception) -> Response:
         log.error("index unavailable: %s", exc)
@@ -126,4 +138,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(StoreError, store_error)
+    app.add_exception_handler(QueryTooCostly, too_costly)
     app.add_exception_handler(Exception, unexpected)

@@ -38,10 +38,62 @@ def etag_for(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
 
 
+def gzip_etag(etag: str) -> str:
+    """The ETag of a body's gzip form: a different representation gets a different tag (RFC 9110 §8.8.3).
+
+    >>> gzip_etag('"abc"'), gzip_etag('W/"abc"')
+    ('"abc-gzip"', 'W/"abc-gzip"')
+    """
+    return etag[:-1] + '-gzip"'
+
+
 def not_modified(request: Request, etag: str) -> bool:
-    """True when the client's If-None-Match already names this ETag."""
+    """True when the client's If-None-Match already names this ETag, or its gzip form's.
+
+    If-None-Match compares weakly (RFC 9110 §13.1.2): `W/"x"` names the same version as `"x"`.
+    """
     header = request.headers.get("if-none-match", "")
-    return etag in {tag.strip() for tag in header.split(",")} or header.strip() == "*"
+    if header.strip() == "*":
+        return True
+    ours = _opaque(etag)
+    for tag in header.split(","):
+        theirs = _opaque(tag.strip())
+        if theirs in (ours, ours + "-gzip"):
+            return True
+    return False
+
+
+def _opaque(tag: str) -> str:
+    """An entity tag without its weakness marker and quotes."""
+    if tag[:2] in ("W/", "w/"):
+        tag = tag[2:]
+    return tag.strip('"')
+
+
+def wants_json_ld(accept: str) -> bool:
+    """Whether an Accept header prefers `application/ld+json` (with a non-zero q) to plain JSON.
+
+    >>> wants_json_ld("application/ld+json"), wants_json_ld("application/ld+json;q=0, application/json")
+    (True, False)
+    >>> wants_json_ld("application/json;q=0.5, application/ld+json;q=0.9"), wants_json_ld("*/*")
+    (True, False)
+    """
+    best: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *params = (item.strip() for item in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        best[media] = max(best.get(media, 0.0), quality)
+    json_ld = best.get("application/ld+json", 0.0)
+    plain = max(best.get("application/json", 0.0), best.get("application/*", 0.0), best.get("*/*", 0.0))
+    return json_ld > 0 and json_ld >= plain
 
 
 def encode_json(data: Any, base: str | None = None) -> bytes:
@@ -81,7 +133,7 @@ def json_body_response(
     etag: str | None = None,
 ) -> Response:
     """Answer a serialised JSON body with content negotiation, an ETag, and Cache-Control."""
-    if "application/ld+json" in request.headers.get("accept", ""):
+    if wants_json_ld(request.headers.get("accept", "")):
         media_type = f'application/ld+json;profile="{context}"'
     else:
         media_type = "application/json"
@@ -106,7 +158,10 @@ def cacheable_response(
     `body` may be a function, called only when the client's copy is not current (an
     image tile is rendered only then).
     """
-    all_headers = {"ETag": etag, "Cache-Control": f"public, max-age={settings.cache_max_age}"}
+    # Without a configured public URL the answer's URLs come from the request's Host:
+    # no shared cache may keep it for other clients (#16), only the browser that asked.
+    scope = "public" if settings.public_url else "private"
+    all_headers = {"ETag": etag, "Cache-Control": f"{scope}, max-age={settings.cache_max_age}"}
     if vary:
         all_headers["Vary"] = vary
     all_headers.update(headers or {})

@@ -56,3 +56,44 @@ class Settings(BaseSettings):
         default=3600, ge=0, description="Cache-Control max-age in seconds for search, manifest and image responses."
     )
     cors_origins: str = Field(default="*", description="Access-Control-Allow-Origin value.")
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1", "[::1]"],
+        description="Without public_url: the Host names a request may carry (URLs in responses are built from it); "
+        "`*` allows any well-formed host, `.example.org` a domain and its subdomains. Others get a 400.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1,::1",
+        description="Addresses (comma-separated; `*` for any) whose X-Forwarded-For/-Proto headers are believed: "
+        "the reverse proxy in front of the server.",
+    )
+    max_request_head_bytes: int = Field(
+        default=16_384, ge=1024, description="Largest request line plus headers, in bytes; larger gets a 431."
+    )
+    max_url_bytes: int = Field(default=8192, ge=256, description="Longest request line, in bytes; longer gets a 414.")
+    header_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a client has to send a whole request head; then a 408 and close."
+    )
+    keep_alive_timeout: int = Field(default=5, ge=1, description="Seconds an idle keep-alive connection stays open.")
+    max_connections: int = Field(
+        default=1000, ge=1, description="Open connections per worker process; more are answered 503 and closed."
+    )
+    search_threads: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Threads per worker that build search and autocomplete answers not already cached (CPU-bound "
+        "work: more than the cores only adds contention).",
+    )
+    heavy_search_threads: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Further threads per worker for searches that may be costly (a prefix, a word twice), so that "
+        "they never hold the threads that other searches need.",
+    )
+    query_time_limit: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds of work one search may take; past it the search stops with a 400 that says so "
+        "(docs/query-language.md).",
+    )

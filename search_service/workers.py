@@ -85,23 +85,24 @@ def _socket(host: str, port: int, *, listen: bool) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, settings: Settings, options: dict[str, Any], counts: Any, index: int) -> None:
+def _worker(host: str, port: int, settings: Settings, log_level: str, counts: Any, index: int) -> None:
     import uvicorn
 
     from search_service.app import create_app
+    from search_service.http_protocol import uvicorn_options
 
     global _shared
     _shared = (counts, index)
     sock = _socket(host, port, listen=True)
-    config = uvicorn.Config(create_app(settings), **options)
+    config = uvicorn.Config(create_app(settings), **uvicorn_options(settings, log_level))
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def run(host: str, port: int, workers: int, settings: Settings, **options: Any) -> None:
+def run(host: str, port: int, workers: int, settings: Settings, log_level: str = "info") -> None:
     """Serve `create_app(settings)` with `workers` processes until SIGINT or SIGTERM.
 
-    `options` go to uvicorn.Config. Each worker builds its app from the same Settings
-    (pickled to it: the workers are spawned, not forked).
+    Each worker builds its app and its uvicorn options from the same Settings (pickled
+    to it: the workers are spawned, not forked).
     """
     # Bound but never listening, this socket only reserves the port and turns "address in
     # use" into one clear error here instead of a crash in every worker.
@@ -116,7 +117,7 @@ def run(host: str, port: int, workers: int, settings: Settings, **options: Any) 
 
     def start(index: int) -> Any:
         counts[index] = 0
-        process = context.Process(target=_worker, args=(host, port, settings, options, counts, index), daemon=False)
+        process = context.Process(target=_worker, args=(host, port, settings, log_level, counts, index), daemon=False)
         process.start()
         return process
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+#: Host names the in-process test clients send (httpx's `testserver`) besides the defaults.
+TEST_HOSTS = ["testserver", "localhost", "127.0.0.1", "[::1]"]
 # The shared data sits beside the clone (../shared), in CI as on a developer's machine;
 # the product itself never reads it.
 SHARED = (REPO.parent / "shared").resolve()

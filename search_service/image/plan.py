@@ -51,8 +51,11 @@ class Plan:
     canonical: str
 
 
-def plan(request: ImageRequest, width: int, height: int, limits: Limits) -> Plan:
+def plan(request: ImageRequest, width: int, height: int, limits: Limits, *, color: bool = True) -> Plan:
     """Apply region, size, rotation, quality and format (3.0 §4.6's order) to a width x height image.
+
+    `color` says whether the image has colour: info.json offers `color` only then
+    (§5.3 extraQualities), so a request for it on a gray or 1-bit image is refused.
 
     >>> from search_service.image.request import parse_image_path
     >>> p = plan(parse_image_path("i/125,15,200,200/max/0/default.jpg", "3.0"), 300, 200, Limits(1000, 1000, 10**6))
@@ -67,6 +70,10 @@ def plan(request: ImageRequest, width: int, height: int, limits: Limits) -> Plan
         raise ImageRequestError(
             f"quality: {request.quality!r} is not supported here; use one of {', '.join(SUPPORTED_QUALITIES)}",
             "quality",
+        )
+    if request.quality == "color" and not color:
+        raise ImageRequestError(
+            "quality: 'color' is not offered for this image, which has no colour; use default or gray", "quality"
         )
     if request.format not in SUPPORTED_FORMATS:
         # 3.0 §4.5: "A format value that is unsupported SHOULD result in a 400".

@@ -27,7 +27,7 @@ from search_service.image.plan import Limits, plan
 from search_service.image.render import render
 from search_service.image.request import ApiVersion, parse_identifier, parse_image_path
 from search_service.image.resolve import resolve_image
-from search_service.responses import cacheable_response, encode_json, etag_for
+from search_service.responses import cacheable_response, encode_json, etag_for, wants_json_ld
 from search_service.settings import Settings
 
 router = APIRouter(tags=["image"])
@@ -91,7 +91,7 @@ def _image(
     image_request = parse_image_path(path, version)
     source = resolve_image(image_request.identifier, snapshot.images(), settings.image_roots)
     info = source_info(source, settings.max_source_pixels)
-    image_plan = plan(image_request, info.width, info.height, _limits(settings))
+    image_plan = plan(image_request, info.width, info.height, _limits(settings), color=info.color)
     pyramid = derivative_path(source, settings.data_dir)
     # The ETag names the source's state and the canonical request, so equivalent URLs share it
     # and a revalidation costs a stat, not a render.
@@ -131,7 +131,7 @@ def _json_media_type(request: Request, version: ApiVersion) -> str:
     """Content negotiation of info.json (3.0 §5.1; 2.1 §5.1)."""
     accept = request.headers.get("accept", "")
     json_ld = f'application/ld+json;profile="{_CONTEXTS[version]}"'
-    if "application/ld+json" in accept:
+    if wants_json_ld(accept):
         return json_ld
     if version == "2.1":
         # 2.1 §5.1: JSON-LD only when the Accept header asks for it, else application/json.

@@ -13,7 +13,8 @@ a JSON body rather than a validation error.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -25,9 +26,10 @@ from indexer.index.snapshot import Snapshot
 from search_service.deps import SearchContext, SearchContextDep
 from search_service.errors import BadQuery, UnknownBook
 from search_service.hits import HitPage, search, terms
+from search_service.query import Query as ParsedQuery
 from search_service.query import parse_query
 from search_service.response_cache import GZIP_MINIMUM, CachedBody, ResponseCache
-from search_service.responses import encode_json, etag_for, json_body_response
+from search_service.responses import encode_json, etag_for, gzip_etag, json_body_response
 from search_service.search_v1 import annotation_list, term_list
 from search_service.search_v2 import annotation_page, term_page
 from search_service.services import (
@@ -49,6 +51,9 @@ Version = Literal[1, 2]
 
 #: Search 2.0 §4.1.1 / 1.0 §3.2.1 parameters we accept but do not implement: reported in `ignored`.
 IGNORED_PARAMETERS = ("date", "user")
+#: Longest motivation parameter accepted (the spec's values are single words).
+MAX_MOTIVATION_LENGTH = 200
+_DIGITS = re.compile(r"[0-9]{1,12}")
 #: The motivation values our annotations answer to: 2.0 `highlighting`, 1.0 `sc:painting`.
 _MOTIVATIONS: dict[int, frozenset[str]] = {
     2: frozenset({"highlighting", "oa:highlighting"}),
@@ -106,26 +111,33 @@ def _required_q(q: str | None, settings: Settings) -> str:
     return q
 
 
+def _whole_number(value: str, parameter: str, largest: int, hint: str = "") -> int:
+    """ASCII digits only: Python's int() also takes `1_0` and other scripts' digits, which the docs don't."""
+    if not _DIGITS.fullmatch(value):
+        raise BadQuery(f"{parameter} must be a whole number{hint}", parameter=parameter)
+    number = int(value)
+    if number > largest:
+        raise BadQuery(f"{parameter} must be at most {largest}", parameter=parameter)
+    return number
+
+
 def _page_number(page: str | None) -> int:
     if page is None or page == "":
         return 0
-    try:
-        number = int(page)
-    except ValueError:
-        raise BadQuery("page must be a whole number, 0 for the first page", parameter="page") from None
-    if number < 0 or number > 10**9:
-        raise BadQuery("page must be between 0 and 1000000000", parameter="page")
-    return number
+    return _whole_number(page, "page", 10**9, ", 0 for the first page")
 
 
 def _min_count(value: str | None) -> int:
     if value is None or value == "":
         return 1
-    try:
-        number = int(value)
-    except ValueError:
-        raise BadQuery("min must be a whole number", parameter="min") from None
-    return max(1, number)
+    return max(1, _whole_number(value, "min", 10**9))
+
+
+def _motivation(value: str | None) -> str | None:
+    """The motivation parameter, bounded: it is repeated in every page URL of the answer."""
+    if value is not None and len(value) > MAX_MOTIVATION_LENGTH:
+        raise BadQuery(f"motivation is longer than {MAX_MOTIVATION_LENGTH} characters", parameter="motivation")
+    return value
 
 
 def _motivation_allows(motivation: str | None, version: int) -> bool:
@@ -149,33 +161,35 @@ def _kept_params(q: str | None, motivation: str | None) -> tuple[tuple[str, str]
 
 
 async def _cached(
-    request: Request, ctx: SearchContext, context: str, in_pool: bool, build: Callable[[], bytes]
+    request: Request, ctx: SearchContext, context: str, key: Hashable, costly: bool, build: Callable[[], bytes]
 ) -> Response:
     """The response body for this request from the response cache, or build() and keep it.
 
-    The body depends only on the snapshot, the base URL, the path and the query
-    string; the headers (negotiation, 304) are worked out per request. A kept answer
-    is served on the event loop; building one runs there too for one book (about a
-    millisecond, less than a hop to the thread pool) and in a thread for every book
-    (tens of milliseconds on a big collection, which must not stall the loop), one
-    at a time: the work is CPU-bound Python under one lock per snapshot, so more
-    threads only fought over the GIL (78 -> N requests/s on the 100,000-page bench). A client
-    accepting gzip gets the kept gzip form (the GZip middleware leaves an encoded
-    response alone), with the same ETag, as the middleware would give.
+    `key` names what the body depends on besides the snapshot and the base URL: the
+    checked parameters, never the raw query string (#16: unknown parameters made every
+    request a new entry). The headers (negotiation, 304) are worked out per request.
+    A kept answer is served on the event loop; building one always runs in a thread,
+    so the loop keeps answering `/health` and kept answers meanwhile. Builds that may
+    be costly (`Query.may_be_costly`) have threads of their own, so they never hold
+    every thread that cheap ones need. A client accepting gzip gets the kept gzip form
+    (the GZip middleware leaves an encoded response alone), with its own ETag.
     """
     snapshot, settings, base = ctx
     cache: ResponseCache = request.app.state.responses
-    key = (request.scope["path"], request.scope["query_string"], base)
+    full_key = (key, base)
     generation = snapshot.generation
-    found = cache.get(generation, key)
+    found = cache.get(generation, full_key)
     if found is None:
-        # Raises BadQuery / UnknownBook: errors are not kept.
-        body = await anyio.to_thread.run_sync(build, limiter=request.app.state.search_threads) if in_pool else build()
+        limiter = request.app.state.costly_search_threads if costly else request.app.state.search_threads
+        # Raises BadQuery, UnknownBook, QueryTooCostly: errors are not kept.
+        body = await anyio.to_thread.run_sync(build, limiter=limiter)
         found = CachedBody(body, etag_for(body))
-        cache.put(generation, key, found)
+        cache.put(generation, full_key, found)
     if len(found.body) < GZIP_MINIMUM or "gzip" not in request.headers.get("accept-encoding", ""):
         return json_body_response(request, found.body, context=context, settings=settings, etag=found.etag)
-    response = json_body_response(request, found.gzipped(), context=context, settings=settings, etag=found.etag)
+    response = json_body_response(
+        request, found.gzipped(), context=context, settings=settings, etag=gzip_etag(found.etag)
+    )
     if response.status_code == 200:
         response.headers["Content-Encoding"] = "gzip"
         response.headers["Vary"] = "Accept, Accept-Encoding"
@@ -194,33 +208,40 @@ async def _search(
     page: str | None,
     ctx: SearchContext,
 ) -> Response:
+    snapshot, settings, _ = ctx
+    # Checked here, cheaply: a bad request never takes a thread, and the cache key is built from these.
+    _check_book(snapshot, book_id)
+    text = _required_q(q, settings)
+    query = parse_query(text, max_length=settings.max_query_length)
+    number = _page_number(page)
+    motivation = _motivation(motivation)
+    ignored = _ignored(request)
+    key = ("search", version, book_id, text, motivation, number, tuple(ignored))
     context = SEARCH2_CONTEXT if version == 2 else PRESENTATION2_CONTEXT
     return await _cached(
         request,
         ctx,
         context,
-        book_id is None,
-        lambda: _search_body(request, version, book_id, q, motivation, page, ctx),
+        key,
+        query.may_be_costly,
+        lambda: _search_body(version, book_id, text, query, motivation, number, ignored, ctx),
     )
 
 
 def _search_body(
-    request: Request,
     version: Version,
     book_id: str | None,
-    q: str | None,
+    text: str,
+    query: ParsedQuery,
     motivation: str | None,
-    page: str | None,
+    number: int,
+    ignored: list[str],
     ctx: SearchContext,
 ) -> bytes:
     snapshot, settings, base = ctx
-    _check_book(snapshot, book_id)
-    text = _required_q(q, settings)
-    query = parse_query(text, max_length=settings.max_query_length)
-    number = _page_number(page)
     size = settings.page_size
     if _motivation_allows(motivation, version):
-        results = search(snapshot, query, book_id, number * size, size)
+        results = search(snapshot, query, book_id, number * size, size, settings.query_time_limit)
     else:
         results = HitPage((), 0, number * size, size)  # none of our annotations has that motivation
     links = ResultLinks(search_url(base, book_id, version), _kept_params(text, motivation))
@@ -231,7 +252,7 @@ def _search_body(
             record = snapshot.book(hit_book)
             manifests[hit_book] = ManifestRef(manifest_url(base, hit_book), record.label if record else hit_book)
     render = annotation_page if version == 2 else annotation_list
-    data = render(results, links, base, manifests=manifests, ignored=_ignored(request))
+    data = render(results, links, base, manifests=manifests, ignored=ignored)
     # Canvas ids of folder books start with BASE_URL_MARKER, like their manifests.
     return encode_json(data, base)
 
@@ -248,41 +269,47 @@ async def _autocomplete(
     min_count: str | None,
     ctx: SearchContext,
 ) -> Response:
+    snapshot, settings, _ = ctx
+    _check_book(snapshot, book_id)
+    text = _required_q(q, settings)  # 2.0 §5.1, 1.0 §4.2: q MUST be present
+    least = _min_count(min_count)
+    motivation = _motivation(motivation)
+    ignored = _ignored(request)
+    key = ("autocomplete", version, book_id, text, motivation, least, bool(min_count), tuple(ignored))
     context = SEARCH2_CONTEXT if version == 2 else SEARCH1_CONTEXT
     return await _cached(
         request,
         ctx,
         context,
-        book_id is None,
-        lambda: _autocomplete_body(request, version, book_id, q, motivation, min_count, ctx),
+        key,
+        False,
+        lambda: _autocomplete_body(version, book_id, text, motivation, least, bool(min_count), ignored, ctx),
     )
 
 
 def _autocomplete_body(
-    request: Request,
     version: Version,
     book_id: str | None,
-    q: str | None,
+    text: str,
     motivation: str | None,
-    min_count: str | None,
+    least: int,
+    min_given: bool,
+    ignored: list[str],
     ctx: SearchContext,
 ) -> bytes:
     snapshot, settings, base = ctx
-    _check_book(snapshot, book_id)
-    text = _required_q(q, settings)  # 2.0 §5.1, 1.0 §4.2: q MUST be present
-    least = _min_count(min_count)
     found = (
         terms(snapshot, text, book_id, least, settings.autocomplete_limit)
         if _motivation_allows(motivation, version)
         else []
     )
     params = list(_kept_params(text, motivation))
-    if min_count:
+    if min_given:
         params.append(("min", str(least)))
     request_id = url_with(autocomplete_url(base, book_id, version), params)
     kept = [(k, v) for k, v in params if k == "motivation"]
     render = term_page if version == 2 else term_list
-    data = render(found, request_id, search_url(base, book_id, version), params=kept, ignored=_ignored(request))
+    data = render(found, request_id, search_url(base, book_id, version), params=kept, ignored=ignored)
     return encode_json(data)
 
 

@@ -83,7 +83,8 @@ def free_port() -> int:
 class LiveServer:
     """`iiif-search serve` in a subprocess on a free port of 127.0.0.1."""
 
-    def __init__(self, data_dir: Path, *extra: str) -> None:
+    def __init__(self, data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+        """`extra` are more `serve` options; `env` more IIIF_SEARCH_* settings."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         # A file, not a pipe: a server that logs a lot must never block on a full pipe.
@@ -100,7 +101,7 @@ class LiveServer:
                 "warning",
                 *extra,
             ],
-            env=subprocess_env(),
+            env={**subprocess_env(), **(env or {})},
             stdout=subprocess.DEVNULL,
             stderr=self.log,
         )

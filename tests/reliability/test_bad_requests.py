@@ -30,7 +30,8 @@ AUTOCOMPLETE_ROUTES = [
     "/iiif/autocomplete/1",
     "/iiif/autocomplete/2",
 ]
-JSON_OK = {200, 400, 404}
+# 414: a request line over the server's limit (max_url_bytes, 8 KB: the 10,000-character value).
+JSON_OK = {200, 400, 404, 414}
 IMAGE_OK = {200, 303, 400, 404, 501}
 
 # Values a person, a crawler or an attacker might put in any parameter; percent-encoded on the wire.

@@ -37,6 +37,7 @@ from ocr import hocr
 from ocr.text import tokens
 from search_service.app import create_app
 from search_service.settings import Settings
+from tests.conftest import TEST_HOSTS
 from tests.reliability.conftest import SEED_ID, Service
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "50"))
@@ -45,12 +46,14 @@ RESULTS: Counter[str] = Counter()
 # The schema is read at import from an app over no index (it only needs the routes); the
 # requests go to `fuzz_app`, over the session's seeded index. (schemathesis 4.32's
 # `pytest.from_fixture` does not run under pytest 9: it reads `Function._nodeid`.)
-schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(Settings(data_dir=Path("/nonexistent"))))
+schema = schemathesis.openapi.from_asgi(
+    "/openapi.json", create_app(Settings(allowed_hosts=TEST_HOSTS, data_dir=Path("/nonexistent")))
+)
 
 
 @pytest.fixture(scope="module")
 def fuzz_app(service: Service, bad_images: Path) -> Any:
-    return create_app(Settings(data_dir=service.data_dir, image_roots=[bad_images]))
+    return create_app(Settings(allowed_hosts=TEST_HOSTS, data_dir=service.data_dir, image_roots=[bad_images]))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -111,7 +114,7 @@ BOOKS = itertools.count()
 @pytest.fixture(scope="module")
 def word_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Any]:
     data_dir = tmp_path_factory.mktemp("printed-words")
-    app = create_app(Settings(data_dir=data_dir))
+    app = create_app(Settings(allowed_hosts=TEST_HOSTS, data_dir=data_dir))
     app.state.store = Store(data_dir, refresh_interval=0)  # sees each example's commit at once
     return Store(data_dir), app
 

@@ -32,6 +32,7 @@ from ocr.hocr import parse_pages
 from ocr.model import Page
 from search_service.app import create_app
 from search_service.settings import Settings
+from tests.conftest import TEST_HOSTS
 
 BASE = "http://testserver"
 
@@ -185,7 +186,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Corpu
 
 @pytest.fixture
 def settings(corpus: Corpus) -> Settings:
-    return Settings(data_dir=corpus.data_dir, page_size=100, autocomplete_limit=20, max_query_length=500)
+    return Settings(
+        allowed_hosts=TEST_HOSTS, data_dir=corpus.data_dir, page_size=100, autocomplete_limit=20, max_query_length=500
+    )
 
 
 @pytest.fixture
@@ -193,7 +196,7 @@ def make_client(corpus: Corpus) -> Callable[..., httpx.AsyncClient]:
     """A factory of in-process clients, for tests that need other settings (page size...)."""
 
     def make(**overrides: Any) -> httpx.AsyncClient:
-        options: dict[str, Any] = {"data_dir": corpus.data_dir, **overrides}
+        options: dict[str, Any] = {"allowed_hosts": TEST_HOSTS, "data_dir": corpus.data_dir, **overrides}
         app = create_app(Settings(**options))
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
 

@@ -14,6 +14,7 @@ from indexer.index.records import BookRecord
 from indexer.index.store import Store
 from search_service.app import create_app
 from search_service.settings import Settings
+from tests.conftest import TEST_HOSTS
 
 BASE = "http://testserver"
 
@@ -51,7 +52,7 @@ def add_book(
 
 
 async def get_home(data_dir: Path, viewers: Path, **settings: object) -> httpx.Response:
-    app = create_app(Settings(data_dir=data_dir, **settings))  # type: ignore[arg-type]
+    app = create_app(Settings(allowed_hosts=TEST_HOSTS, data_dir=data_dir, **settings))  # type: ignore[arg-type]
     app.state.viewers_dir = viewers
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http:
         return await http.get("/")

@@ -16,8 +16,10 @@ from hypothesis import strategies as st
 
 from indexer.index.store import Store
 from search_service.app import create_app
-from search_service.response_cache import CachedBody, ResponseCache
+from search_service.response_cache import ENTRY_BYTES, CachedBody, ResponseCache, key_bytes
+from search_service.responses import gzip_etag
 from search_service.settings import Settings
+from tests.conftest import TEST_HOSTS
 from tests.search_service.conftest import BASE, Corpus
 
 ON = re.compile(r"^(?P<canvas>[^#]+)#xywh=(\d+),(\d+),(\d+),(\d+)$")
@@ -164,7 +166,7 @@ async def test_annotation_ids_are_stable_across_queries(client: httpx.AsyncClien
 
 @pytest.fixture(scope="module")
 def fuzz_app(corpus: Corpus) -> Any:
-    return create_app(Settings(data_dir=corpus.data_dir, page_size=5))
+    return create_app(Settings(allowed_hosts=TEST_HOSTS, data_dir=corpus.data_dir, page_size=5))
 
 
 @settings(max_examples=60, deadline=None)
@@ -285,13 +287,14 @@ async def test_cors_head_etag_cache_control_gzip(client: httpx.AsyncClient) -> N
     response = await client.get("/iiif/fish/search/1?q=de", headers={"Accept-Encoding": "gzip"})
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "*"
-    assert response.headers["cache-control"].startswith("public, max-age=")
+    assert response.headers["cache-control"].startswith("private, max-age=")  # no public URL configured
     assert response.headers["content-encoding"] == "gzip"
     etag = response.headers["etag"]
+    assert etag.endswith('-gzip"')  # the gzip form is another representation, with its own tag
     again = await client.get("/iiif/fish/search/1?q=de", headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.content == b""
     head = await client.head("/iiif/fish/search/1?q=de", headers={"Accept-Encoding": "identity"})
-    assert head.status_code == 200 and head.content == b"" and head.headers["etag"] == etag
+    assert head.status_code == 200 and head.content == b"" and head.headers["etag"] == etag.replace("-gzip", "")
     raw = await client.get("/iiif/fish/search/1?q=de", headers={"Accept-Encoding": "identity"})
     assert len(gzip.compress(raw.content)) < len(raw.content)
 
@@ -311,7 +314,7 @@ async def test_unknown_book_is_404_json(client: httpx.AsyncClient, url: str) -> 
 
 async def test_the_index_changes_under_a_running_server(tmp_path: Path, corpus: Corpus) -> None:
     """A book indexed after start-up is searchable without a restart (Store refreshes its snapshot)."""
-    app = create_app(Settings(data_dir=tmp_path))
+    app = create_app(Settings(allowed_hosts=TEST_HOSTS, data_dir=tmp_path))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
         assert (await client.get("/iiif/stanford/search/1?q=verbunden")).status_code == 404
         assert (await get(client, "/iiif/search/2?q=verbunden"))["partOf"]["total"] == 0
@@ -346,12 +349,14 @@ async def test_a_repeated_request_is_answered_from_the_response_cache(client: ht
 
 
 def test_the_response_cache_keeps_to_its_budget() -> None:
-    cache = ResponseCache(max_bytes=1000)
+    cache = ResponseCache(max_bytes=10_000)
     for i in range(20):
         cache.put(1, i, CachedBody(b"x" * 100, str(i)))
-    assert cache._bytes <= 1000 and len(cache._entries) == 8  # 125 bytes each: body + room for gzip
+    # Each entry counts its body, room for its gzip form (125 bytes), its key and its bookkeeping.
+    each = 125 + ENTRY_BYTES + key_bytes(0)
+    assert cache._bytes <= 10_000 and len(cache._entries) == 10_000 // each
     assert cache.get(1, 19) is not None and cache.get(1, 0) is None  # least recently used went first
-    cache.put(1, "huge", CachedBody(b"x" * 200, "h"))  # over an eighth of the budget: not kept
+    cache.put(1, "huge", CachedBody(b"x" * 1200, "h"))  # over an eighth of the budget: not kept
     assert cache.get(1, "huge") is None
     assert cache.get(2, 19) is None and cache._bytes == 0  # a new index generation starts empty
 
@@ -363,7 +368,7 @@ async def test_a_gzip_client_gets_the_kept_gzip_form(client: httpx.AsyncClient) 
     first, again = [await client.get(url, headers={"Accept-Encoding": "gzip, br"}) for _ in range(2)]
     for response in (first, again):
         assert response.headers["content-encoding"] == "gzip"
-        assert response.headers["etag"] == plain.headers["etag"]
+        assert response.headers["etag"] == gzip_etag(plain.headers["etag"])
         assert "Accept-Encoding" in response.headers["vary"] and "Accept" in response.headers["vary"]
         assert int(response.headers["content-length"]) < len(plain.content)
         assert response.content == plain.content  # httpx decodes the gzip

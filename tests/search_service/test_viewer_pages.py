@@ -20,6 +20,7 @@ import pytest
 from search_service.app import create_app
 from search_service.routes import viewer as viewer_routes
 from search_service.settings import Settings
+from tests.conftest import TEST_HOSTS
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = "http://testserver"
@@ -59,7 +60,7 @@ def viewers_dir(tmp_path: Path) -> Path:
 
 
 def make_client(data_dir: Path, viewers: Path, **settings: object) -> httpx.AsyncClient:
-    app = create_app(Settings(data_dir=data_dir, **settings))  # type: ignore[arg-type]
+    app = create_app(Settings(allowed_hosts=TEST_HOSTS, data_dir=data_dir, **settings))  # type: ignore[arg-type]
     app.state.viewers_dir = viewers
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
 

@@ -21,6 +21,7 @@ import pytest
 from search_service import workers
 from search_service.app import create_app
 from search_service.settings import Settings
+from tests.conftest import TEST_HOSTS
 from tests.reliability.conftest import LiveServer
 
 pytestmark = pytest.mark.skipif(not workers.supported(), reason="the platform has no SO_REUSEPORT")
@@ -142,8 +143,8 @@ async def test_an_overloaded_worker_asks_its_client_to_reconnect(
 ) -> None:
     counts = [0, 0]  # requests in flight per worker, as the shared array holds them
     monkeypatch.setattr(workers, "_shared", (counts, 0))
-    app = create_app(Settings(data_dir=tmp_path))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+    app = create_app(Settings(allowed_hosts=TEST_HOSTS, data_dir=tmp_path))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
         response = await client.get("/health")
         assert response.status_code == 200 and "connection" not in response.headers
         assert counts == [0, 0]  # counted while in flight, then given back
@@ -158,10 +159,10 @@ def test_the_app_sets_the_garbage_collector_threshold(tmp_path: Path) -> None:
 
     before = gc.get_threshold()
     try:
-        create_app(Settings(data_dir=tmp_path, gc_threshold=12_345))
+        create_app(Settings(allowed_hosts=TEST_HOSTS, data_dir=tmp_path, gc_threshold=12_345))
         assert gc.get_threshold() == (12_345, *before[1:])
         gc.set_threshold(*before)
-        create_app(Settings(data_dir=tmp_path, gc_threshold=0))  # 0: left as it is
+        create_app(Settings(allowed_hosts=TEST_HOSTS, data_dir=tmp_path, gc_threshold=0))  # 0: left as it is
         assert gc.get_threshold() == before
     finally:
         gc.set_threshold(*before)

@@ -23,6 +23,7 @@ from indexer.index.records import BookRecord
 from indexer.index.store import Store
 from search_service.app import create_app
 from search_service.settings import Settings
+from tests.conftest import TEST_HOSTS
 
 VALIDATOR_ID = "67352ccc-d1b0-11e1-89ae-279075081939"
 BOOK_IMAGE_ID = "scans~0001"
@@ -102,7 +103,7 @@ def image_settings(book_dir: Path, image_root: Path, tmp_path: Path) -> Settings
     """Settings with the folder book's index, the image root, and derivatives of this test only."""
     data_dir = tmp_path / "data"
     shutil.copytree(book_dir, data_dir)
-    return Settings(data_dir=data_dir, image_roots=[image_root], cache_max_age=600)
+    return Settings(allowed_hosts=TEST_HOSTS, data_dir=data_dir, image_roots=[image_root], cache_max_age=600)
 
 
 @pytest.fixture

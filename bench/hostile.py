@@ -1,0 +1,273 @@
+"""Hostile clients against the live server (#16): who still gets answered, and what memory does.
+
+    .venv/bin/python bench/hostile.py [--scale book|collection|both] [--seconds 60] [--attack-seconds 30]
+
+On the 1,041-page book and the 100,283-page collection of bench/search_latency.py (built
+there, reused from bench/out/), with `iiif-search serve --workers N` (one per core):
+
+1. **costly queries**: 200 connections send the most expensive query the limits allow
+   (four prefixes, each in two slots, so they are counted page by page with positions),
+   over the collection-wide search or the whole book, each request a new query; meanwhile one
+   connection asks `/health` and one a cheap search (a plain word, a new one each time,
+   another book where there is one). Before it, the same two probes on an idle server.
+2. **cache busting**: `--seconds` of 16 connections asking autocompletes and searches with
+   ever-new unknown parameters (`&u=N&j=aaa...`, 7 KB): server RSS before and after.
+3. **slow and unfinished requests**: `--seconds` of 500 connections each sending a request
+   head a byte a second (reconnecting when the server closes them), and 50 sending endless
+   headers as fast as they can, while `/health` is probed: its latency, and RSS before and after.
+
+Goal: `/health` p99 under 100 ms in every case, and RSS within 50 MB of where it started.
+Prints a table and writes bench/out/hostile-<scale>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import REPO, commit, machine
+from bench.search_latency import (
+    OUT,
+    build,
+    free_port,
+    queries,
+    start_wrk,
+    tree_rss_mb,
+    wait_for,
+    wrk_result,
+)
+
+# The costliest shape the limits allow: 4 prefixes, each filling two slots (a term in two
+# slots is counted page by page from positions, the slowest path), two-letter prefixes so
+# each stands for many terms. A new pair of letters per request: nothing is answered from a cache.
+LETTERS = "abcdefghilmnoprstu"
+
+
+def costly_queries(count: int) -> list[str]:
+    pairs = [a + b for a in LETTERS for b in "aeiou" if a != b]
+    out = []
+    for i in range(count):
+        p, q = pairs[i % len(pairs)], pairs[(i * 7 + 3) % len(pairs)]
+        out.append(f'"{p}* {p}*" "{q}* {q}*"')
+    return out
+
+
+def cache_busting_paths(book: str, count: int) -> list[str]:
+    padding = "a" * 7000
+    paths = []
+    for n in range(count):
+        if n % 2:
+            paths.append(f"/iiif/{book}/autocomplete/2?q=ca&u={n}&j={padding}")
+        else:
+            paths.append(f"/iiif/{book}/search/1?q=lima&u={n}&j={padding}")
+    return paths
+
+
+async def slow_clients(port: int, seconds: float, slow: int = 500, endless: int = 50) -> dict[str, int]:
+    """`slow` connections dripping a request head a byte a second, `endless` ones streaming a header."""
+    stop = time.monotonic() + seconds
+    stats = {"connections": 0, "closed_by_server": 0, "refused_408": 0, "refused_431": 0, "refused_503": 0}
+
+    async def drip() -> None:
+        while time.monotonic() < stop:
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.5)
+                continue
+            stats["connections"] += 1
+            head = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"s" * 10_000
+            try:
+                for byte in head:
+                    if time.monotonic() > stop:
+                        break
+                    writer.write(bytes([byte]))
+                    await writer.drain()
+                    try:
+                        answer = await asyncio.wait_for(reader.read(64), 1.0)
+                    except TimeoutError:
+                        continue
+                    if answer.startswith(b"HTTP/1.1 408"):
+                        stats["refused_408"] += 1
+                    elif answer.startswith(b"HTTP/1.1 503"):
+                        stats["refused_503"] += 1
+                    stats["closed_by_server"] += 1
+                    break
+            except OSError:
+                stats["closed_by_server"] += 1
+            finally:
+                writer.close()
+
+    async def stream() -> None:
+        while time.monotonic() < stop:
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.5)
+                continue
+            stats["connections"] += 1
+            try:
+                writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Endless: ")
+                while time.monotonic() < stop:
+                    writer.write(b"e" * 65536)
+                    await writer.drain()
+            except OSError:
+                pass
+            try:
+                if (await asyncio.wait_for(reader.read(64), 1.0)).startswith(b"HTTP/1.1 431"):
+                    stats["refused_431"] += 1
+            except (OSError, TimeoutError):
+                pass
+            stats["closed_by_server"] += 1
+            writer.close()
+            await asyncio.sleep(0.1)
+
+    await asyncio.gather(*(drip() for _ in range(slow)), *(stream() for _ in range(endless)))
+    return stats
+
+
+class Server:
+    def __init__(self, data_dir: Path, workers: int) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, IIIF_SEARCH_DATA_DIR=str(data_dir))
+        command = [str(REPO / ".venv/bin/iiif-search"), "serve", "--port", str(self.port), "--log-level", "error"]
+        self.process = subprocess.Popen([*command, "--workers", str(workers)], env=env)
+        wait_for(f"{self.base}/health")
+
+    def rss(self) -> float:
+        return tree_rss_mb(self.process.pid)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def probes(server: Server, cheap: list[str], seconds: int, tmp: Path) -> tuple[Any, Any]:
+    """One connection on /health and one on cheap searches, both for `seconds`."""
+    health = start_wrk(server.base, ["/health"], seconds, tmp, connections=1, name="health")
+    search = start_wrk(server.base, cheap, seconds, tmp, connections=1, name="cheap")
+    return health, search
+
+
+def line(name: str, result: dict[str, float]) -> str:
+    return (
+        f"{name}: p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms, {result['rps']:.0f} req/s, "
+        f"{int(result['requests'])} requests, {int(result['errors'])} non-2xx or errors"
+    )
+
+
+def run(scale: str, data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    from indexer.index.store import Store
+
+    books = [book.id for book in Store(data_dir).snapshot().books()]
+    target = books[0]
+    other = books[-1]
+    words = [q for q in queries(data_dir, other, 6000, seed=3) if not q.startswith('"') and not q.endswith("*")]
+    cheap = [f"/iiif/{other}/search/1?q={urllib.parse.quote(w)}" for w in words]
+    scope = "/iiif/search/2" if scale == "collection" else f"/iiif/{target}/search/1"
+    costly = [f"{scope}?q={urllib.parse.quote(q)}" for q in costly_queries(5000)]
+    report: dict[str, Any] = {"scale": scale, "books": len(books), "commit": commit(), "machine": machine()}
+    server = Server(data_dir, args.server_workers)
+    try:
+        for path in cheap[:20] + costly[:2]:  # warm up: the snapshot, its rank arrays, a few pages
+            # A costly query may be refused (400): that is what it is for.
+            with contextlib.suppress(urllib.error.HTTPError):
+                urllib.request.urlopen(server.base + path, timeout=60).read()
+        with tempfile.TemporaryDirectory() as folder:
+            tmp = Path(folder)
+            health, search = probes(server, cheap[-2000:], 10, tmp)
+            report["idle"] = {"health": wrk_result(health), "cheap": wrk_result(search)}
+            print(f"\n{scale}: {len(books)} book(s); server RSS {server.rss():.0f} MB")
+            print("  idle   " + line("/health", report["idle"]["health"]))
+            print("  idle   " + line("cheap  ", report["idle"]["cheap"]))
+
+            rss = server.rss()
+            attack = start_wrk(server.base, costly, args.attack_seconds, tmp, connections=200, name="costly")
+            time.sleep(1)
+            health, search = probes(server, cheap[:2000], args.attack_seconds - 2, tmp)
+            report["costly"] = {
+                "health": wrk_result(health),
+                "cheap": wrk_result(search),
+                "attack": wrk_result(attack),
+                "rss_before": rss,
+                "rss_after": server.rss(),
+            }
+            c = report["costly"]
+            print(f"  200 connections of {costly_queries(1)[0]!r} over {scope}:")
+            print("    attack  " + line("costly ", c["attack"]))
+            print("    probe   " + line("/health", c["health"]))
+            print("    probe   " + line("cheap  ", c["cheap"]))
+
+            rss = server.rss()
+            bust = start_wrk(server.base, cache_busting_paths(target, 100_000), args.seconds, tmp, 16, "bust")
+            health = start_wrk(server.base, ["/health"], args.seconds - 2, tmp, connections=1, name="health")
+            report["cache_busting"] = {
+                "attack": wrk_result(bust),
+                "health": wrk_result(health),
+                "rss_before": rss,
+                "rss_after": server.rss(),
+            }
+            b = report["cache_busting"]
+            print(f"  {args.seconds} s of cache busting (16 connections, 7 KB of unknown parameters each):")
+            print("    attack  " + line("busting", b["attack"]))
+            print("    probe   " + line("/health", b["health"]))
+            print(f"    RSS {b['rss_before']:.0f} -> {b['rss_after']:.0f} MB")
+
+            rss = server.rss()
+            health = start_wrk(server.base, ["/health"], args.seconds - 2, tmp, connections=1, name="health")
+            stats: dict[str, int] = {}
+            thread = threading.Thread(
+                target=lambda: stats.update(asyncio.run(slow_clients(server.port, args.seconds))), daemon=True
+            )
+            thread.start()
+            thread.join()
+            report["slow_heads"] = {
+                "clients": stats,
+                "health": wrk_result(health),
+                "rss_before": rss,
+                "rss_after": server.rss(),
+            }
+            s = report["slow_heads"]
+            print(f"  {args.seconds} s of 500 dripping and 50 endless request heads: {stats}")
+            print("    probe   " + line("/health", s["health"]))
+            print(f"    RSS {s['rss_before']:.0f} -> {s['rss_after']:.0f} MB")
+    finally:
+        server.stop()
+    (OUT / f"hostile-{scale}.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=["book", "collection", "both"], default="both")
+    parser.add_argument("--seconds", type=int, default=60, help="seconds of cache busting and of slow heads")
+    parser.add_argument("--attack-seconds", type=int, default=30, help="seconds of costly queries")
+    parser.add_argument("--server-workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="index-manifest workers if building")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    print(f"machine: {machine()}; commit {commit()}; {args.server_workers} server worker(s)")
+    if args.scale in ("book", "both"):
+        run("book", build("book", books=1, repeat=3, workers=args.workers), args)
+    if args.scale in ("collection", "both"):
+        run("collection", build("collection", books=289, repeat=1, workers=args.workers), args)
+
+
+if __name__ == "__main__":
+    main()
