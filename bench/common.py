@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import platform
@@ -11,8 +12,10 @@ from pathlib import Path
 from lxml import etree, html
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
-PERU_HOCR = SHARED / "ocr/hocr/solr-ocrhighlighting/google1000_histoire_du_perou_1840_347pages.hocr.html"
+#: The real test files (sources and licences in tests/data/README.md); the benchmarks read them too.
+TEST_DATA = REPO / "tests" / "data"
+#: A whole book in one hOCR file: 347 pages of *Histoire du Pérou* (1840), stored gzipped.
+PERU_HOCR = TEST_DATA / "ocr/hocr/solr-ocrhighlighting/google1000_histoire_du_perou_1840_347pages.hocr.html.gz"
 
 
 def machine() -> str:
@@ -37,9 +40,10 @@ def commit() -> str:
 
 
 def split_hocr_pages(source: Path, out_dir: Path) -> list[tuple[Path, int, int]]:
-    """Write each ocr_page of a multi-page hOCR file as its own hOCR file: (path, width, height)."""
+    """Write each ocr_page of a multi-page hOCR file (gzipped or not) as its own hOCR file: (path, width, height)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    tree = html.fromstring(source.read_bytes())
+    data = source.read_bytes()
+    tree = html.fromstring(gzip.decompress(data) if source.suffix == ".gz" else data)
     pages = []
     for _n, page in enumerate(tree.iter("div"), 1):
         if "ocr_page" not in (page.get("class") or "").split():

@@ -37,7 +37,7 @@ import pyvips
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-SCAN = REPO.parent / "shared" / "data" / "books" / "en_harper_half_hours_with_highwaymen_1908" / "0001.png"
+SCAN = REPO / "sample_books" / "en_harper_half_hours_with_highwaymen_1908" / "0001.png"
 WIDTH, HEIGHT, TILE = 6000, 8000, 512
 IDENTIFIER = "page"
 # Untimed first requests of each server; ours builds its pyramid derivative on the first.

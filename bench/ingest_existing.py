@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/ingest_existing.py [--workers N] [--repeat R]
 
-Splits the Google Books hOCR of *Histoire du Pérou* (shared test data) into one file
+Splits the Google Books hOCR of *Histoire du Pérou* (tests/data) into one file
 per page, writes a v3 manifest linking each canvas to its page (seeAlso), and times
 the real `index-manifest` command on it (a fresh data directory). Prints pages/s
 and index bytes per page. Target on 2 cores: >= 200 pages/s.

@@ -4,7 +4,7 @@
     .venv/bin/python bench/load.py --duration 5 --connections 16     # the short form CI runs (tests/reliability/test_load.py)
 
 Builds, once, in --data-dir (default bench/out/load): the 347-page *Histoire du Pérou*
-hOCR of the shared test data as one book (`index-manifest --ocr existing`), and an image
+hOCR of tests/data as one book (`index-manifest --ocr existing`), and an image
 root with the 10 page scans of *Half-Hours with the Highwaymen* (1433 x 2313 each).
 Starts the real server (`iiif-search serve`, --server-workers uvicorn workers, default
 1 as `serve` itself), warms it up (every pyramid derivative built, every kind of request

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/search_latency.py [--scale book|collection|both] [--duration 20]
 
-Builds the indexes from existing OCR (the 347-page hOCR book of the shared test data,
+Builds the indexes from existing OCR (the 347-page hOCR book of tests/data,
 repeated: 3x as one book = 1,041 pages; 289 books of 347 pages = 100,283 pages),
 kept in bench/out/ so later runs reuse them. Starts the real server
 (`iiif-search serve --workers N`, one uvicorn worker per core by default), then drives it with `wrk` at 16

@@ -1,7 +1,7 @@
 """A HitPage or a list of Terms as IIIF Content Search 1.0 JSON (sc:AnnotationList, search:TermList).
 
 Pure dict building; knows nothing of Search 2.0. Shaped as the spec says and as
-Mirador 3/4 and UV 4 read it (see the client notes in ../shared/specs/README.md):
+Mirador 3/4 and UV 4 read it (found in their source code; tests/browser checks it in the viewers):
 every annotation has an `@id`, `on` is always the plain string `<canvas>#xywh=x,y,w,h`
 (UV cuts the canvas out of it with a regular expression), `hits` carry
 `before`/`match`/`after` (Mirador renders them as HTML, so they are escaped), and

@@ -79,12 +79,12 @@ def _run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def _source_pages(shared_data: Path) -> list[Path]:
-    """The sample pages from sample_books/ when the checkout has them, else from the shared data."""
-    for folder in (REPO / "sample_books" / BOOK_FOLDER, shared_data / "books" / BOOK_FOLDER):
-        if all((folder / name).is_file() for name in PAGES):
-            return [folder / name for name in PAGES]
-    pytest.fail(f"sample pages {PAGES} of {BOOK_FOLDER} not found in sample_books/ or the shared data")
+def _source_pages() -> list[Path]:
+    """The sample pages, from sample_books/."""
+    folder = REPO / "sample_books" / BOOK_FOLDER
+    if not all((folder / name).is_file() for name in PAGES):
+        pytest.fail(f"sample pages {PAGES} of {BOOK_FOLDER} not found in {folder}")
+    return [folder / name for name in PAGES]
 
 
 def _image_size(path: Path) -> tuple[int, int]:
@@ -170,7 +170,7 @@ def base_url(server_port: int) -> str:
 
 
 @pytest.fixture(scope="session")
-def sample(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, base_url: str) -> Sample:
+def sample(tmp_path_factory: pytest.TempPathFactory, base_url: str) -> Sample:
     """Index the two sample pages as a v3 folder book and as a v2 manifest, with the real CLI."""
     if not shutil.which("tesseract"):
         pytest.fail("tesseract is not installed (apt-get install tesseract-ocr); scripts/test installs it")
@@ -178,7 +178,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, base_url
     data_dir, pages_dir, hocr_dir = root / "data", root / BOOK_FOLDER, root / "hocr"
     pages_dir.mkdir()
     hocr_dir.mkdir()
-    sources = _source_pages(shared_data)
+    sources = _source_pages()
     for page in sources:
         shutil.copy(page, pages_dir / page.name)
     book_json = sources[0].parent / "book.json"

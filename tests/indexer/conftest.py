@@ -17,9 +17,9 @@ from indexer.fetch import Fetcher
 
 
 @pytest.fixture(scope="session")
-def manifests_dir(shared_data: Path) -> Path:
-    """The real v2 and v3 manifests and collections (`shared_data` is tests/conftest.py's)."""
-    return shared_data / "iiif" / "manifests"
+def manifests_dir(test_data: Path) -> Path:
+    """The real v2 and v3 manifests and collections (`test_data` is tests/conftest.py's)."""
+    return test_data / "iiif" / "manifests"
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -91,5 +91,5 @@ class LocalIiif:
 
 @pytest.fixture
 def local_iiif(manifests_dir: Path) -> LocalIiif:
-    """Remote manifest URLs answered from the shared copies, so nothing reaches the internet."""
+    """Remote manifest URLs answered from the copies in tests/data, so nothing reaches the internet."""
     return LocalIiif(manifests_dir)

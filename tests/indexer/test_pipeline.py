@@ -16,16 +16,18 @@ from indexer.index.store import Store
 from indexer.pipeline import IndexOptions, index
 from ocr.formats import parse_ocr
 from ocr.text import tokens
-from tests.conftest import ROMAN_BOOKS, book_folder
+from tests.conftest import ROMAN_BOOKS, TEST_DATA, read_test_file
 
 # Query-page recall of plain Tesseract 5.3.0 with line-end hyphens joined
-# (../shared/data/README.md, table A): ours must not be lower.
+# (tests/data/README.md, table A): ours must not be lower.
 BASELINE = {
     "en_colum_boy_apprenticed_enchanter_1920": 0.978,
     "en_harper_half_hours_with_highwaymen_1908": 1.000,
-    "fr_kovalewsky_coutume_ossete_1893": 0.920,
+    "fr_bnl_newspaper_columns_1858_1861": 1.000,
     "de_bebel_frau_1879": 0.976,
 }
+#: The ground truth of each book: NNNN.txt, NNNN.page.xml / NNNN.alto.xml, queries.tsv.
+GROUND_TRUTH = TEST_DATA / "books"
 
 
 def read_queries(book_dir: Path) -> list[tuple[str, str, list[int]]]:
@@ -56,12 +58,12 @@ def word_boxes(page: PageRecord, start: int, length: int) -> list[tuple[int, int
 
 
 @pytest.mark.parametrize("book", sorted(BASELINE))
-def test_query_page_recall_reaches_the_tesseract_baseline(indexed_books, shared_data: Path, book: str) -> None:
+def test_query_page_recall_reaches_the_tesseract_baseline(indexed_books, book: str) -> None:
     data_dir, _ = indexed_books
     snap = Store(data_dir).snapshot()
     hits = total = 0
     missed = []
-    for _kind, query, pages in read_queries(shared_data / "books" / book):
+    for _kind, query, pages in read_queries(GROUND_TRUTH / book):
         found = pages_with(snap, book, query)
         for page in pages:
             total += 1
@@ -117,23 +119,23 @@ def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> boo
 @pytest.mark.parametrize(
     ("book", "gt_name", "reader"),
     [
-        ("fr_kovalewsky_coutume_ossete_1893", "{:04d}.alto.xml", _gt_lines_alto),
+        ("fr_bnl_newspaper_columns_1858_1861", "{:04d}.alto.xml", _gt_lines_alto),
         ("de_bebel_frau_1879", "{:04d}.page.xml", _gt_lines_page_xml),
     ],
 )
-def test_word_boxes_overlap_their_ground_truth_line(indexed_books, shared_data: Path, book, gt_name, reader) -> None:
+def test_word_boxes_overlap_their_ground_truth_line(indexed_books, book, gt_name, reader) -> None:
     """Folder canvases are the image's pixel size, so canvas boxes and GT line boxes share a space."""
     data_dir, _ = indexed_books
     snap = Store(data_dir).snapshot()
     checked = good = 0
-    for kind, query, pages in read_queries(shared_data / "books" / book):
+    for kind, query, pages in read_queries(GROUND_TRUTH / book):
         if kind != "term":
             continue
         found = pages_with(snap, book, query)
         for page_index in pages:
             if page_index not in found:
                 continue
-            gt = reader(shared_data / "books" / book / gt_name.format(page_index + 1))
+            gt = reader(GROUND_TRUTH / book / gt_name.format(page_index + 1))
             gt_boxes = [box for text, box in gt if set(tokens(query)) <= set(tokens(text.replace("-", "")))]
             page = snap.page_of(book, page_index)
             assert page is not None
@@ -293,11 +295,11 @@ def test_collection_source_indexes_every_manifest(make_data_dir, tmp_path, http_
     assert len(Store(data_dir).snapshot().books()) == 2
 
 
-def test_existing_hocr_and_alto_are_used_without_tesseract(make_data_dir, tmp_path, http_server, shared_data) -> None:
-    hocr = shared_data / "ocr/hocr/solr-ocrhighlighting/chronicling_america_abbyy_seq-1.hocr.html"
-    alto = shared_data / "ocr/alto/solr-ocrhighlighting/bnl_lunion_1860-11-30_p1_alto3.xml"
-    shutil.copy(hocr, tmp_path / "p1.hocr")
-    shutil.copy(alto, tmp_path / "p2.xml")
+def test_existing_hocr_and_alto_are_used_without_tesseract(make_data_dir, tmp_path, http_server) -> None:
+    hocr = read_test_file("ocr/hocr/solr-ocrhighlighting/chronicling_america_abbyy_seq-1.hocr.html")
+    alto = read_test_file("ocr/alto/solr-ocrhighlighting/bnl_lunion_1860-11-30_p1_alto3.xml")
+    (tmp_path / "p1.hocr").write_bytes(hocr)
+    (tmp_path / "p2.xml").write_bytes(alto)
     base = http_server(tmp_path)
     manifest = _v3_manifest([(Path("missing1.jpg"), 1000, 1500), (Path("missing2.jpg"), 1000, 1500)], base=f"{base}/")
     manifest["items"][0]["seeAlso"] = [{"id": f"{base}/p1.hocr", "type": "Dataset", "format": "text/vnd.hocr+html"}]
@@ -359,12 +361,12 @@ def test_not_a_manifest_fails_cleanly_and_keeps_the_index(indexed_books, tmp_pat
     assert [b.id for b in Store(data_dir).snapshot().books()] == before
 
 
-def test_every_roman_book_is_in_the_index(indexed_books, shared_data) -> None:
+def test_every_roman_book_is_in_the_index(indexed_books) -> None:
     data_dir, reports = indexed_books
     ids = {b.id for b in Store(data_dir).snapshot().books()}
     assert ids == set(ROMAN_BOOKS)
     for report in reports:
-        assert report.canvases == len(list(book_folder(report.id, shared_data).glob("*.[pj][np]g")))
+        assert report.canvases == len(list(ROMAN_BOOKS[report.id].glob("*.[pj][np]g")))
 
 
 def test_a_remote_manifest_cannot_make_us_read_local_files(make_data_dir, tmp_path, http_server) -> None:

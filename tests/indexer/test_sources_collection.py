@@ -31,7 +31,7 @@ def test_v2_spec_fixture_collection(manifests_dir: Path, local_iiif: Any) -> Non
         books = list(read_source(str(path), fetcher, on_error=_collect(failures)))
     assert local_iiif.requested == listed  # every member, in order, each once
     assert len(listed) == 55
-    # Only fixture 19 is among the shared copies (fixture 1 is there under its 2.0 URL).
+    # Only fixture 19 is among the copies in tests/data (fixture 1 is there under its 2.0 URL).
     assert [b.manifest_id for b in books] == ["http://iiif.io/api/presentation/2.1/example/fixtures/19/manifest.json"]
     assert books[0].id == "iiif-io-api-presentation-2-1-example-fixtures-19-manifest-json"
     assert len(books[0].canvases) == 3

@@ -17,13 +17,14 @@ from indexer.fetch import Fetcher
 from indexer.model import BASE_URL_MARKER
 from indexer.sources import read_folder, read_source
 from indexer.sources.folder import natural_key
+from tests.conftest import ROMAN_BOOKS
 
 HARPER = "en_harper_half_hours_with_highwaymen_1908"
 
 
 @pytest.fixture(scope="module")
-def iiif_schema(shared_data: Path) -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads((shared_data / "iiif" / "schema" / "iiif_3_0.json").read_bytes())
+def iiif_schema(test_data: Path) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((test_data / "iiif" / "schema" / "iiif_3_0.json").read_bytes())
     return schema
 
 
@@ -43,8 +44,8 @@ def _validate(manifest: dict[str, Any], schema: dict[str, Any]) -> None:
     validator_class(schema, format_checker=validator_class.FORMAT_CHECKER).validate(public)
 
 
-def test_harper_scans(shared_data: Path, iiif_schema: dict[str, Any]) -> None:
-    folder = shared_data / "books" / HARPER
+def test_harper_scans(iiif_schema: dict[str, Any]) -> None:
+    folder = ROMAN_BOOKS[HARPER]
     book = read_folder(folder)
     assert book.id == HARPER
     assert book.label == "Charles G. Harper, Half-Hours with the Highwaymen (1908)"
@@ -179,8 +180,8 @@ def test_pillow_reads_sizes_when_pyvips_is_missing(tmp_path: Path, monkeypatch: 
     assert (book.canvases[0].width, book.canvases[0].height) == (31, 41)
 
 
-def test_read_source_on_a_folder(shared_data: Path) -> None:
-    folder = shared_data / "books" / HARPER
+def test_read_source_on_a_folder() -> None:
+    folder = ROMAN_BOOKS[HARPER]
     with Fetcher() as fetcher:
         [book] = read_source(str(folder), fetcher)
         [same] = read_source(folder.as_uri(), fetcher, book_id="harper")

@@ -1,4 +1,4 @@
-"""Every real manifest in the shared data loads (or fails clearly), plus spot checks of v2 and v3 reading."""
+"""Every real manifest of tests/data loads (or fails clearly), plus spot checks of v2 and v3 reading."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from indexer.errors import IndexerError, SourceError
 from indexer.fetch import Fetcher
 from indexer.model import Book, OcrRef
 from indexer.sources import BOOK_ID_PATTERN, read_manifest_v2, read_manifest_v3, read_source
+from tests.conftest import TEST_DATA
 
-# Parametrizing needs the list at import time, before fixtures exist (the path of tests/conftest.py shared_data).
-MANIFESTS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "iiif" / "manifests"
-ALL_FILES = sorted(MANIFESTS.rglob("*.json")) if MANIFESTS.is_dir() else []
+# Parametrizing needs the list at import time, before fixtures exist.
+MANIFESTS = TEST_DATA / "iiif" / "manifests"
+ALL_FILES = sorted(MANIFESTS.rglob("*.json"))
 
 # Files that are not one indexable manifest, and the message that says why.
 NOT_A_BOOK = {
@@ -40,7 +41,7 @@ def _read(path: Path, fetcher: Fetcher) -> list[Book]:
 
 
 @pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: str(p.relative_to(MANIFESTS)))
-def test_every_shared_manifest_reads(path: Path, local_iiif: Any) -> None:
+def test_every_real_manifest_reads(path: Path, local_iiif: Any) -> None:
     with local_iiif.fetcher() as fetcher:
         if path.name in NOT_A_BOOK:
             with pytest.raises(SourceError, match=str(path.name)) as caught:

@@ -1,7 +1,7 @@
 """One test per real OCR file: tests asking for `hocr_file` or `alto_file` run once per file.
 
-The `shared_data` fixture itself lives in tests/conftest.py. This file can move there as is:
-the repository root is found by its pyproject.toml, not by how deep this file sits.
+The files are tests/data/ocr/<kind>/ (the big ones gzipped: read them with
+`tests.conftest.read_test_file`); the test id is the file's name without `.gz`.
 """
 
 from __future__ import annotations
@@ -10,18 +10,15 @@ from pathlib import Path
 
 import pytest
 
-# The shared data lies beside the clone: <repo>/../shared/data.
-_REPO_ROOT = next(
-    (folder for folder in Path(__file__).resolve().parents if (folder / "pyproject.toml").is_file()),
-    Path(__file__).resolve().parents[2],
-)
-SHARED_DATA = _REPO_ROOT / ".." / "shared" / "data"
+from tests.conftest import TEST_DATA
 
 
 def _ocr_files(kind: str, suffixes: tuple[str, ...]) -> list[Path]:
-    """Every OCR file under shared/data/ocr/<kind>/, images and plain text left out."""
-    folder = SHARED_DATA / "ocr" / kind
-    return sorted(path for path in folder.rglob("*") if path.is_file() and path.name.endswith(suffixes))
+    """Every OCR file under tests/data/ocr/<kind>/, gzipped or not; images and plain text left out."""
+    names = suffixes + tuple(suffix + ".gz" for suffix in suffixes)
+    return sorted(
+        path for path in (TEST_DATA / "ocr" / kind).rglob("*") if path.is_file() and path.name.endswith(names)
+    )
 
 
 HOCR_FILES = _ocr_files("hocr", (".hocr", ".html"))
@@ -32,4 +29,4 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run tests asking for `hocr_file` or `alto_file` once per real file, so a new file is a new test."""
     for name, files in (("hocr_file", HOCR_FILES), ("alto_file", ALTO_FILES)):
         if name in metafunc.fixturenames:
-            metafunc.parametrize(name, files, ids=[path.name for path in files])
+            metafunc.parametrize(name, files, ids=[path.name.removesuffix(".gz") for path in files])

@@ -11,12 +11,13 @@ from hypothesis import strategies as st
 from ocr import alto
 from ocr.errors import MalformedOcr
 from ocr.model import Page, Word
+from tests.conftest import read_test_file
 
 SOLR = Path("ocr/alto/solr-ocrhighlighting")
 
 
-def read(shared_data: Path, name: str) -> bytes:
-    return (shared_data / SOLR / name).read_bytes()
+def read(name: str) -> bytes:
+    return read_test_file(SOLR / name)
 
 
 def assert_sane(page: Page) -> None:
@@ -52,15 +53,15 @@ def joined_pair(page: Page, first: str, second: str) -> str | None:
     pytest.fail(f"{first!r} / {second!r} not found across a line end")
 
 
-def test_every_real_file_parses(shared_data: Path, alto_file: Path) -> None:
-    pages = alto.parse_pages(alto_file.read_bytes(), str(alto_file))
+def test_every_real_file_parses(alto_file: Path) -> None:
+    pages = alto.parse_pages(read_test_file(alto_file), str(alto_file))
     assert sum(len(page.words()) for page in pages) > 0
     for page in pages:
         assert_sane(page)
 
 
-def test_alto4_pixel_page(shared_data: Path) -> None:
-    page = alto.parse(read(shared_data, "ocrd_from_page_00000006_alto4.xml"))
+def test_alto4_pixel_page() -> None:
+    page = alto.parse(read("ocrd_from_page_00000006_alto4.xml"))
     assert (page.width, page.height) == (2127, 2761)
     # <String ID="region0000_line0001_word0000" HEIGHT="8" WIDTH="30" HPOS="478" VPOS="103" CONTENT="E">
     first = page.words()[0]
@@ -68,8 +69,8 @@ def test_alto4_pixel_page(shared_data: Path) -> None:
     assert page.lines[0].block == 1
 
 
-def test_namespace_prefixes(shared_data: Path) -> None:
-    page = alto.parse(read(shared_data, "namespaced_alto2_pixel.xml"))  # <a:alto>, <a:String ...>
+def test_namespace_prefixes() -> None:
+    page = alto.parse(read("namespaced_alto2_pixel.xml"))  # <a:alto>, <a:String ...>
     assert (page.width, page.height) == (5107, 7889)
     assert len(page.words()) == 1924
     assert {word.confidence for word in page.words()} <= {None} | {float(n) for n in range(101)}
@@ -92,10 +93,8 @@ def test_no_namespace_and_fragment_without_page() -> None:
         ("adressecontoirs_1795_alto2.xml", 1200, (9148, 10928)),  # inch1200, ALTO v2
     ],
 )
-def test_units_become_pixels_at_the_given_dpi(
-    shared_data: Path, name: str, unit_per_inch: int, size_in_units: tuple[int, int]
-) -> None:
-    data = read(shared_data, name)
+def test_units_become_pixels_at_the_given_dpi(name: str, unit_per_inch: int, size_in_units: tuple[int, int]) -> None:
+    data = read(name)
     at_300 = alto.parse(data)
     assert (at_300.width, at_300.height) == tuple(round(v * 300 / unit_per_inch) for v in size_in_units)
     assert_sane(at_300)
@@ -108,8 +107,8 @@ def test_units_become_pixels_at_the_given_dpi(
         assert abs(a.box.bottom / at_300.height - b.box.bottom / at_150.height) < 0.002
 
 
-def test_mm10_word_box_matches_its_units(shared_data: Path) -> None:
-    page = alto.parse(read(shared_data, "bnl_lunion_1860-11-30_p1_alto3.xml"))
+def test_mm10_word_box_matches_its_units() -> None:
+    page = alto.parse(read("bnl_lunion_1860-11-30_p1_alto3.xml"))
     # <String ID="P1_ST00065" HPOS="2894" VPOS="385" WIDTH="28" HEIGHT="15" CONTENT="ex" SUBS_TYPE="HypPart1" ...>
     (ex,) = [word for word in page.words() if word.text == "ex-" and word.joined == "excepté"]
     scale = 300 / 254
@@ -119,8 +118,8 @@ def test_mm10_word_box_matches_its_units(shared_data: Path) -> None:
     assert ex.box.right <= page.width and ex.box.bottom <= page.height
 
 
-def test_wc_becomes_0_to_100(shared_data: Path) -> None:
-    page = alto.parse(read(shared_data, "chronicling_america_ccs_alto.xml"))
+def test_wc_becomes_0_to_100() -> None:
+    page = alto.parse(read("chronicling_america_ccs_alto.xml"))
     confidences = [word.confidence for word in page.words() if word.confidence is not None]
     assert confidences and max(confidences) <= 100 and min(confidences) >= 0
     assert any(c > 90 for c in confidences)
@@ -142,34 +141,34 @@ def test_wc_becomes_0_to_100(shared_data: Path) -> None:
         ("adressecontoirs_1795_alto2.xml", "Skrif-", "temaal", "Skriftemaal"),
     ],
 )
-def test_hyphenation_joins_both_halves(shared_data: Path, name: str, first: str, second: str, joined: str) -> None:
-    pages = alto.parse_pages(read(shared_data, name))
+def test_hyphenation_joins_both_halves(name: str, first: str, second: str, joined: str) -> None:
+    pages = alto.parse_pages(read(name))
     assert joined_pair(pages[0], first, second) == joined
 
 
-def test_subs_content_is_kept_as_the_file_says(shared_data: Path) -> None:
+def test_subs_content_is_kept_as_the_file_says() -> None:
     # The file's own (OCR-garbled) SUBS_CONTENT wins over what dehyphenation would build.
-    page = alto.parse(read(shared_data, "lancaster_1880_hyphenation_ccs_alto.xml"))
+    page = alto.parse(read("lancaster_1880_hyphenation_ccs_alto.xml"))
     assert joined_pair(page, "repreent-", "d") == "repreent-d"
 
 
-def test_every_hyp_part_pair_carries_joined(shared_data: Path) -> None:
+def test_every_hyp_part_pair_carries_joined() -> None:
     for number in (1, 2, 3, 4):
-        page = alto.parse(read(shared_data, f"bnl_lunion_1860-11-30_p{number}_alto3.xml"))
+        page = alto.parse(read(f"bnl_lunion_1860-11-30_p{number}_alto3.xml"))
         hyphenated = [(last, first) for last, first in pairs(page) if last.text.endswith("-") and last.joined]
         assert len(hyphenated) > 50
         assert all(last.joined == first.joined for last, first in hyphenated)
 
 
-def test_several_pages_in_one_file(shared_data: Path) -> None:
-    pages = alto.parse_pages(read(shared_data, "adressecontoirs_1795_alto2.xml"))
+def test_several_pages_in_one_file() -> None:
+    pages = alto.parse_pages(read("adressecontoirs_1795_alto2.xml"))
     assert len(pages) == 2
     assert [word.text for word in pages[1].words()] == ["Permanent", "Committee"]
-    assert alto.parse(read(shared_data, "adressecontoirs_1795_alto2.xml")) == pages[0]
+    assert alto.parse(read("adressecontoirs_1795_alto2.xml")) == pages[0]
 
 
-def test_reading_order_is_document_order(shared_data: Path) -> None:
-    page = alto.parse(read(shared_data, "bnl_lunion_1860-11-30_p1_alto3.xml"))
+def test_reading_order_is_document_order() -> None:
+    page = alto.parse(read("bnl_lunion_1860-11-30_p1_alto3.xml"))
     blocks = [line.block for line in page.lines]
     assert blocks == sorted(blocks)
     assert len(set(blocks)) > 10
@@ -272,8 +271,8 @@ def test_arbitrary_bytes_never_crash(data: bytes) -> None:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(choice=st.data())
-def test_mutated_files_never_crash(shared_data: Path, choice: st.DataObject) -> None:
-    seed = choice.draw(st.sampled_from([ALTO_SEED, read(shared_data, "ocrd_from_page_00000006_alto4.xml")[:20000]]))
+def test_mutated_files_never_crash(choice: st.DataObject) -> None:
+    seed = choice.draw(st.sampled_from([ALTO_SEED, read("ocrd_from_page_00000006_alto4.xml")[:20000]]))
     check_never_crashes(choice.draw(mutated(seed)))
 
 

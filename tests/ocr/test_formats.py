@@ -9,18 +9,19 @@ import pytest
 from ocr import formats
 from ocr.errors import MalformedOcr, UnknownOcrFormat
 from ocr.formats import FORMATS, detect_format, parse_ocr, parse_ocr_pages
+from tests.conftest import read_test_file
 
 
-def test_every_hocr_file_is_detected(shared_data: Path, hocr_file: Path) -> None:
-    assert detect_format(hocr_file.read_bytes()[: formats.SNIFF_BYTES]) == "hocr"
+def test_every_hocr_file_is_detected(hocr_file: Path) -> None:
+    assert detect_format(read_test_file(hocr_file)[: formats.SNIFF_BYTES]) == "hocr"
 
 
-def test_every_alto_file_is_detected(shared_data: Path, alto_file: Path) -> None:
-    assert detect_format(alto_file.read_bytes()[: formats.SNIFF_BYTES]) == "alto"
+def test_every_alto_file_is_detected(alto_file: Path) -> None:
+    assert detect_format(read_test_file(alto_file)[: formats.SNIFF_BYTES]) == "alto"
 
 
-def test_every_file_parses_through_parse_ocr(shared_data: Path, alto_file: Path) -> None:
-    page = parse_ocr(alto_file.read_bytes(), source=alto_file.name)
+def test_every_file_parses_through_parse_ocr(alto_file: Path) -> None:
+    page = parse_ocr(read_test_file(alto_file), source=alto_file.name)
     assert page.format == "alto" and page.words()
 
 
@@ -62,9 +63,9 @@ def test_unknown_format_name() -> None:
     assert error.value.format == "miniocr" and error.value.source == "x.xml"
 
 
-def test_pages_of_a_book(shared_data: Path) -> None:
+def test_pages_of_a_book() -> None:
     book = "ocr/hocr/solr-ocrhighlighting/google1000_histoire_du_perou_1840_347pages.hocr.html"
-    data = (shared_data / book).read_bytes()
+    data = read_test_file(book)
     pages = parse_ocr_pages(data)
     assert len(pages) == 347
     assert parse_ocr(data) == pages[0]

@@ -12,13 +12,14 @@ from ocr import hocr
 from ocr.errors import MalformedOcr
 from ocr.model import Page, Word
 from ocr.text import tokens
+from tests.conftest import read_test_file
 
 SOLR = Path("ocr/hocr/solr-ocrhighlighting")
 DTA = Path("ocr/hocr/mirador-textoverlay/dta_andreas_fenitschka_1898_p24.tesseract4.hocr.html")
 
 
-def read(shared_data: Path, relative: Path | str) -> bytes:
-    return (shared_data / relative).read_bytes()
+def read(relative: Path | str) -> bytes:
+    return read_test_file(relative)
 
 
 def assert_sane(page: Page) -> None:
@@ -43,20 +44,20 @@ def by_text(page: Page, text: str) -> list[Word]:
     return [word for word in page.words() if word.text == text]
 
 
-def test_every_real_file_parses(shared_data: Path, hocr_file: Path) -> None:
-    pages = hocr.parse_pages(hocr_file.read_bytes(), str(hocr_file))
+def test_every_real_file_parses(hocr_file: Path) -> None:
+    pages = hocr.parse_pages(read_test_file(hocr_file), str(hocr_file))
     assert sum(len(page.words()) for page in pages) > 0
     for page in pages:
         assert_sane(page)
 
 
-def test_parse_gives_the_first_page(shared_data: Path) -> None:
-    data = read(shared_data, SOLR / "edgecase_empty_words.hocr.html")
+def test_parse_gives_the_first_page() -> None:
+    data = read(SOLR / "edgecase_empty_words.hocr.html")
     assert hocr.parse(data) == hocr.parse_pages(data)[0]
 
 
-def test_tesseract4_page_size_words_and_confidence(shared_data: Path) -> None:
-    page = hocr.parse(read(shared_data, SOLR / "tesseract411_ordine_nuovo_1924_ita.hocr"))
+def test_tesseract4_page_size_words_and_confidence() -> None:
+    page = hocr.parse(read(SOLR / "tesseract411_ordine_nuovo_1924_ita.hocr"))
     assert (page.width, page.height) == (2491, 3600)
     first = page.words()[0]
     # <span class='ocrx_word' id='word_1_1' title='bbox 177 189 260 206; x_wconf 91'>aveva</span>
@@ -64,17 +65,17 @@ def test_tesseract4_page_size_words_and_confidence(shared_data: Path) -> None:
     assert [word.text for word in page.lines[0].words][:5] == ["aveva", "un", "grande", "significato", "storico."]
 
 
-def test_abbyy_x_conf_and_float_confidence(shared_data: Path) -> None:
-    page = hocr.parse(read(shared_data, SOLR / "chronicling_america_abbyy_seq-1.hocr.html"))
+def test_abbyy_x_conf_and_float_confidence() -> None:
+    page = hocr.parse(read(SOLR / "chronicling_america_abbyy_seq-1.hocr.html"))
     first_line = [(word.text, word.confidence) for word in page.lines[0].words]
     assert first_line == [("»", 100.0), ("IMPORTANT", 42.0), ("CHANGE", pytest.approx(55.6))]
     # sn90050316 writes `x_conf` instead of `x_wconf`.
-    page = hocr.parse(read(shared_data, SOLR / "sn90050316_1922_12_13_8.hocr.html"))
+    page = hocr.parse(read(SOLR / "sn90050316_1922_12_13_8.hocr.html"))
     assert page.words()[0].text == "**9t" and page.words()[0].confidence == pytest.approx(52.8)
 
 
-def test_book_in_one_file_keeps_every_page_in_order(shared_data: Path) -> None:
-    pages = hocr.parse_pages(read(shared_data, SOLR / "google1000_histoire_du_perou_1840_347pages.hocr.html"))
+def test_book_in_one_file_keeps_every_page_in_order() -> None:
+    pages = hocr.parse_pages(read(SOLR / "google1000_histoire_du_perou_1840_347pages.hocr.html"))
     assert len(pages) == 347
     assert sum(len(page.words()) for page in pages) == 50907  # 50,908 spans, one of them empty
     assert (pages[0].width, pages[0].height) == (1688, 2536)
@@ -82,9 +83,9 @@ def test_book_in_one_file_keeps_every_page_in_order(shared_data: Path) -> None:
     assert [word.text for word in pages[0].words()] == ["I"]
 
 
-def test_soft_hyphen_after_the_word_span_joins(shared_data: Path) -> None:
+def test_soft_hyphen_after_the_word_span_joins() -> None:
     # Google Books: <span class="ocrx_word">connais</span>&#173;</span><span class="ocr_line">...sance
-    pages = hocr.parse_pages(read(shared_data, SOLR / "google1000_histoire_du_perou_1840_347pages.hocr.html"))
+    pages = hocr.parse_pages(read(SOLR / "google1000_histoire_du_perou_1840_347pages.hocr.html"))
     words = [word for page in pages for word in page.words()]
     connais = next(word for word in words if word.text == "connais\u00ad")
     sance = words[words.index(connais) + 1]
@@ -101,8 +102,8 @@ def test_soft_hyphen_after_the_word_span_joins(shared_data: Path) -> None:
         ("lin\u00ad", "guistischen", "linguistischen"),
     ],
 )
-def test_hyphenation_file_joins_both_halves(shared_data: Path, first: str, second: str, joined: str) -> None:
-    page = hocr.parse(read(shared_data, SOLR / "bsb00091144_hyphenation.hocr.html"))
+def test_hyphenation_file_joins_both_halves(first: str, second: str, joined: str) -> None:
+    page = hocr.parse(read(SOLR / "bsb00091144_hyphenation.hocr.html"))
     lines = page.lines
     for index, line in enumerate(lines[:-1]):
         if line.words[-1].text == first:
@@ -112,8 +113,8 @@ def test_hyphenation_file_joins_both_halves(shared_data: Path, first: str, secon
     pytest.fail(f"{first!r} not found at a line end")
 
 
-def test_plain_hyphen_from_tesseract4_joins(shared_data: Path) -> None:
-    page = hocr.parse(read(shared_data, DTA))
+def test_plain_hyphen_from_tesseract4_joins() -> None:
+    page = hocr.parse(read(DTA))
     (aller,) = by_text(page, "aller-")
     (dings,) = by_text(page, "dings")
     assert aller.joined == dings.joined == "allerdings"
@@ -128,8 +129,8 @@ def test_soft_hyphen_inside_a_word_is_dropped() -> None:
     assert [word.text for word in hocr.parse(data).words()] == ["Stilling"]
 
 
-def test_broken_entities_are_kept_as_text(shared_data: Path) -> None:
-    page = hocr.parse(read(shared_data, SOLR / "edgecase_broken_entities.hocr.html"))
+def test_broken_entities_are_kept_as_text() -> None:
+    page = hocr.parse(read(SOLR / "edgecase_broken_entities.hocr.html"))
     assert_sane(page)
     texts = [word.text for word in page.words()]
     assert "3&72" in texts  # a bare `&72` in the file
@@ -139,8 +140,8 @@ def test_broken_entities_are_kept_as_text(shared_data: Path) -> None:
     assert still.joined == "Stilli-iig."
 
 
-def test_missing_whitespace_and_alternatives_give_separate_words(shared_data: Path) -> None:
-    page = hocr.parse(read(shared_data, SOLR / "edgecase_missing_whitespace.hocr.html"))
+def test_missing_whitespace_and_alternatives_give_separate_words() -> None:
+    page = hocr.parse(read(SOLR / "edgecase_missing_whitespace.hocr.html"))
     lines = {" ".join(word.text for word in line.words) for line in page.lines}
     # <span class="ocrx_word"><span class="alternatives"><ins class="alt">atC</ins><del class="alt">ore</del>
     assert "r atC" in lines
@@ -161,8 +162,8 @@ def test_spans_without_whitespace_between_them_are_separate_words() -> None:
     assert [word.text for word in hocr.parse(data).words()] == ["alpha", "beta"]
 
 
-def test_empty_words_and_empty_pages(shared_data: Path) -> None:
-    pages = hocr.parse_pages(read(shared_data, SOLR / "edgecase_empty_words.hocr.html"))
+def test_empty_words_and_empty_pages() -> None:
+    pages = hocr.parse_pages(read(SOLR / "edgecase_empty_words.hocr.html"))
     assert [[word.text for word in page.words()] for page in pages] == [
         [],  # only <span class="ocrx_word" title="bbox 0 0 2 2" />
         ["A", "Ephpol.", "/", "2/2"],
@@ -174,8 +175,8 @@ def test_empty_words_and_empty_pages(shared_data: Path) -> None:
     assert pages[4].language == "de" and pages[0].language is None  # lang="unknown"
 
 
-def test_multicolumn_reading_order_is_column_by_column(shared_data: Path) -> None:
-    page = hocr.parse(read(shared_data, SOLR / "bsb10049004_multicolumn.hocr"))
+def test_multicolumn_reading_order_is_column_by_column() -> None:
+    page = hocr.parse(read(SOLR / "bsb10049004_multicolumn.hocr"))
     texts = [" ".join(word.text for word in line.words) for line in page.lines]
     left = texts.index(next(text for text in texts if text.startswith("Die gegenwärtig theils")))
     right = texts.index(next(text for text in texts if text.startswith("Rechnungs-, Kanzlei-")))
@@ -191,8 +192,8 @@ def test_multicolumn_reading_order_is_column_by_column(shared_data: Path) -> Non
     assert schel.joined == "Schellerer;"
 
 
-def test_ocropy_lines_without_words_are_split_by_characters(shared_data: Path) -> None:
-    page = hocr.parse(read(shared_data, "ocr/hocr/hocr-tools/alice_1.ocropy.hocr.html"))
+def test_ocropy_lines_without_words_are_split_by_characters() -> None:
+    page = hocr.parse(read("ocr/hocr/hocr-tools/alice_1.ocropy.hocr.html"))
     first = page.lines[0]
     # <span class='ocr_line' title='bbox 467 525 1386 588'>1 Down the Rabbit-Hole</span>
     assert [word.text for word in first.words] == ["1", "Down", "the", "Rabbit-Hole"]
@@ -205,9 +206,9 @@ def test_ocropy_lines_without_words_are_split_by_characters(shared_data: Path) -
     assert abs(first.words[1].box.w - 919 * 4 / 22) <= 2
 
 
-def test_same_page_from_tesseract3_and_ocropy_has_the_same_words(shared_data: Path) -> None:
-    tesseract = hocr.parse(read(shared_data, "ocr/hocr/hocr-tools/alice_1.tesseract303.hocr"))
-    ocropy = hocr.parse(read(shared_data, "ocr/hocr/hocr-tools/alice_1.ocropy.hocr.html"))
+def test_same_page_from_tesseract3_and_ocropy_has_the_same_words() -> None:
+    tesseract = hocr.parse(read("ocr/hocr/hocr-tools/alice_1.tesseract303.hocr"))
+    ocropy = hocr.parse(read("ocr/hocr/hocr-tools/alice_1.ocropy.hocr.html"))
     assert (tesseract.width, tesseract.height) == (ocropy.width, ocropy.height) == (2488, 3507)
     common = {w.text for w in tesseract.words()} & {w.text for w in ocropy.words()}
     assert {"Alice", "Rabbit-Hole", "sister"} <= common
@@ -232,9 +233,9 @@ def test_boxes_outside_the_page_are_fitted_inside() -> None:
     assert [word.box.xywh for word in page.words()] == ["0,40,20,10", "99,49,1,1", "20,42,10,3", "60,11,10,9"]
 
 
-def test_xhtml_utf8_without_meta_and_with_bom(shared_data: Path) -> None:
+def test_xhtml_utf8_without_meta_and_with_bom() -> None:
     # No <meta charset>, only <?xml encoding="utf-8"?>: libxml2 alone would read it as Latin-1.
-    page = hocr.parse(read(shared_data, SOLR / "bsb10049004_multicolumn.hocr"))
+    page = hocr.parse(read(SOLR / "bsb10049004_multicolumn.hocr"))
     assert "Kanzlei-," in {word.text for word in page.words()}
     body = "<div class='ocr_page' title='bbox 0 0 9 9'><span class='ocrx_word' title='bbox 0 0 5 5'>Pérou</span></div>"
     assert hocr.parse(b"\xef\xbb\xbf" + body.encode()).words()[0].text == "Pérou"
@@ -304,8 +305,8 @@ def test_arbitrary_bytes_never_crash(data: bytes) -> None:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(choice=st.data())
-def test_mutated_real_files_never_crash(shared_data: Path, choice: st.DataObject) -> None:
-    seed = read(shared_data, choice.draw(st.sampled_from(FUZZ_SEEDS)))
+def test_mutated_real_files_never_crash(choice: st.DataObject) -> None:
+    seed = read(choice.draw(st.sampled_from(FUZZ_SEEDS)))
     check_never_crashes(choice.draw(mutated(seed)))
 
 

@@ -19,8 +19,8 @@ pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesse
 
 
 @pytest.fixture(scope="module")
-def phototest(shared_data: Path) -> Path:
-    return shared_data / "ocr/tesseract-test-pages/phototest.tif"
+def phototest(test_data: Path) -> Path:
+    return test_data / "ocr/tesseract-test-pages/phototest.tif"
 
 
 @pytest.fixture(scope="module")

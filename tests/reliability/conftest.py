@@ -1,7 +1,7 @@
 """Fixtures of the reliability tests (#6): a seeded index behind a live server, and a misbehaving HTTP server.
 
 - `service`: one data directory per session holding the book `seed` (20 pages of the
-  shared *Histoire du Pérou* hOCR, indexed with `--ocr existing`), served by a real
+  *Histoire du Pérou* hOCR of tests/data, indexed with `--ocr existing`), served by a real
   `iiif-search serve` on a free port of 127.0.0.1. `service.check()` is the question
   every bad-input test ends with: does the index still open, is `seed` whole, does the
   server still answer its searches with the same totals as before?
@@ -62,7 +62,7 @@ def subprocess_env() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def peru_pages(tmp_path_factory: pytest.TempPathFactory) -> Pages:
-    """Each page of the shared 347-page hOCR as its own file: (path, width, height)."""
+    """Each page of the 347-page hOCR of tests/data as its own file: (path, width, height)."""
     return split_hocr_pages(PERU_HOCR, tmp_path_factory.mktemp("peru-pages"))
 
 

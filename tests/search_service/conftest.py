@@ -1,7 +1,7 @@
 """Fixtures for the search API: a real index of real hOCR on real manifests, and clients over it.
 
 The index is built once per session with the product's own path (ocr.hocr ->
-indexer.records.page_record -> Store.replace_book) from the shared test data:
+indexer.page_record -> Store.replace_book) from the test data (tests/data):
 
 - `fish`: the Wellcome Presentation 3.0 manifest (131 canvases, declares Wellcome's own
   Search 1.0 service); its first 120 canvases carry pages 1-120 of the Google Books
@@ -32,7 +32,7 @@ from ocr.hocr import parse_pages
 from ocr.model import Page
 from search_service.app import create_app
 from search_service.settings import Settings
-from tests.conftest import TEST_HOSTS
+from tests.conftest import TEST_HOSTS, read_test_file
 
 BASE = "http://testserver"
 
@@ -155,10 +155,10 @@ class Corpus:
 
 
 @pytest.fixture(scope="session")
-def corpus(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Corpus:
+def corpus(tmp_path_factory: pytest.TempPathFactory, test_data: Path) -> Corpus:
     data_dir = tmp_path_factory.mktemp("search-index")
-    hocr = shared_data / "ocr" / "hocr"
-    manifests_dir = shared_data / "iiif" / "manifests"
+    hocr = Path("ocr/hocr")
+    manifests_dir = test_data / "iiif" / "manifests"
     store = Store(data_dir)
     records: dict[str, list[PageRecord]] = {}
     manifests: dict[str, dict[str, Any]] = {}
@@ -167,17 +167,17 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Corpu
         (manifests_dir / "v3" / "wellcome_b21506115_fish_entrees_131canvases_search1_v3.json").read_text()
     )
     perou = parse_pages(
-        (hocr / "solr-ocrhighlighting/google1000_histoire_du_perou_1840_347pages.hocr.html").read_bytes()
+        read_test_file(hocr / "solr-ocrhighlighting/google1000_histoire_du_perou_1840_347pages.hocr.html")
     )
     records["fish"] = build_book(store, "fish", fish, perou[:FISH_PAGES], 3)
     manifests["fish"] = fish
 
     stanford = json.loads((manifests_dir / "v2" / "stanford_fg165hz3589_with_search1.json").read_text())
-    pages = [parse_pages((hocr / name).read_bytes())[0] for name in STANFORD_HOCR]
+    pages = [parse_pages(read_test_file(hocr / name))[0] for name in STANFORD_HOCR]
     records["stanford"] = build_book(store, "stanford", stanford, pages, 2)
     manifests["stanford"] = stanford
 
-    pages = [parse_pages((hocr / name).read_bytes())[0] for name in FOLDER_HOCR]
+    pages = [parse_pages(read_test_file(hocr / name))[0] for name in FOLDER_HOCR]
     folder = folder_manifest("folder", pages)
     records["folder"] = build_book(store, "folder", folder, pages, 3)
     manifests["folder"] = folder

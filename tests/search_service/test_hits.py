@@ -16,6 +16,7 @@ from indexer.index.store import Store
 from ocr.hocr import parse_pages
 from search_service.hits import MAX_PREFIX_TERMS, Hit, expand_prefix, page_hits_of, plan_query, search, terms
 from search_service.query import parse_query
+from tests.conftest import read_test_file
 from tests.search_service.conftest import STANFORD_HOCR, Corpus
 
 
@@ -120,7 +121,7 @@ def _word(record: PageRecord, text: str) -> int:
     return next(i for i, w in enumerate(record.words) if w[0] == text)
 
 
-def test_hyphenated_word_is_one_hit_with_a_box_per_line(snapshot: Snapshot, shared_data: Path) -> None:
+def test_hyphenated_word_is_one_hit_with_a_box_per_line(snapshot: Snapshot) -> None:
     page = search(snapshot, parse_query("Verbunden"), "stanford", 0, 100)
     assert page.total == 1
     (hit,) = page.hits
@@ -132,7 +133,7 @@ def test_hyphenated_word_is_one_hit_with_a_box_per_line(snapshot: Snapshot, shar
     assert hit.before.endswith("eng ")
     assert hit.after.startswith(" mit der Oszilliation")
     # The boxes are the hOCR word boxes scaled to the 2530x3279 canvas (image 1662x2618 px).
-    ocr_page = parse_pages((shared_data / "ocr" / "hocr" / STANFORD_HOCR[0]).read_bytes())[0]
+    ocr_page = parse_pages(read_test_file(Path("ocr/hocr") / STANFORD_HOCR[0]))[0]
     words = ocr_page.words()
     first = next(i for i, w in enumerate(words) if w.text == "verbun\u00ad")
     for match, word in zip(hit.matches, words[first : first + 2], strict=True):

@@ -45,12 +45,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator[str]:
+def live_server(tmp_path_factory: pytest.TempPathFactory, test_data: Path) -> Iterator[str]:
     """`iiif-search serve` in a subprocess, serving the validator's image from an image root; yields host:port."""
     tmp = tmp_path_factory.mktemp("live")
     root = tmp / "images"
     root.mkdir()
-    shutil.copy(shared_data / "image-api-validator" / f"{IDENTIFIER}.png", root)
+    shutil.copy(test_data / "image-api-validator" / f"{IDENTIFIER}.png", root)
     (tmp / "secret.png").write_bytes((root / f"{IDENTIFIER}.png").read_bytes())
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IIIF_SEARCH_")}

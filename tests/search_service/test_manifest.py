@@ -17,8 +17,8 @@ SEARCH1 = "http://iiif.io/api/search/1/search"
 AUTOCOMPLETE1 = "http://iiif.io/api/search/1/autocomplete"
 
 
-def example(shared_specs: Path, name: str) -> Any:
-    return json.loads((shared_specs / "examples" / name).read_text(encoding="utf-8"))
+def example(spec_examples: Path, name: str) -> Any:
+    return json.loads((spec_examples / name).read_text(encoding="utf-8"))
 
 
 async def get(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
@@ -68,8 +68,8 @@ async def test_v3_manifest_declares_our_services_first(client: httpx.AsyncClient
     assert served["services"] == source["services"]
 
 
-async def test_v3_manifest_with_services_validates(client: httpx.AsyncClient, shared_data: Path) -> None:
-    schema = json.loads((shared_data / "iiif/schema/iiif_3_0.json").read_text())
+async def test_v3_manifest_with_services_validates(client: httpx.AsyncClient, test_data: Path) -> None:
+    schema = json.loads((test_data / "iiif/schema/iiif_3_0.json").read_text())
     validator = jsonschema.Draft7Validator(schema)
     for book in ("fish", "folder"):
         served = await get(client, f"/iiif/{book}/manifest")
@@ -77,26 +77,26 @@ async def test_v3_manifest_with_services_validates(client: httpx.AsyncClient, sh
         assert errors == [], book
 
 
-async def test_v3_services_match_the_spec_declarations(client: httpx.AsyncClient, shared_specs: Path) -> None:
+async def test_v3_services_match_the_spec_declarations(client: httpx.AsyncClient, spec_examples: Path) -> None:
     served = await get(client, "/iiif/fish/manifest")
-    spec2 = example(shared_specs, "search2-service-declaration-with-autocomplete.json")["service"][0]
+    spec2 = example(spec_examples, "search2-service-declaration-with-autocomplete.json")["service"][0]
     assert same_shape(served["service"][1], spec2, frozenset()) == []
     assert (
         same_shape(
             served["service"][1],
-            example(shared_specs, "search2-service-declaration.json")["service"][0],
+            example(spec_examples, "search2-service-declaration.json")["service"][0],
             frozenset({"service"}),
         )
         == []
     )
     # P3 §3.3.1: a Search 1.0 service in a P3 manifest uses @id/@type and no @context of its own.
-    spec1 = example(shared_specs, "search1-service-declaration-with-autocomplete.json")["service"]
+    spec1 = example(spec_examples, "search1-service-declaration-with-autocomplete.json")["service"]
     spec1 = {k: v for k, v in spec1.items() if k != "@context"}
     spec1["service"] = [spec1["service"]]
     assert same_shape(served["service"][0], spec1, frozenset({"@type"})) == []
 
 
-async def test_v2_manifest_stays_v2(client: httpx.AsyncClient, corpus: Corpus, shared_specs: Path) -> None:
+async def test_v2_manifest_stays_v2(client: httpx.AsyncClient, corpus: Corpus, spec_examples: Path) -> None:
     served = await get(client, "/iiif/stanford/manifest")
     source = corpus.manifests["stanford"]
     assert served["@context"] == "http://iiif.io/api/presentation/2/context.json"
@@ -104,7 +104,7 @@ async def test_v2_manifest_stays_v2(client: httpx.AsyncClient, corpus: Corpus, s
     assert served["@id"] == "http://testserver/iiif/stanford/manifest"
     assert "items" not in served and served["sequences"] == source["sequences"]
     search1, search2 = served["service"][:2]
-    spec1 = example(shared_specs, "search1-service-declaration-with-autocomplete.json")["service"]
+    spec1 = example(spec_examples, "search1-service-declaration-with-autocomplete.json")["service"]
     assert same_shape(search1, spec1, frozenset({"label"})) == []
     assert search1["@context"] == "http://iiif.io/api/search/1/context.json"
     assert search1["@id"] == "http://testserver/iiif/stanford/search/1"

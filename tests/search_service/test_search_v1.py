@@ -1,5 +1,5 @@
 """Search 1.0 responses: the shape of every 1.0 example in the spec, of Wellcome's real response,
-and what Mirador 3/4 and UV 4 read (see ../shared/specs/README.md, client notes)."""
+and what Mirador 3/4 and UV 4 read (search_service/search_v1.py lists it; tests/browser drives the viewers)."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ EXTRA = frozenset(
 ON = re.compile(r"^(?P<canvas>[^#]+)#xywh=(\d+),(\d+),(\d+),(\d+)$")
 
 
-def example(shared_specs: Path, name: str) -> Any:
-    return json.loads((shared_specs / "examples" / name).read_text(encoding="utf-8"))
+def example(spec_examples: Path, name: str) -> Any:
+    return json.loads((spec_examples / name).read_text(encoding="utf-8"))
 
 
 def without(data: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -47,19 +47,19 @@ async def get(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
 # -- the spec's examples -----------------------------------------------------------------------
 
 
-async def test_simple_list(client: httpx.AsyncClient, shared_specs: Path) -> None:
+async def test_simple_list(client: httpx.AsyncClient, spec_examples: Path) -> None:
     ours = await get(client, "/iiif/stanford/search/1?q=Subjekts&motivation=painting")
-    spec = example(shared_specs, "search1-response-simple-list.json")
+    spec = example(spec_examples, "search1-response-simple-list.json")
     # §3.4: with hits the context is the array of both contexts (the example has no hits).
     assert ours["@context"] == CONTEXT_WITH_HITS
     assert same_shape(without(ours, "@context"), without(spec, "@context"), EXTRA) == []
     assert ours["@id"] == "http://testserver/iiif/stanford/search/1?q=Subjekts&motivation=painting&page=0"
 
 
-async def test_paged_first_page(make_client: Callable[..., httpx.AsyncClient], shared_specs: Path) -> None:
+async def test_paged_first_page(make_client: Callable[..., httpx.AsyncClient], spec_examples: Path) -> None:
     async with make_client(page_size=10) as client:
         ours = await get(client, "/iiif/fish/search/1?q=de")
-    spec = example(shared_specs, "search1-response-paged-first-page.json")
+    spec = example(spec_examples, "search1-response-paged-first-page.json")
     assert same_shape(without(ours, "@context"), without(spec, "@context"), EXTRA) == []
     within = ours["within"]
     assert within["@type"] == "sc:Layer"
@@ -72,9 +72,9 @@ async def test_paged_first_page(make_client: Callable[..., httpx.AsyncClient], s
     assert len(ours["hits"]) == 10
 
 
-async def test_ignored_parameters(client: httpx.AsyncClient, shared_specs: Path) -> None:
+async def test_ignored_parameters(client: httpx.AsyncClient, spec_examples: Path) -> None:
     ours = await get(client, "/iiif/fish/search/1?q=de&user=http%3A%2F%2Fexample.com%2Fusers%2Fazaroth42&date=x")
-    spec = example(shared_specs, "search1-response-ignored-parameters.json")
+    spec = example(spec_examples, "search1-response-ignored-parameters.json")
     assert same_shape(ours, spec, EXTRA) == []
     assert ours["@context"] == CONTEXT_WITH_HITS
     assert ours["within"]["ignored"] == ["date", "user"]
@@ -96,9 +96,9 @@ async def test_no_hits_plain_presentation_context(client: httpx.AsyncClient) -> 
     assert ours["resources"] == []
 
 
-async def test_hits_snippets(client: httpx.AsyncClient, shared_specs: Path) -> None:
+async def test_hits_snippets(client: httpx.AsyncClient, spec_examples: Path) -> None:
     ours = await get(client, "/iiif/stanford/search/1?q=Oszilliation")
-    spec = example(shared_specs, "search1-response-hits-snippets.json")
+    spec = example(spec_examples, "search1-response-hits-snippets.json")
     assert same_shape(ours, spec, EXTRA) == []
     (hit,) = ours["hits"]
     assert hit["match"] == "Oszilliation"
@@ -106,11 +106,11 @@ async def test_hits_snippets(client: httpx.AsyncClient, shared_specs: Path) -> N
     assert hit["after"].startswith(" zwischen Schriftlichkeit")
 
 
-async def test_hits_highlighting_selectors(client: httpx.AsyncClient, shared_specs: Path) -> None:
+async def test_hits_highlighting_selectors(client: httpx.AsyncClient, spec_examples: Path) -> None:
     """§3.4.3 is for line-level annotations; ours are word-level, so hits give the same
     prefix/exact/suffix as before/match/after (§3.4.2), which Mirador reads, and no `selectors`."""
     ours = await get(client, "/iiif/stanford/search/1?q=Oszill*")
-    spec = example(shared_specs, "search1-response-hits-highlighting-selectors.json")
+    spec = example(spec_examples, "search1-response-hits-highlighting-selectors.json")
     assert same_shape(ours, spec, EXTRA, optional=frozenset({"selectors"})) == []
     selector = spec["hits"][0]["selectors"][0]
     hit = ours["hits"][0]
@@ -119,9 +119,9 @@ async def test_hits_highlighting_selectors(client: httpx.AsyncClient, shared_spe
     }
 
 
-async def test_multi_annotation_hit(client: httpx.AsyncClient, shared_specs: Path) -> None:
+async def test_multi_annotation_hit(client: httpx.AsyncClient, spec_examples: Path) -> None:
     ours = await get(client, '/iiif/stanford/search/1?q="Frisch drückt die innere"')
-    spec = example(shared_specs, "search1-response-hits-multi-annotation.json")
+    spec = example(spec_examples, "search1-response-hits-multi-annotation.json")
     assert same_shape(ours, spec, EXTRA) == []
     (hit,) = ours["hits"]
     assert hit["match"] == "Frisch drückt die innere"
@@ -129,12 +129,12 @@ async def test_multi_annotation_hit(client: httpx.AsyncClient, shared_specs: Pat
     assert [r["resource"]["chars"] for r in ours["resources"]] == ["Frisch drückt", "die innere"]
 
 
-async def test_collection_wide_hits_name_their_manifest(client: httpx.AsyncClient, shared_specs: Path) -> None:
+async def test_collection_wide_hits_name_their_manifest(client: httpx.AsyncClient, spec_examples: Path) -> None:
     """§3.3.3 puts `within` in an `on` object, which UV and Mirador cannot read; ours sits on the
     annotation itself (P2.1 allows `within` on any resource) with the same content, and `on`
     stays a string."""
     ours = await get(client, "/iiif/search/1?q=verbunden")
-    spec = example(shared_specs, "search1-response-target-within-manifest.json")
+    spec = example(spec_examples, "search1-response-target-within-manifest.json")
     spec_annotation = spec["resources"][0]
     moved = {
         **without(spec_annotation, "on"),
@@ -151,9 +151,9 @@ async def test_collection_wide_hits_name_their_manifest(client: httpx.AsyncClien
         assert ON.match(annotation["on"])
 
 
-async def test_autocomplete_term_list(client: httpx.AsyncClient, shared_specs: Path) -> None:
+async def test_autocomplete_term_list(client: httpx.AsyncClient, spec_examples: Path) -> None:
     ours = await get(client, "/iiif/fish/autocomplete/1?q=inc&motivation=painting&user=x")
-    spec = example(shared_specs, "search1-autocomplete-termlist.json")
+    spec = example(spec_examples, "search1-autocomplete-termlist.json")
     assert same_shape(ours, spec, frozenset()) == []
     assert ours["ignored"] == ["user"]
     assert ours["@id"] == "http://testserver/iiif/fish/autocomplete/1?q=inc&motivation=painting"
@@ -163,10 +163,10 @@ async def test_autocomplete_term_list(client: httpx.AsyncClient, shared_specs: P
     )
 
 
-async def test_autocomplete_term_list_with_labels(client: httpx.AsyncClient, shared_specs: Path) -> None:
+async def test_autocomplete_term_list_with_labels(client: httpx.AsyncClient, spec_examples: Path) -> None:
     """Our terms are the words themselves, so they carry no `label` (§4.3 MAY)."""
     ours = await get(client, "/iiif/fish/autocomplete/1?q=inc")
-    spec = example(shared_specs, "search1-autocomplete-termlist-labels.json")
+    spec = example(spec_examples, "search1-autocomplete-termlist-labels.json")
     assert same_shape(ours, spec, frozenset({"@type"}), optional=frozenset({"label", "ignored"})) == []
 
 
@@ -181,9 +181,9 @@ async def test_autocomplete_urls_search_for_the_term(client: httpx.AsyncClient) 
 # -- a real provider's response ----------------------------------------------------------------------
 
 
-async def test_same_shape_as_wellcome(client: httpx.AsyncClient, shared_data: Path) -> None:
+async def test_same_shape_as_wellcome(client: httpx.AsyncClient, test_data: Path) -> None:
     """Wellcome's live 1.0 response (what UV is tested against), field for field."""
-    wellcome = json.loads((shared_data / "iiif/search/v1/wellcome_b29338062_q-darwin_response.json").read_text())
+    wellcome = json.loads((test_data / "iiif/search/v1/wellcome_b29338062_q-darwin_response.json").read_text())
     ours = await get(client, "/iiif/fish/search/1?q=roi")
     # Wellcome sends only the search context although it has hits; §3.4 asks for the array.
     assert ours["@context"] == CONTEXT_WITH_HITS

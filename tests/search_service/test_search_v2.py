@@ -26,8 +26,8 @@ EXTRA = frozenset(
 TARGET = re.compile(r"^(?P<canvas>[^#]+)#xywh=(\d+),(\d+),(\d+),(\d+)$")
 
 
-def example(shared_specs: Path, name: str) -> Any:
-    return json.loads((shared_specs / "examples" / name).read_text(encoding="utf-8"))
+def example(spec_examples: Path, name: str) -> Any:
+    return json.loads((spec_examples / name).read_text(encoding="utf-8"))
 
 
 async def get(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
@@ -40,17 +40,17 @@ async def get(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
 # -- the spec's examples -----------------------------------------------------------------------
 
 
-async def test_simple_list(client: httpx.AsyncClient, shared_specs: Path) -> None:
+async def test_simple_list(client: httpx.AsyncClient, spec_examples: Path) -> None:
     ours = await get(client, "/iiif/stanford/search/2?q=Subjekts&motivation=highlighting")
-    assert same_shape(ours, example(shared_specs, "search2-response-simple-list.json"), EXTRA) == []
+    assert same_shape(ours, example(spec_examples, "search2-response-simple-list.json"), EXTRA) == []
     assert ours["@context"] == SEARCH2_CONTEXT
     assert all(item["motivation"] == "highlighting" for item in ours["items"])
 
 
-async def test_paged_first_page(make_client: Callable[..., httpx.AsyncClient], shared_specs: Path) -> None:
+async def test_paged_first_page(make_client: Callable[..., httpx.AsyncClient], spec_examples: Path) -> None:
     async with make_client(page_size=10) as client:
         ours = await get(client, "/iiif/fish/search/2?q=de")
-    assert same_shape(ours, example(shared_specs, "search2-response-paged-first-page.json"), EXTRA) == []
+    assert same_shape(ours, example(spec_examples, "search2-response-paged-first-page.json"), EXTRA) == []
     part = ours["partOf"]
     assert part["id"] == "http://testserver/iiif/fish/search/2?q=de"
     assert part["type"] == "AnnotationCollection"
@@ -61,16 +61,16 @@ async def test_paged_first_page(make_client: Callable[..., httpx.AsyncClient], s
     assert ours["startIndex"] == 0 and "prev" not in ours
 
 
-async def test_ignored_parameters(client: httpx.AsyncClient, shared_specs: Path) -> None:
+async def test_ignored_parameters(client: httpx.AsyncClient, spec_examples: Path) -> None:
     ours = await get(client, "/iiif/fish/search/2?q=roi&user=https%3A%2F%2Fexample.com%2Fusers%2Fwigglesworth")
-    assert same_shape(ours, example(shared_specs, "search2-response-ignored-parameters.json"), EXTRA) == []
+    assert same_shape(ours, example(spec_examples, "search2-response-ignored-parameters.json"), EXTRA) == []
     assert ours["ignored"] == ["user"]
     assert "user" not in ours["id"]  # §4.2.4 MAY omit them from the id
 
 
-async def test_match_context(client: httpx.AsyncClient, shared_specs: Path) -> None:
+async def test_match_context(client: httpx.AsyncClient, spec_examples: Path) -> None:
     ours = await get(client, "/iiif/stanford/search/2?q=Oszilliation")
-    assert same_shape(ours, example(shared_specs, "search2-response-match-context.json"), EXTRA) == []
+    assert same_shape(ours, example(spec_examples, "search2-response-match-context.json"), EXTRA) == []
     (context,) = ours["annotations"][0]["items"]
     assert context["motivation"] == "contextualizing"
     selector = context["target"]["selector"][0]
@@ -80,25 +80,25 @@ async def test_match_context(client: httpx.AsyncClient, shared_specs: Path) -> N
     assert context["target"]["source"] == ours["items"][0]["id"]
 
 
-async def test_match_highlighting_shape(client: httpx.AsyncClient, shared_specs: Path) -> None:
+async def test_match_highlighting_shape(client: httpx.AsyncClient, spec_examples: Path) -> None:
     """§4.3.2's extra annotation has the same structure as ours; we say `contextualizing`
     because our annotations are single words (§4.3.1), not longer lines."""
     ours = await get(client, "/iiif/stanford/search/2?q=Oszilliation")
-    assert same_shape(ours, example(shared_specs, "search2-response-match-highlighting.json"), EXTRA) == []
+    assert same_shape(ours, example(spec_examples, "search2-response-match-highlighting.json"), EXTRA) == []
 
 
-async def test_multi_match_annotation(client: httpx.AsyncClient, shared_specs: Path) -> None:
+async def test_multi_match_annotation(client: httpx.AsyncClient, spec_examples: Path) -> None:
     ours = await get(client, "/iiif/stanford/search/2?q=Subjekt*")
-    assert same_shape(ours, example(shared_specs, "search2-response-multi-match-annotation.json"), EXTRA) == []
+    assert same_shape(ours, example(spec_examples, "search2-response-multi-match-annotation.json"), EXTRA) == []
     inner = ours["annotations"][0]
     # §4.3.3: the inner collection MUST differ from the top-level one.
     assert inner["partOf"]["id"] != ours["partOf"]["id"]
     assert inner["partOf"]["total"] == ours["partOf"]["total"] == len(inner["items"])
 
 
-async def test_multi_annotation_match(client: httpx.AsyncClient, shared_specs: Path) -> None:
+async def test_multi_annotation_match(client: httpx.AsyncClient, spec_examples: Path) -> None:
     ours = await get(client, '/iiif/stanford/search/2?q="Frisch drückt die innere"')
-    spec = example(shared_specs, "search2-response-multi-annotation-match.json")
+    spec = example(spec_examples, "search2-response-multi-annotation-match.json")
     # The example's own targets differ: the first has prefix+exact, the second exact+suffix.
     assert same_shape(ours, spec, EXTRA | {"suffix"}, optional=frozenset({"prefix", "suffix"})) == []
     assert [item["body"]["value"] for item in ours["items"]] == ["Frisch drückt", "die innere"]
@@ -110,9 +110,9 @@ async def test_multi_annotation_match(client: httpx.AsyncClient, shared_specs: P
     assert "prefix" in first["selector"][0] and "suffix" in second["selector"][0]
 
 
-async def test_containing_resource(client: httpx.AsyncClient, shared_specs: Path) -> None:
+async def test_containing_resource(client: httpx.AsyncClient, spec_examples: Path) -> None:
     ours = await get(client, "/iiif/search/2?q=inca*&motivation=highlighting")
-    spec = example(shared_specs, "search2-response-containing-resource-partOf.json")
+    spec = example(spec_examples, "search2-response-containing-resource-partOf.json")
     # A language map's keys are data: the language of a book's title is not known, so "none" (P3 §4.4).
     assert same_shape(ours, spec, EXTRA | {"none"}, optional=frozenset({"en"})) == []
     assert {item["id"].split("/")[4] for item in ours["items"]} == {"fish", "stanford"}
@@ -125,16 +125,16 @@ async def test_containing_resource(client: httpx.AsyncClient, shared_specs: Path
         assert TARGET.match(item["target"]["id"])
 
 
-async def test_autocomplete_simple(client: httpx.AsyncClient, shared_specs: Path) -> None:
+async def test_autocomplete_simple(client: httpx.AsyncClient, spec_examples: Path) -> None:
     ours = await get(client, "/iiif/fish/autocomplete/2?q=inc")
-    assert same_shape(ours, example(shared_specs, "search2-autocomplete-simple.json"), EXTRA) == []
+    assert same_shape(ours, example(spec_examples, "search2-autocomplete-simple.json"), EXTRA) == []
 
 
-async def test_autocomplete_extended(client: httpx.AsyncClient, shared_specs: Path) -> None:
+async def test_autocomplete_extended(client: httpx.AsyncClient, spec_examples: Path) -> None:
     """Terms carry `value`, `total` and the search `service` (§5.3); `language` and `label`
     (MAY) are not given: the words are as printed, in whatever language the page is."""
     ours = await get(client, "/iiif/fish/autocomplete/2?q=inc&user=x")
-    spec = example(shared_specs, "search2-autocomplete-extended.json")
+    spec = example(spec_examples, "search2-autocomplete-extended.json")
     assert same_shape(ours, spec, EXTRA, optional=frozenset({"language", "label"})) == []
     service_term = {k: v for k, v in spec["items"][1].items() if k not in ("type", "label")}
     for term in ours["items"]:

@@ -49,9 +49,9 @@ def write_bomb_png(path: Path, side: int = BOMB_SIDE) -> None:
 
 
 @pytest.fixture(scope="session")
-def validator_png(shared_data: Path) -> Path:
+def validator_png(test_data: Path) -> Path:
     """The Image API validator's test image."""
-    return shared_data / "image-api-validator" / f"{VALIDATOR_ID}.png"
+    return test_data / "image-api-validator" / f"{VALIDATOR_ID}.png"
 
 
 @pytest.fixture(scope="session")

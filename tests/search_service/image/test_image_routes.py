@@ -49,8 +49,8 @@ def image_size(body: bytes) -> tuple[int, int]:
         return image.size
 
 
-def load_example(shared_specs: Path, name: str) -> dict[str, Any]:
-    return dict(json.loads((shared_specs / "examples" / name).read_text()))
+def load_example(spec_examples: Path, name: str) -> dict[str, Any]:
+    return dict(json.loads((spec_examples / name).read_text()))
 
 
 # -- base URI and info.json ---------------------------------------------------------------
@@ -65,13 +65,13 @@ async def test_the_base_uri_redirects_to_info_json(image_client: httpx.AsyncClie
 
 
 async def test_info_v3_has_the_shape_of_the_spec_example(
-    image_client: httpx.AsyncClient, shared_specs: Path, shared_data: Path
+    image_client: httpx.AsyncClient, spec_examples: Path, test_data: Path
 ) -> None:
     response = await image_client.get(V3 + "/info.json")
     assert response.status_code == 200
     info = response.json()
-    complete = load_example(shared_specs, "image3-info-complete.json")
-    validator_example = json.loads((shared_data / "image-api-validator" / "example-info-3.0.json").read_text())
+    complete = load_example(spec_examples, "image3-info-complete.json")
+    validator_example = json.loads((test_data / "image-api-validator" / "example-info-3.0.json").read_text())
     # Every key we write is one of the spec's complete response (§5.9); the validator's
     # example keys are all there too.
     assert set(info) <= set(complete)
@@ -88,11 +88,11 @@ async def test_info_v3_has_the_shape_of_the_spec_example(
 
 
 async def test_info_v2_has_the_shape_of_the_spec_example(
-    image_client: httpx.AsyncClient, shared_specs: Path, shared_data: Path
+    image_client: httpx.AsyncClient, spec_examples: Path, test_data: Path
 ) -> None:
     info = (await image_client.get(V2 + "/info.json")).json()
-    complete = load_example(shared_specs, "image2-info-complete.json")
-    validator_example = json.loads((shared_data / "image-api-validator" / "example-info-2.0.json").read_text())
+    complete = load_example(spec_examples, "image2-info-complete.json")
+    validator_example = json.loads((test_data / "image-api-validator" / "example-info-2.0.json").read_text())
     assert set(info) <= set(complete)
     assert set(validator_example) <= set(info)
     assert info["@context"] == "http://iiif.io/api/image/2/context.json"
