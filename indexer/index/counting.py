@@ -234,8 +234,8 @@ def _countable_by_pairs(plan: Plan) -> bool:
     if any(len(slot) != 1 for unit in plan for slot in unit):
         return False
     terms = [term for unit in plan for slot in unit for term in slot]
-    if len(set(terms)) != len(terms):
-        return False
+    if len(terms) < 2 or len(set(terms)) != len(terms):
+        return False  # one word is counted from its occurrences
     if not ((len(plan) == 1 and len(plan[0]) == 2) or all(len(unit) == 1 for unit in plan)):
         return False
     # Every pair counted must be indexed (two common words); any other pair has a rare
