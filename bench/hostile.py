@@ -61,8 +61,8 @@ LETTERS = "abcdefghilmnoprstu"
 def costly_queries(count: int) -> list[str]:
     pairs = [a + b for a in LETTERS for b in "aeiou" if a != b]
     out = []
-    for i in range(count):
-        p, q = pairs[i % len(pairs)], pairs[(i * 7 + 3) % len(pairs)]
+    for i in range(count):  # every pair of pairs once: as many distinct queries as pairs squared
+        p, q = pairs[i % len(pairs)], pairs[(i // len(pairs)) % len(pairs)]
         out.append(f'"{p}* {p}*" "{q}* {q}*"')
     return out
 
