@@ -270,6 +270,9 @@ def test_q_opens_the_book_with_the_search_run(
     assert page.locator(SEARCH_INPUT).input_value() == "highwayman"
     assert search2_requests(requests_seen, book) == [{"q": ["highwayman"]}]
     check_thumbnails(page, thumbnails, 3)
+    # Nothing comes from anywhere else (no CDN): the bundle, the manifest, images, results.
+    elsewhere = [u for u in requests_seen if urlsplit(u).netloc != urlsplit(live_server).netloc]
+    assert all(u.startswith(("blob:", "data:")) for u in elsewhere), elsewhere
     # Each hit on the page Clover opens on (the first) is highlighted over its word.
     canvas_id = shown_canvas(page, live_server, book)
     first_page = on_canvas(data["items"], canvas_id)
