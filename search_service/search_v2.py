@@ -1,15 +1,28 @@
 """A HitPage or a list of Terms as IIIF Content Search 2.0 JSON (AnnotationPage, TermPage).
 
-Pure dict building; knows nothing of Search 1.0. Each line of a hit is one
-`highlighting` annotation in `items`, targeting `<canvas>#xywh=` in integer canvas
-units; each hit is one `contextualizing` annotation in `annotations` whose
-TextQuoteSelector gives the text around it (§4.3.1), with one target per line when the
-hit spans several (§4.3.4). There is one match annotation per hit, so the `total`
-of both collections is the number of hits.
+Pure dict building; knows nothing of Search 1.0. One hit model that every 2.0 reader
+gets the same hits from (#12; what each reader does is in docs/viewers.md and docs/api.md):
+
+- `items`: each line of a hit is one `highlighting` annotation targeting
+  `<canvas>#xywh=` in integer canvas units (Clover and Triiiceratops list these);
+- `annotations`: each hit is one `contextualizing` annotation whose TextQuoteSelector
+  gives the text around it (§4.3.1), with one target per line when the hit spans
+  several (§4.3.4), each naming its line's annotation in `source` (Tamerlane reads
+  these, resolving `source` against `items`); one per hit, so it counts hits;
+- paging: a result that fits on one page is the spec's simple list (§4.2.1: no
+  `partOf`); a paged one carries `partOf` as a one-element array, the same JSON-LD
+  statement as §4.2.2's object, because Clover's parser (`@iiif/parser`) calls
+  `partOf.map` and drops a response whose `partOf` is an object; `next`/`prev` as
+  the spec writes them.
+
+Every reader of these puts `body.value` and the selector text into its page as HTML
+(Clover and Triiiceratops without sanitising), and OCR text is untrusted, so both are
+HTML-escaped and the body says `text/html`, which is what the value then is.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,10 +44,11 @@ def annotation_page(
 ) -> dict[str, Any]:
     """One page of hits as a Search 2.0 AnnotationPage (§4.2, §4.3).
 
-    Always paged (§4.2.2): `partOf` embeds the AnnotationCollection with `total`
-    (hits), `first` and `last`; `next`/`prev` when those pages exist; `startIndex` is
-    the position of this page's first hit. With `manifests` (collection-wide search)
-    each target names its manifest in `partOf` (§4.2.3).
+    Paged (§4.2.2) when the result has more than one page or a later page is asked
+    for: `partOf` embeds the AnnotationCollection with `total` (hits), `first` and
+    `last`; `next`/`prev` when those pages exist; `startIndex` is the position of this
+    page's first hit. Otherwise the simple list of §4.2.1. With `manifests`
+    (collection-wide search) each target names its manifest in `partOf` (§4.2.3).
     """
     body: dict[str, Any] = {
         "@context": SEARCH2_CONTEXT,
@@ -43,18 +57,22 @@ def annotation_page(
     }
     if ignored:
         body["ignored"] = list(ignored)  # §4.2.4: MUST list parameters received but not implemented
-    body["partOf"] = {
-        "id": links.collection,
-        "type": "AnnotationCollection",
-        "total": page.total,
-        "first": _page_ref(links.page(0)),
-        "last": _page_ref(links.page(page.last)),
-    }
-    if page.next is not None:
-        body["next"] = _page_ref(links.page(page.next))
-    if page.prev is not None:
-        body["prev"] = _page_ref(links.page(page.prev))
-    body["startIndex"] = page.start
+    if is_paged(page):
+        # A one-element array: `partOf` is a set in JSON-LD, and Clover 3.x drops an object (see above).
+        body["partOf"] = [
+            {
+                "id": links.collection,
+                "type": "AnnotationCollection",
+                "total": page.total,
+                "first": _page_ref(links.page(0)),
+                "last": _page_ref(links.page(page.last)),
+            }
+        ]
+        if page.next is not None:
+            body["next"] = _page_ref(links.page(page.next))
+        if page.prev is not None:
+            body["prev"] = _page_ref(links.page(page.prev))
+        body["startIndex"] = page.start
     items: list[dict[str, Any]] = []
     context: list[dict[str, Any]] = []
     listed: set[str] = set()
@@ -73,24 +91,26 @@ def annotation_page(
                     "id": anno_id,
                     "type": "Annotation",
                     "motivation": "highlighting",
-                    "body": {"type": "TextualBody", "value": match.text, "format": "text/plain"},
+                    "body": {"type": "TextualBody", "value": _escape(match.text), "format": "text/html"},
                     "target": fragment if ref is None else {"id": fragment, "partOf": _manifest(ref)},
                 }
             )
         context.append(_context_annotation(base, hit, ids))
     body["items"] = items
     if context:
-        # §4.3.3: the page of match annotations MAY embed its own collection, which MUST differ
-        # from the top-level one; hash URIs keep both resolvable to this very document.
-        body["annotations"] = [
-            {
-                "id": f"{links.page(page.number)}#matches",
-                "type": "AnnotationPage",
-                "partOf": {"id": f"{links.collection}#matches", "type": "AnnotationCollection", "total": page.total},
-                "items": context,
-            }
-        ]
+        # §4.3: the match annotations in a page of their own; its id is a hash URI of this page.
+        body["annotations"] = [{"id": f"{links.page(page.number)}#matches", "type": "AnnotationPage", "items": context}]
     return body
+
+
+def is_paged(page: HitPage) -> bool:
+    """Whether this response is one page of several (§4.2.2), not the simple list of §4.2.1."""
+    return page.last > 0 or page.number > 0
+
+
+def _escape(text: str) -> str:
+    # OCR text is untrusted and every 2.0 reader inserts it as HTML (module docstring).
+    return html.escape(text, quote=False)
 
 
 def _manifest(ref: ManifestRef) -> dict[str, Any]:
@@ -105,10 +125,10 @@ def _context_annotation(base: str, hit: Hit, ids: Sequence[str]) -> dict[str, An
     for i, (anno_id, match) in enumerate(zip(ids, hit.matches, strict=True)):
         selector: dict[str, Any] = {"type": "TextQuoteSelector"}
         if i == 0 and hit.before:
-            selector["prefix"] = hit.before
-        selector["exact"] = match.text
+            selector["prefix"] = _escape(hit.before)
+        selector["exact"] = _escape(match.text)
         if i == last and hit.after:
-            selector["suffix"] = hit.after
+            selector["suffix"] = _escape(hit.after)
         targets.append({"type": "SpecificResource", "source": anno_id, "selector": [selector]})
     return {
         "id": match_id(base, hit.book_id, hit.canvas_index, hit.first_token, hit.last_token),

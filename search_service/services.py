@@ -2,9 +2,10 @@
 
 Every URL the search API hands out is built here: the service URLs declared in
 manifests (never with a query string: viewers append `?q=`), result page URLs,
-annotation ids. `with_search_services` puts our Search 1.0 and 2.0 services first in
+annotation ids. `with_search_services` puts our Search 2.0 and 1.0 services first in
 a manifest's `service` list and drops any search service it already declared, since
-Mirador and UV take the first service whose `profile` matches.
+Mirador and UV take the first service whose `profile` matches and Clover the first
+whose type is a search service.
 """
 
 from __future__ import annotations
@@ -112,37 +113,45 @@ class ManifestRef:
 
 
 def search_services_v2(base: str, book_id: str) -> list[dict[str, Any]]:
-    """The service blocks for a Presentation 2.1 manifest: Search 1.0 first, then 2.0.
+    """The service blocks for a Presentation 2.1 manifest: Search 2.0 first, then 1.0.
 
     Search 1.0 §3.1 / §4.1: `@context`, `@id` and `profile`, the autocomplete service
     nested in it. The 2.0 block carries its own `@context` so that `id`/`type` mean
-    what they do in Search 2.0 §3 inside a 2.1 document.
+    what they do in Search 2.0 §3 inside a 2.1 document. 2.0 comes first because Clover
+    takes the first service typed `SearchService1` or `SearchService2` (#12); Mirador
+    and UV find the 1.0 block by its `profile`, wherever it is.
     """
-    return [
-        {
-            "@context": SEARCH1_CONTEXT,
-            "@id": search_url(base, book_id, 1),
-            "profile": SEARCH1_PROFILE,
-            "label": "Search within this book",
-            "service": {"@id": autocomplete_url(base, book_id, 1), "profile": AUTOCOMPLETE1_PROFILE},
-        },
-        {
-            "@context": SEARCH2_CONTEXT,
-            "id": search_url(base, book_id, 2),
-            "type": "SearchService2",
-            "service": [{"id": autocomplete_url(base, book_id, 2), "type": "AutoCompleteService2"}],
-        },
-    ]
+    return [_search2_block(base, book_id, with_context=True), _search1_block_v2(base, book_id)]
+
+
+def _search2_block(base: str, book_id: str, *, with_context: bool) -> dict[str, Any]:
+    block: dict[str, Any] = {"@context": SEARCH2_CONTEXT} if with_context else {}
+    block["id"] = search_url(base, book_id, 2)
+    block["type"] = "SearchService2"
+    block["service"] = [{"id": autocomplete_url(base, book_id, 2), "type": "AutoCompleteService2"}]
+    return block
+
+
+def _search1_block_v2(base: str, book_id: str) -> dict[str, Any]:
+    return {
+        "@context": SEARCH1_CONTEXT,
+        "@id": search_url(base, book_id, 1),
+        "profile": SEARCH1_PROFILE,
+        "label": "Search within this book",
+        "service": {"@id": autocomplete_url(base, book_id, 1), "profile": AUTOCOMPLETE1_PROFILE},
+    }
 
 
 def search_services_v3(base: str, book_id: str) -> list[dict[str, Any]]:
-    """The service blocks for a Presentation 3.0 manifest: SearchService1 first, then SearchService2.
+    """The service blocks for a Presentation 3.0 manifest: SearchService2 first, then SearchService1.
 
     P3 §3.3.1: services of older specifications keep `@id`/`@type` (a block with both
     `id` and `@id` fails the P3 schema's oneOf) and carry no `@context` of their own;
-    `service` is an array also when nested. Viewers find the 1.0 block by `profile`.
+    `service` is an array also when nested. Viewers find the 1.0 block by `profile`;
+    Clover takes the first search service by type, so 2.0 comes first (#12).
     """
     return [
+        _search2_block(base, book_id, with_context=False),
         {
             "@id": search_url(base, book_id, 1),
             "@type": "SearchService1",
@@ -154,11 +163,6 @@ def search_services_v3(base: str, book_id: str) -> list[dict[str, Any]]:
                     "profile": AUTOCOMPLETE1_PROFILE,
                 }
             ],
-        },
-        {
-            "id": search_url(base, book_id, 2),
-            "type": "SearchService2",
-            "service": [{"id": autocomplete_url(base, book_id, 2), "type": "AutoCompleteService2"}],
         },
     ]
 
@@ -185,9 +189,10 @@ def with_search_services(manifest: dict[str, Any], version: int, base: str, book
       that declares our search; canvases keep their ids, which search results target;
     - any search or autocomplete service it declared (Wellcome's, Stanford's search/0)
       is dropped: manifesto's `getService(profile)` takes the first match, so an older
-      service left in place would win or confuse; ours come first in `service`.
+      service left in place would win or confuse; ours come first in `service`, 2.0 before
+      1.0 (Clover takes the first search service by type, Mirador and UV the 1.0 profile).
 
-    >>> with_search_services({"id": "x", "type": "Manifest"}, 3, "http://h", "b")["service"][1]["type"]
+    >>> with_search_services({"id": "x", "type": "Manifest"}, 3, "http://h", "b")["service"][0]["type"]
     'SearchService2'
     """
     served = dict(manifest)

@@ -138,13 +138,7 @@ def output_size(size: Size, w: int, h: int, limits: Limits, version: ApiVersion)
         assert size.percent is not None
         out_w, out_h = _round(w * size.percent / 100), _round(h * size.percent / 100)
     else:
-        assert size.width is not None and size.height is not None
-        scale = min(size.width / w, size.height / h)
-        if scale > 1 and version == "2.1":
-            # 2.1 §4.2 `!w,h` asks for the best fit within w,h; without `sizeAboveFull`
-            # the best this server offers is the region's own size.
-            scale = 1.0
-        out_w, out_h = min(size.width, _round(w * scale)), min(size.height, _round(h * scale))
+        out_w, out_h = _confined(size, w, h, limits)
     if out_w < 1 or out_h < 1:
         # 3.0 §4.2: "the pixel dimensions of the scaled region MUST NOT be less than 1 pixel".
         raise ImageRequestError(f"size: the result would be {out_w}x{out_h} pixels", "size")
@@ -157,6 +151,26 @@ def output_size(size: Size, w: int, h: int, limits: Limits, version: ApiVersion)
             f"maxHeight {limits.max_height}, maxArea {limits.max_area}); see info.json",
             "size",
         )
+    return out_w, out_h
+
+
+def _confined(size: Size, w: int, h: int, limits: Limits) -> tuple[int, int]:
+    """The output size of `!w,h` (and `^!w,h`) for a w x h region.
+
+    3.0 §4.2: `!w,h` "MUST be as large as possible but not larger than the extracted
+    region, w or h, or server-imposed limits", so a region smaller than w,h comes back
+    at its own size, never as an error (Clover asks `!100,60` of a 40x25 word, #12);
+    2.1 §4.2's best fit is the same without `sizeAboveFull`. `^!w,h` may scale up to
+    w,h, which is left for the caller to refuse (501).
+    """
+    assert size.width is not None and size.height is not None
+    scale = min(size.width / w, size.height / h)
+    if scale >= 1 and not size.upscale:
+        out_w, out_h = w, h
+    else:
+        out_w, out_h = min(size.width, _round(w * scale)), min(size.height, _round(h * scale))
+    if out_w > limits.max_width or out_h > limits.max_height or out_w * out_h > limits.max_area:
+        return max_size(out_w, out_h, limits)
     return out_w, out_h
 
 

@@ -84,7 +84,7 @@ def home(request: Request, snapshot: SnapshotDep, base: BaseUrlDep) -> Response:
     parts = [
         '<nav class="bar"><a class="home" href="/">iiif-search</a></nav><main class="page">',
         "<h1>IIIF Content Search</h1>",
-        '<p class="lead">Search inside these books in Mirador or the Universal Viewer: '
+        '<p class="lead">Search inside these books in Mirador, the Universal Viewer or Clover: '
         "type a word, and every hit is listed and highlighted on the page.</p>",
     ]
     if missing:

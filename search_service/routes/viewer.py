@@ -1,9 +1,10 @@
-"""Mirador 4, Mirador 3 and Universal Viewer pages, and the viewer files they load.
+"""Mirador 4, Mirador 3, Universal Viewer and Clover pages, and the viewer files they load.
 
-`/viewer/{mirador,mirador3,uv}?manifest=URL&q=TERMS` opens any IIIF manifest (ours or
-anyone's: the viewer finds the search service in the manifest) with `q` already
+`/viewer/{mirador,mirador3,uv,clover}?manifest=URL&q=TERMS` opens any IIIF manifest (ours
+or anyone's: the viewer finds the search service in the manifest) with `q` already
 searched. The viewers themselves come from npm (`scripts/install-viewers` puts them in
-`viewers/node_modules/`) and are served from there under versioned URLs
+`viewers/node_modules/`, and bundles Clover's React build into `viewers/clover/build/`)
+and are served from there under versioned URLs
 (`/viewer/static/{viewer}/{version}/...`) with long caching; our own page scripts and
 CSS come from `search_service/static/`. Every user value that reaches a page goes
 through `html.escape` (HTML) or `script_json` (inside `<script>`).
@@ -40,6 +41,11 @@ INSTALL_HINT = "scripts/install-viewers"
 # Viewer files never change under a versioned URL, and our own assets carry a content hash.
 IMMUTABLE = "public, max-age=31536000, immutable"
 MAX_MANIFEST_URL = 2000
+# Viewer pages run scripts from this server only: markup that a manifest or a search service
+# from anywhere gets into the page (Clover inserts hit text with innerHTML, #12) cannot run
+# inline handlers or scripts. Styles, images and fetches are left open: the viewers inject
+# styles and load manifests, images and search results from any host.
+VIEWER_CSP = "script-src 'self'; object-src 'none'; base-uri 'self'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +82,9 @@ VIEWERS: dict[str, Viewer] = {
         Viewer("mirador3", "Mirador 3", "mirador3/node_modules/mirador", ("mirador.min.js",), (), "mirador-page.js"),
         # UV loads its chunks lazily from beside umd/UV.js, so the whole umd/ folder is served.
         Viewer("uv", "Universal Viewer", "node_modules/universalviewer", ("umd/UV.js",), ("uv.css",), "uv-page.js"),
+        # Clover's React build bundled with React 18 by scripts/install-viewers (esbuild); its
+        # package.json there gives Clover's version plus a hash of the bundle (#12).
+        Viewer("clover", "Clover", "clover/build", ("clover.js",), (), "clover-page.js"),
     )
 }
 
@@ -260,7 +269,9 @@ def _viewer_page(request: Request, key: str, manifest: str | None, q: str | None
         config=script_json(config),
         scripts=scripts + f'<script src="{esc(asset_url(viewer.page_script))}"></script>',
     )
-    return render_page(f"{viewer.title} · {manifest_url}", body, body_class=f"viewer viewer-{key}", head=styles)
+    page = render_page(f"{viewer.title} · {manifest_url}", body, body_class=f"viewer viewer-{key}", head=styles)
+    page.headers["Content-Security-Policy"] = VIEWER_CSP
+    return page
 
 
 @router.get("/viewer/mirador", response_class=HTMLResponse, summary="Mirador 4 on a manifest")
@@ -285,6 +296,14 @@ def uv(
 ) -> Response:
     """Universal Viewer 4.4 with the manifest open and, with `q`, the search run (its `highlight`)."""
     return _viewer_page(request, "uv", manifest, q, base, settings.max_query_length)
+
+
+@router.get("/viewer/clover", response_class=HTMLResponse, summary="Clover IIIF on a manifest")
+def clover(
+    request: Request, settings: SettingsDep, base: BaseUrlDep, manifest: str | None = None, q: str | None = None
+) -> Response:
+    """Clover IIIF 3.3.8 with the manifest open and, with `q`, its Search 2.0 run and the Search tab shown."""
+    return _viewer_page(request, "clover", manifest, q, base, settings.max_query_length)
 
 
 def _safe_file(root: Path, relative: str) -> Path | None:

@@ -1,4 +1,4 @@
-"""Mirador 4, Mirador 3 and UV in headless Chromium against the real server.
+"""Mirador 4, Mirador 3, UV and Clover in headless Chromium against the real server.
 
 Session fixtures, built once:
 
@@ -6,8 +6,9 @@ Session fixtures, built once:
   `index-manifest` CLI: as a folder of scans (book `harper`, Presentation 3.0, OCR'd by
   Tesseract, images from the Image API 3.0 endpoint) and as a Presentation 2.1 manifest
   written here (book `harper-v2`, hOCR linked in `seeAlso`, images from the Image
-  API 2.1 endpoint via `--image-root`), and once more with canvases smaller than the
-  images (`harper-scaled`);
+  API 2.1 endpoint via `--image-root`), once more with canvases smaller than the
+  images (`harper-scaled`), and once with two words of its hOCR turned into markup, as a
+  hostile remote hOCR could hold (`harper-xss`, first page only, #12);
 - `live_server`: `iiif-search serve` on a free port of 127.0.0.1, as a subprocess polled
   until it answers, with IIIF_SEARCH_PAGE_SIZE=5 so a common word runs over several pages;
 - `browser` (per module): Debian's Chromium driven by Playwright (never a downloaded browser).
@@ -63,6 +64,29 @@ class Sample:
     book_v3: str = "harper"
     book_v2: str = "harper-v2"
     book_scaled: str = "harper-scaled"
+    book_xss: str = "harper-xss"
+
+
+#: The words of harper-xss's hOCR that become markup (hOCR escapes them; the parser reads them back).
+HOSTILE_WORDS = {"highwayman": "<img src=x onerror=alert(1)>", "Bailey,": "</script><b>bold</b>"}
+
+
+@pytest.fixture(scope="session")
+def hostile_words() -> dict[str, str]:
+    """Word of the page -> the markup harper-xss holds in its place."""
+    return dict(HOSTILE_WORDS)
+
+
+def _hostile_hocr(hocr: Path, out: Path) -> Path:
+    """A copy of a Tesseract hOCR file whose HOSTILE_WORDS read as HTML markup once parsed."""
+    text = hocr.read_text(encoding="utf-8")
+    for word, markup in HOSTILE_WORDS.items():
+        escaped = markup.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        if f">{word}<" not in text:
+            pytest.fail(f"{word!r} is not a word of {hocr}; Tesseract read the page differently")
+        text = text.replace(f">{word}<", f">{escaped}<", 1)
+    out.write_text(text, encoding="utf-8")
+    return out
 
 
 def _free_port() -> int:
@@ -197,9 +221,14 @@ def sample(tmp_path_factory: pytest.TempPathFactory, base_url: str) -> Sample:
         folder_job = pool.submit(_run, [index, str(pages_dir), "--id", "harper", "--data-dir", str(data_dir), "-q"])
         hocr = list(pool.map(ocr, pages))
         folder_job.result()
-    for book, canvas_width in (("harper-v2", None), ("harper-scaled", SCALED_CANVAS_WIDTH)):
+    hostile = [_hostile_hocr(hocr[0], hocr_dir / "hostile.hocr")]
+    for book, book_pages, book_hocr, canvas_width in (
+        ("harper-v2", pages, hocr, None),
+        ("harper-scaled", pages, hocr, SCALED_CANVAS_WIDTH),
+        ("harper-xss", pages[:1], hostile, None),
+    ):
         manifest = root / f"{book}.json"
-        manifest.write_text(json.dumps(_v2_manifest(base_url, book, pages, hocr, canvas_width), indent=1))
+        manifest.write_text(json.dumps(_v2_manifest(base_url, book, book_pages, book_hocr, canvas_width), indent=1))
         _run([index, str(manifest), "--id", book, "--data-dir", str(data_dir), "--ocr", "existing", "-q"])
     return Sample(data_dir=data_dir, image_root=pages_dir)
 
@@ -265,6 +294,7 @@ def viewers_installed() -> None:
             "viewers/node_modules/mirador/dist/mirador.min.js",
             "viewers/mirador3/node_modules/mirador/dist/mirador.min.js",
             "viewers/node_modules/universalviewer/dist/umd/UV.js",
+            "viewers/clover/build/dist/clover.js",
         )
         if not (REPO / p).is_file()
     ]
@@ -331,6 +361,13 @@ def page(browser: Any, live_server: str, artifacts_dir: Path, request: pytest.Fi
     console: list[str] = []
     page.on("console", lambda message: console.append(f"[{message.type}] {message.text}"))
     page.on("pageerror", lambda error: console.append(f"[pageerror] {error}"))
+
+    def on_dialog(dialog: Any) -> None:
+        # An alert() is what an injected script would show: recorded, then closed.
+        console.append(f"[dialog] {dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     page.console_log = console  # read by tests that assert no JavaScript errors
     try:
         yield page

@@ -1,8 +1,9 @@
 """Mirador 4, Mirador 3 and UV 4.4 searching our books in Chromium, as a reader does.
 
 Each viewer gets the same checks through a small driver that knows its DOM: the search
-box appears, a query typed into it reaches our Search 1.0 service, the hits are listed
-with the matched word, the highlight is drawn over that word on the page image,
+box appears, a query typed into it reaches our Search 1.0 service (listed after the 2.0
+one, which these viewers must pass over; Clover's tests are in test_clover.py), the hits
+are listed with the matched word, the highlight is drawn over that word on the page image,
 autocomplete offers terms, a query without hits shows the viewer's own message, more
 hits than one response page (IIIF_SEARCH_PAGE_SIZE=5) are reached, and `?q=` opens
 the book with the search already run.
@@ -373,6 +374,11 @@ def assert_highlighted(
 def test_typed_search_lists_and_highlights_hits(
     page: Any, live_server: str, requests_seen: list[str], viewer: str, book: str, tmp_path: Path
 ) -> None:
+    # Our manifests list the Search 2.0 service first (for Clover, #12): these viewers must find
+    # the 1.0 service by its profile, not by its place.
+    services = httpx.get(f"{live_server}/iiif/{book}/manifest", timeout=30).json()["service"]
+    assert services[0]["type"] == "SearchService2"
+    assert services[1]["profile"] == "http://iiif.io/api/search/1/search"
     driver = make_driver(viewer, page, live_server)
     driver.open(f"{live_server}/iiif/{book}/manifest")
     driver.search_box().wait_for(timeout=WAIT_MS)

@@ -262,3 +262,16 @@ def same_shape(
     if kinds.get(type(ours)) != kinds.get(type(example)):
         return [f"{path}: expected {kinds.get(type(example))}, got {type(ours).__name__}"]
     return problems
+
+
+def total_v2(body: dict[str, Any]) -> int:
+    """The hit count of a Search 2.0 response: `partOf[0].total` when paged, else its match annotations.
+
+    A result that fits on one page is the spec's simple list without `partOf` (§4.2.1);
+    it holds one `contextualizing` annotation per hit (docs/api.md).
+    """
+    if "partOf" in body:
+        (collection,) = body["partOf"]
+        total: int = collection["total"]
+        return total
+    return len(body["annotations"][0]["items"]) if "annotations" in body else 0

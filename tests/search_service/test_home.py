@@ -25,6 +25,7 @@ def fake_viewers(root: Path) -> Path:
         ("node_modules/mirador", "4.0.0", ["mirador.min.js"]),
         ("mirador3/node_modules/mirador", "3.4.3", ["mirador.min.js"]),
         ("node_modules/universalviewer", "4.4.0", ["uv.css", "umd/UV.js"]),
+        ("clover/build", "3.3.8-0123456789ab", ["clover.js"]),
     ):
         for name in files:
             (root / package / "dist" / name).parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +87,7 @@ async def test_links_the_manifest_and_each_viewer(two_books: httpx.Response) -> 
     manifest = f"{BASE}/iiif/harper_1908/manifest"
     hrefs = [html.unescape(h) for h in re.findall(r'href="([^"]+)"', two_books.text)]
     assert manifest in hrefs
-    for key in ("mirador", "mirador3", "uv"):
+    for key in ("mirador", "mirador3", "uv", "clover"):
         assert f"/viewer/{key}?manifest=http%3A%2F%2Ftestserver%2Fiiif%2Fharper_1908%2Fmanifest" in hrefs
 
 
@@ -95,7 +96,12 @@ async def test_a_search_box_per_book_opens_a_viewer_with_q(two_books: httpx.Resp
     assert len(forms) == 2
     assert f'name="manifest" value="{BASE}/iiif/harper_1908/manifest"' in forms[0]
     assert 'name="q"' in forms[0]
-    assert re.findall(r'formaction="([^"]+)"', forms[0]) == ["/viewer/mirador", "/viewer/mirador3", "/viewer/uv"]
+    assert re.findall(r'formaction="([^"]+)"', forms[0]) == [
+        "/viewer/mirador",
+        "/viewer/mirador3",
+        "/viewer/uv",
+        "/viewer/clover",
+    ]
 
 
 async def test_book_ids_and_labels_are_escaped(two_books: httpx.Response) -> None:
@@ -125,5 +131,5 @@ async def test_says_when_the_viewers_are_not_installed(tmp_path: Path, viewers: 
     assert "not installed" not in response.text
     response = await get_home(tmp_path / "data", tmp_path / "nothing")
     assert response.status_code == 200
-    assert "Mirador 4, Mirador 3, Universal Viewer not installed" in response.text
+    assert "Mirador 4, Mirador 3, Universal Viewer, Clover not installed" in response.text
     assert "scripts/install-viewers" in response.text

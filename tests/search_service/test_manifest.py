@@ -11,7 +11,7 @@ import jsonschema
 
 from indexer.model import BASE_URL_MARKER
 from search_service.services import is_search_service, with_search_services
-from tests.search_service.conftest import Corpus, same_shape
+from tests.search_service.conftest import Corpus, same_shape, total_v2
 
 SEARCH1 = "http://iiif.io/api/search/1/search"
 AUTOCOMPLETE1 = "http://iiif.io/api/search/1/autocomplete"
@@ -28,6 +28,17 @@ async def get(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
     return body
 
 
+SEARCH_TYPES = ("SearchService1", "SearchService2")
+
+
+def first_search_by_type(services: list[Any]) -> dict[str, Any] | None:
+    """What Clover 3.3.8 takes (`Viewer.tsx`): the first service typed SearchService1 or SearchService2."""
+    for service in services:
+        if isinstance(service, dict) and service.get("type", service.get("@type")) in SEARCH_TYPES:
+            return service
+    return None
+
+
 def first_with_profile(services: Any, profile: str) -> dict[str, Any] | None:
     """What manifesto's getService(profile) returns: the first service whose profile matches."""
     for service in services if isinstance(services, list) else [services]:
@@ -42,7 +53,7 @@ async def test_v3_manifest_declares_our_services_first(client: httpx.AsyncClient
     assert served["type"] == "Manifest" and served["@context"] == source["@context"]
     assert served["id"] == "http://testserver/iiif/fish/manifest"
     assert [c["id"] for c in served["items"]] == [c["id"] for c in source["items"]]
-    search1, search2 = served["service"][:2]
+    search2, search1 = served["service"][:2]
     assert search1 == {
         "@id": "http://testserver/iiif/fish/search/1",
         "@type": "SearchService1",
@@ -64,6 +75,8 @@ async def test_v3_manifest_declares_our_services_first(client: httpx.AsyncClient
     assert "wellcomecollection" not in json.dumps(served["service"])
     assert first_with_profile(served["service"], SEARCH1) is search1
     assert first_with_profile(search1["service"], AUTOCOMPLETE1) == search1["service"][0]
+    # Clover takes the first service typed SearchService1 or SearchService2 (#12).
+    assert first_search_by_type(served["service"]) is search2
     # Shared definitions in `services` that are not search stay.
     assert served["services"] == source["services"]
 
@@ -80,10 +93,10 @@ async def test_v3_manifest_with_services_validates(client: httpx.AsyncClient, te
 async def test_v3_services_match_the_spec_declarations(client: httpx.AsyncClient, spec_examples: Path) -> None:
     served = await get(client, "/iiif/fish/manifest")
     spec2 = example(spec_examples, "search2-service-declaration-with-autocomplete.json")["service"][0]
-    assert same_shape(served["service"][1], spec2, frozenset()) == []
+    assert same_shape(served["service"][0], spec2, frozenset()) == []
     assert (
         same_shape(
-            served["service"][1],
+            served["service"][0],
             example(spec_examples, "search2-service-declaration.json")["service"][0],
             frozenset({"service"}),
         )
@@ -93,7 +106,7 @@ async def test_v3_services_match_the_spec_declarations(client: httpx.AsyncClient
     spec1 = example(spec_examples, "search1-service-declaration-with-autocomplete.json")["service"]
     spec1 = {k: v for k, v in spec1.items() if k != "@context"}
     spec1["service"] = [spec1["service"]]
-    assert same_shape(served["service"][0], spec1, frozenset({"@type"})) == []
+    assert same_shape(served["service"][1], spec1, frozenset({"@type"})) == []
 
 
 async def test_v2_manifest_stays_v2(client: httpx.AsyncClient, corpus: Corpus, spec_examples: Path) -> None:
@@ -103,7 +116,7 @@ async def test_v2_manifest_stays_v2(client: httpx.AsyncClient, corpus: Corpus, s
     assert served["@type"] == "sc:Manifest"
     assert served["@id"] == "http://testserver/iiif/stanford/manifest"
     assert "items" not in served and served["sequences"] == source["sequences"]
-    search1, search2 = served["service"][:2]
+    search2, search1 = served["service"][:2]
     spec1 = example(spec_examples, "search1-service-declaration-with-autocomplete.json")["service"]
     assert same_shape(search1, spec1, frozenset({"label"})) == []
     assert search1["@context"] == "http://iiif.io/api/search/1/context.json"
@@ -115,6 +128,7 @@ async def test_v2_manifest_stays_v2(client: httpx.AsyncClient, corpus: Corpus, s
     assert "contentsearch.stanford.edu" not in json.dumps(served)
     assert first_with_profile(served["service"], SEARCH1) is search1
     assert first_with_profile(served["service"], "http://iiif.io/api/search/0/search") is None
+    assert first_search_by_type(served["service"]) is search2
 
 
 async def test_service_urls_carry_no_query_string(client: httpx.AsyncClient) -> None:
@@ -126,11 +140,11 @@ async def test_service_urls_carry_no_query_string(client: httpx.AsyncClient) -> 
 
 async def test_services_answer(client: httpx.AsyncClient) -> None:
     served = await get(client, "/iiif/stanford/manifest")
-    search1, search2 = served["service"][:2]
+    search2, search1 = served["service"][:2]
     # Viewers build `{service @id/id}?q=<terms>` (client notes).
     assert (await client.get(search1["@id"] + "?q=verbunden")).json()["within"]["total"] == 1
     assert (await client.get(search1["service"]["@id"] + "?q=verb")).json()["terms"]
-    assert (await client.get(search2["id"] + "?q=verbunden")).json()["partOf"]["total"] == 1
+    assert total_v2((await client.get(search2["id"] + "?q=verbunden")).json()) == 1
     assert (await client.get(search2["service"][0]["id"] + "?q=verb")).json()["items"]
 
 
@@ -143,7 +157,7 @@ async def test_folder_manifest_urls_are_public(client: httpx.AsyncClient, make_c
     async with make_client(public_url="https://books.example.org/") as other:
         served = await get(other, "/iiif/folder/manifest")
     assert served["items"][0]["id"] == "https://books.example.org/iiif/folder/canvas/p1"
-    assert served["service"][0]["@id"] == "https://books.example.org/iiif/folder/search/1"
+    assert served["service"][1]["@id"] == "https://books.example.org/iiif/folder/search/1"
 
 
 async def test_unknown_book_is_404_json(client: httpx.AsyncClient) -> None:
@@ -179,4 +193,4 @@ def test_single_service_object_is_kept_beside_ours() -> None:
     image = {"@context": "http://example.org/other", "@id": "https://x/other", "profile": "https://x/p"}
     served = with_search_services({"@id": "m", "service": image}, 2, "https://h", "b")
     assert served["service"][2:] == [image]
-    assert with_search_services({"id": "m"}, 3, "https://h", "b")["service"][0]["@type"] == "SearchService1"
+    assert with_search_services({"id": "m"}, 3, "https://h", "b")["service"][1]["@type"] == "SearchService1"

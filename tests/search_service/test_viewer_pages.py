@@ -25,6 +25,7 @@ from tests.conftest import TEST_HOSTS
 REPO = Path(__file__).resolve().parents[2]
 BASE = "http://testserver"
 MANIFEST = "https://example.org/iiif/book1/manifest"
+CLOVER_BUILD = "3.3.8-0123456789ab"  # Clover's version and the bundle's hash (scripts/install-viewers)
 
 
 def fake_viewers(root: Path) -> Path:
@@ -38,6 +39,7 @@ def fake_viewers(root: Path) -> Path:
         "node_modules/universalviewer/dist/.hidden": "secret",
         "node_modules/universalviewer/secret.txt": "outside dist",
         "mirador3/node_modules/mirador/dist/mirador.min.js": "/* mirador 3 */",
+        "clover/build/dist/clover.js": "/* clover bundle */",
     }
     for name, text in files.items():
         path = root / name
@@ -47,6 +49,7 @@ def fake_viewers(root: Path) -> Path:
         ("node_modules/mirador", "4.0.0"),
         ("node_modules/universalviewer", "4.4.0"),
         ("mirador3/node_modules/mirador", "3.4.3"),
+        ("clover/build", CLOVER_BUILD),
     ):
         (root / package / "package.json").write_text(
             json.dumps({"name": package.rsplit("/", 1)[-1], "version": version})
@@ -89,6 +92,7 @@ def script_srcs(text: str) -> list[str]:
         ("mirador", ["/viewer/static/mirador/4.0.0/mirador.min.js"]),
         ("mirador3", ["/viewer/static/mirador3/3.4.3/mirador.min.js"]),
         ("uv", ["/viewer/static/uv/4.4.0/umd/UV.js"]),
+        ("clover", [f"/viewer/static/clover/{CLOVER_BUILD}/clover.js"]),
     ],
 )
 async def test_viewer_page_loads_the_viewer_with_manifest_and_query(
@@ -100,7 +104,7 @@ async def test_viewer_page_loads_the_viewer_with_manifest_and_query(
     assert page_config(response.text) == {"viewer": key, "manifest": MANIFEST, "q": "highwayman"}
     srcs = script_srcs(response.text)
     assert srcs[:-1] == files
-    assert re.fullmatch(r"/viewer/assets/(mirador|uv)-page\.js\?v=[0-9a-f]+", srcs[-1])
+    assert re.fullmatch(r"/viewer/assets/(mirador|uv|clover)-page\.js\?v=[0-9a-f]+", srcs[-1])
     for src in srcs:
         assert (await client.get(src)).status_code == 200
     assert "cdn" not in response.text.lower() and "unpkg" not in response.text
@@ -125,6 +129,7 @@ async def test_nav_links_switch_viewer_keeping_manifest_and_query(client: httpx.
     assert links == [
         "/viewer/mirador3?manifest=https%3A%2F%2Fexample.org%2Fiiif%2Fbook1%2Fmanifest&q=a+b",
         "/viewer/uv?manifest=https%3A%2F%2Fexample.org%2Fiiif%2Fbook1%2Fmanifest&q=a+b",
+        "/viewer/clover?manifest=https%3A%2F%2Fexample.org%2Fiiif%2Fbook1%2Fmanifest&q=a+b",
     ]
     assert f'<a class="manifest" href="{MANIFEST}">' in response.text
 
@@ -196,7 +201,7 @@ async def test_too_long_query_gets_a_400(tmp_path: Path, viewers_dir: Path) -> N
     assert "longer than 10 characters" in response.text
 
 
-@pytest.mark.parametrize("key", ["mirador", "mirador3", "uv"])
+@pytest.mark.parametrize("key", ["mirador", "mirador3", "uv", "clover"])
 async def test_without_manifest_the_page_asks_for_one(client: httpx.AsyncClient, key: str) -> None:
     response = await client.get(f"/viewer/{key}")
     assert response.status_code == 200
@@ -209,7 +214,7 @@ async def test_unknown_viewer_is_404(client: httpx.AsyncClient) -> None:
     assert (await client.get("/viewer/static/osd/1.0/osd.js")).status_code == 404
 
 
-@pytest.mark.parametrize("key", ["mirador", "mirador3", "uv"])
+@pytest.mark.parametrize("key", ["mirador", "mirador3", "uv", "clover"])
 async def test_missing_viewer_files_give_a_503_saying_how_to_install(tmp_path: Path, key: str) -> None:
     async with make_client(tmp_path, tmp_path / "no-viewers") as http:
         response = await http.get(f"/viewer/{key}", params={"manifest": MANIFEST, "q": "x"})
@@ -287,6 +292,17 @@ async def test_own_assets_are_cached_only_under_their_hash(client: httpx.AsyncCl
     assert (await client.get("/viewer/assets/nothing.js")).status_code == 404
 
 
+@pytest.mark.parametrize("key", ["mirador", "mirador3", "uv", "clover"])
+async def test_viewer_pages_run_scripts_from_this_server_only(client: httpx.AsyncClient, key: str) -> None:
+    """Markup that a manifest or search service from elsewhere gets into the page cannot run (#12)."""
+    response = await client.get(f"/viewer/{key}", params={"manifest": MANIFEST, "q": "x"})
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "object-src 'none'" in policy
+    # Every script the page has is a file from this server, or data that does not run.
+    scripts = re.findall(r"<script([^>]*)>", response.text)
+    assert all('src="/viewer/' in attrs or 'type="application/json"' in attrs for attrs in scripts), scripts
+
+
 async def test_pages_are_not_cached(client: httpx.AsyncClient) -> None:
     response = await client.get("/viewer/mirador", params={"manifest": MANIFEST, "q": "x"})
     assert response.headers["cache-control"] == "no-cache"
@@ -303,18 +319,29 @@ def test_pinned_versions_match_the_served_layout() -> None:
     """The versions pinned in viewers/ are the ones the README and the tests name."""
     main = json.loads((REPO / "viewers/package.json").read_text())
     m3 = json.loads((REPO / "viewers/mirador3/package.json").read_text())
-    assert main["dependencies"] == {"mirador": "4.0.0", "universalviewer": "4.4.0"}
+    assert main["dependencies"] == {
+        "@samvera/clover-iiif": "3.3.8",
+        "mirador": "4.0.0",
+        "react": "18.3.1",
+        "react-dom": "18.3.1",
+        "universalviewer": "4.4.0",
+    }
+    assert set(main["devDependencies"]) == {"esbuild"}
     assert m3["dependencies"]["mirador"].startswith("3.")
     for folder in ("viewers", "viewers/mirador3"):
         lock = json.loads((REPO / folder / "package-lock.json").read_text())
-        assert (
-            lock["packages"][""]["dependencies"]
-            == json.loads((REPO / folder / "package.json").read_text())["dependencies"]
-        )
+        package = json.loads((REPO / folder / "package.json").read_text())
+        assert lock["packages"][""]["dependencies"] == package["dependencies"]
+        assert lock["packages"][""].get("devDependencies") == package.get("devDependencies")
+    # Clover's React build is bundled with React 18, never the React 19 that Mirador 4 can use.
+    lock = json.loads((REPO / "viewers/package-lock.json").read_text())
+    assert lock["packages"]["node_modules/react"]["version"] == "18.3.1"
+    assert lock["packages"]["node_modules/@samvera/clover-iiif"]["version"] == "3.3.8"
     assert {v.package for v in viewer_routes.VIEWERS.values()} == {
         "node_modules/mirador",
         "mirador3/node_modules/mirador",
         "node_modules/universalviewer",
+        "clover/build",
     }
 
 

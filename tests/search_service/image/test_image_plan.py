@@ -100,13 +100,51 @@ def test_upscaling_with_caret_is_501(size: str) -> None:
     assert (error.status, error.parameter) == (501, "size")
 
 
-@pytest.mark.parametrize("size", ["360,", ",240", "pct:120", "301,200", "!360,360", "!2000,3000"])
+@pytest.mark.parametrize("size", ["360,", ",240", "pct:120", "301,200"])
 def test_upscaling_without_caret_is_400_in_3_0(size: str) -> None:
     # §4.2: "Requests for sizes not prefixed with ^ that result in a scaled region with pixel
     # dimensions greater than the pixel dimensions of the extracted region are errors".
     error = refused(f"full/{size}/0/default.jpg")
     assert isinstance(error, ImageRequestError)
     assert error.parameter == "size"
+
+
+@pytest.mark.parametrize("version", ["3.0", "2.1"])
+@pytest.mark.parametrize(
+    ("path", "out", "canonical"),
+    [
+        # Smaller than the region: scaled down to fit, aspect ratio kept.
+        ("full/!225,100/0/default.jpg", (150, 100), {"3.0": "150,100", "2.1": "150,"}),
+        ("100,50,80,40/!20,20/0/default.jpg", (20, 10), {"3.0": "20,10", "2.1": "20,"}),
+        # Larger than the region: the region at its own size, never upscaled and never a 400
+        # (3.0 §4.2 "as large as possible but not larger than the extracted region"): Clover
+        # asks `!100,50` of each hit's word box for its thumbnail (#12).
+        ("full/!360,360/0/default.jpg", (300, 200), {"3.0": "max", "2.1": "full"}),
+        ("full/!2000,3000/0/default.jpg", (300, 200), {"3.0": "max", "2.1": "full"}),
+        ("100,50,40,25/!100,63/0/default.jpg", (40, 25), {"3.0": "max", "2.1": "full"}),
+        ("290,190,50,50/!100,100/0/default.jpg", (10, 10), {"3.0": "max", "2.1": "full"}),  # cut at the edge first
+        ("100,50,40,25/!40,100/0/default.jpg", (40, 25), {"3.0": "max", "2.1": "full"}),  # one side exactly
+    ],
+)
+def test_confined_size_is_never_larger_than_the_region(
+    path: str, out: tuple[int, int], canonical: dict[str, str], version: ApiVersion
+) -> None:
+    p = plan_of(path, version=version)
+    assert (p.width, p.height) == out
+    assert p.canonical.split("/")[1] == canonical[version]
+
+
+def test_confined_size_keeps_within_the_limits() -> None:
+    # 3.0 §4.2: "... or server-imposed limits": the best fit within them, not a 404.
+    p = plan_of("full/!1000,1000/0/default.jpg", limits=Limits(200, 10_000, 10**9))
+    assert (p.width, p.height) == (200, 133)
+
+
+def test_caret_confined_above_the_region_is_still_501() -> None:
+    error = refused("100,50,40,25/^!100,63/0/default.jpg")
+    assert isinstance(error, NotImplementedFeature)
+    assert (error.status, error.parameter) == (501, "size")
+    assert (plan_of("100,50,40,25/^!20,20/0/default.jpg").width, 20) == (20, 20)
 
 
 def test_version_2_1_sizes() -> None:

@@ -201,6 +201,27 @@ async def test_level_1_and_extra_requests(image_client: httpx.AsyncClient, path:
     assert image_size(response.content) == size
 
 
+@pytest.mark.parametrize("prefix", [V3, V2])
+@pytest.mark.parametrize(
+    ("path", "size"),
+    [
+        ("full/!200,100/0/default.jpg", (100, 100)),  # smaller than the region: fitted
+        ("125,15,120,140/!60,60/0/default.jpg", (51, 60)),
+        ("full/!2000,3000/0/default.jpg", (1000, 1000)),  # larger: the region itself
+        # A hit's word box, as Clover asks for its thumbnail (#12): `!100,63` of a 40x25 region.
+        ("125,15,40,25/!100,63/0/default.jpg", (40, 25)),
+        ("990,990,40,25/!100,100/0/default.jpg", (10, 10)),  # cut at the edge, then kept
+    ],
+)
+async def test_confined_size_is_never_larger_than_the_region(
+    image_client: httpx.AsyncClient, prefix: str, path: str, size: tuple[int, int]
+) -> None:
+    response = await image_client.get(f"{prefix}/{path}")
+    assert response.status_code == 200, response.text
+    assert image_size(response.content) == size
+    assert len(response.content) > 0
+
+
 @pytest.mark.parametrize("identifier", ["color", VALIDATOR_ID])
 @pytest.mark.parametrize("version", ["3", "2"])
 async def test_every_tile_and_size_a_viewer_derives_from_info_json(
@@ -282,7 +303,6 @@ async def test_head(image_client: httpx.AsyncClient, path: str, media_type: str)
         (f"{V3}/0,0,0,10/max/0/default.jpg", 400, "region"),
         (f"{V3}/full/full/0/default.jpg", 400, "size"),
         (f"{V3}/full/1001,/0/default.jpg", 400, "size"),
-        (f"{V3}/full/!2000,3000/0/default.jpg", 400, "size"),
         (f"{V3}/full/max/90/default.jpg", 400, "rotation"),
         (f"{V3}/full/max/0/bitonal.jpg", 400, "quality"),
         (f"{V3}/full/max/0/default.tif", 400, "format"),
