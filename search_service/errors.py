@@ -3,7 +3,8 @@
     ServiceError(status)
      ├── BadRequest            400
      │    ├── BadQuery         a search or autocomplete parameter that cannot be used
-     │    └── ImageRequestError(parameter)  an Image API URL that breaks the syntax
+     │    ├── ImageRequestError(parameter)  an Image API URL that breaks the syntax
+     │    └── BadViewerInput   a viewer page's manifest URL or query (shown on the page, not as JSON)
      │    (indexer's QueryTooCostly, a search past its time limit, is answered 400 too)
      ├── NotFound              404
      │    ├── UnknownBook
@@ -49,6 +50,10 @@ class BadQuery(BadRequest):
 
 class ImageRequestError(BadRequest):
     pass
+
+
+class BadViewerInput(BadRequest):
+    """A manifest URL or query a viewer page refuses; the page shows the reason with its form."""
 
 
 class NotFound(ServiceError):

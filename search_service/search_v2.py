@@ -26,8 +26,9 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from search_service.contexts import SEARCH2_CONTEXT
 from search_service.hits import Hit, HitPage, Term
-from search_service.services import SEARCH2_CONTEXT, ManifestRef, ResultLinks, annotation_id, match_id, url_with
+from search_service.urls import ManifestRef, ResultLinks, annotation_id, match_id, url_with
 
 
 def _page_ref(url: str) -> dict[str, str]:

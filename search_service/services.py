@@ -1,115 +1,23 @@
-"""Our URL layout, and the search service blocks added to the manifests we serve.
+"""The search service blocks added to the manifests we serve.
 
-Every URL the search API hands out is built here: the service URLs declared in
-manifests (never with a query string: viewers append `?q=`), result page URLs,
-annotation ids. `with_search_services` puts our Search 2.0 and 1.0 services first in
-a manifest's `service` list and drops any search service it already declared, since
-Mirador and UV take the first service whose `profile` matches and Clover the first
-whose type is a search service.
+`with_search_services` puts our Search 2.0 and 1.0 services first in a manifest's
+`service` list and drops any search service it already declared, since Mirador and UV
+take the first service whose `profile` matches and Clover the first whose type is a
+search service. URLs come from urls.py, context URIs from contexts.py.
 """
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote, urlencode
 
-PRESENTATION2_CONTEXT = "http://iiif.io/api/presentation/2/context.json"
-PRESENTATION3_CONTEXT = "http://iiif.io/api/presentation/3/context.json"
-SEARCH1_CONTEXT = "http://iiif.io/api/search/1/context.json"
-SEARCH2_CONTEXT = "http://iiif.io/api/search/2/context.json"
-SEARCH1_PROFILE = "http://iiif.io/api/search/1/search"
-AUTOCOMPLETE1_PROFILE = "http://iiif.io/api/search/1/autocomplete"
+from search_service.contexts import AUTOCOMPLETE1_PROFILE, SEARCH1_CONTEXT, SEARCH1_PROFILE, SEARCH2_CONTEXT
+from search_service.urls import autocomplete_url, manifest_url, search_url
 
 # Search 0.9 and 1.0 profiles (Stanford's manifests still declare search/0), any version.
 _SEARCH_PROFILE = re.compile(r"^https?://iiif\.io/api/search/\d+/(search|autocomplete)$")
 _SEARCH_TYPES = frozenset({"SearchService1", "SearchService2", "AutoCompleteService1", "AutoCompleteService2"})
-
-
-# -- URLs -------------------------------------------------------------------------------
-
-
-def _scope(base: str, book_id: str | None) -> str:
-    return f"{base}/iiif" if book_id is None else f"{base}/iiif/{_quoted(book_id)}"
-
-
-@functools.lru_cache(maxsize=4096)
-def _quoted(book_id: str) -> str:
-    """A book id as one URL path segment (cached: a result page names a book in every id)."""
-    return quote(book_id, safe="")
-
-
-def search_url(base: str, book_id: str | None, version: int) -> str:
-    """The search service of one book (or of every book when None), Search `version`."""
-    return f"{_scope(base, book_id)}/search/{version}"
-
-
-def autocomplete_url(base: str, book_id: str | None, version: int) -> str:
-    """The autocomplete service of one book (or of every book when None)."""
-    return f"{_scope(base, book_id)}/autocomplete/{version}"
-
-
-def manifest_url(base: str, book_id: str) -> str:
-    """Where we serve a book's manifest, with our services in it."""
-    return f"{_scope(base, book_id)}/manifest"
-
-
-def annotation_id(base: str, book_id: str, canvas_index: int, first_word: int, last_word: int, line: int) -> str:
-    """A stable id for the annotation of printed words first..last (one line) of a canvas.
-
-    The same words give the same id in every response, whatever the query.
-    """
-    return f"{_scope(base, book_id)}/annotation/{canvas_index}-{first_word}-{last_word}-{line}"
-
-
-def match_id(base: str, book_id: str, canvas_index: int, first_token: int, last_token: int) -> str:
-    """A stable id for the annotation describing one hit (Search 2.0 `contextualizing`).
-
-    Counted in index tokens, not printed words: two hits may fall in one printed word
-    ("c'est-à-dire") but never share a token.
-    """
-    return f"{_scope(base, book_id)}/match/{canvas_index}-{first_token}-{last_token}"
-
-
-def url_with(service: str, params: Iterable[tuple[str, str]]) -> str:
-    """`service` with a query string; `q=hand is` is written `q=hand+is`, as the specs' examples do."""
-    query = urlencode(list(params))
-    return f"{service}?{query}" if query else service
-
-
-@dataclass(frozen=True, slots=True)
-class ResultLinks:
-    """The URLs of one result set: the whole collection and each of its pages.
-
-    `params` are the request parameters every page repeats (`q`, `motivation`); the
-    page number is the `page` parameter, 0-based.
-    """
-
-    service: str
-    params: tuple[tuple[str, str], ...]
-
-    @property
-    def collection(self) -> str:
-        """The result set as a whole (2.0 AnnotationCollection, 1.0 sc:Layer)."""
-        return url_with(self.service, self.params)
-
-    def page(self, number: int) -> str:
-        """Page `number` of the result set."""
-        return url_with(self.service, (*self.params, ("page", str(number))))
-
-
-@dataclass(frozen=True, slots=True)
-class ManifestRef:
-    """The manifest a hit's canvas is part of, for collection-wide results."""
-
-    id: str
-    label: str
-
-
-# -- service blocks in manifests --------------------------------------------------------------
 
 
 def search_services_v2(base: str, book_id: str) -> list[dict[str, Any]]:

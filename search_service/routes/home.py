@@ -6,21 +6,16 @@ says how to install them. Any other IIIF manifest can be opened from a form at t
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
 from indexer.index.records import BookRecord
 from search_service.deps import BaseUrlDep, SnapshotDep
-from search_service.routes.viewer import VIEWERS, esc, installed_viewers, not_installed_html, render_page, viewer_link
+from search_service.pages import esc, render_page
+from search_service.urls import manifest_url
+from search_service.viewers import VIEWERS, installed_viewers, not_installed_html, viewer_link
 
 router = APIRouter()
-
-
-def manifest_url(base: str, book_id: str) -> str:
-    """Where this server serves a book's manifest (with our search services added)."""
-    return f"{base}/iiif/{quote(book_id, safe='')}/manifest"
 
 
 def _search_form(manifest: str, form_id: str) -> str:

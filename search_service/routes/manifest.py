@@ -10,10 +10,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from search_service.contexts import PRESENTATION2_CONTEXT, PRESENTATION3_CONTEXT
 from search_service.deps import BaseUrlDep, SettingsDep, SnapshotDep
 from search_service.errors import UnknownBook
 from search_service.responses import json_ld_response, resolve_markers
-from search_service.services import PRESENTATION2_CONTEXT, PRESENTATION3_CONTEXT, with_search_services
+from search_service.services import with_search_services
 
 router = APIRouter(tags=["manifests"])
 

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from indexer.index.snapshot import Snapshot
+from search_service.contexts import PRESENTATION2_CONTEXT, SEARCH1_CONTEXT, SEARCH2_CONTEXT
 from search_service.deps import SearchContext, SearchContextDep
 from search_service.errors import BadQuery, UnknownBook
 from search_service.hits import HitPage, search, terms
@@ -32,18 +33,8 @@ from search_service.response_cache import GZIP_MINIMUM, CachedBody, ResponseCach
 from search_service.responses import encode_json, etag_for, gzip_etag, json_body_response
 from search_service.search_v1 import annotation_list, term_list
 from search_service.search_v2 import annotation_page, term_page
-from search_service.services import (
-    PRESENTATION2_CONTEXT,
-    SEARCH1_CONTEXT,
-    SEARCH2_CONTEXT,
-    ManifestRef,
-    ResultLinks,
-    autocomplete_url,
-    manifest_url,
-    search_url,
-    url_with,
-)
 from search_service.settings import Settings
+from search_service.urls import ManifestRef, ResultLinks, autocomplete_url, manifest_url, search_url, url_with
 
 router = APIRouter(tags=["search"])
 

@@ -2,44 +2,26 @@
 
 `/viewer/{mirador,mirador3,uv,clover}?manifest=URL&q=TERMS` opens any IIIF manifest (ours
 or anyone's: the viewer finds the search service in the manifest) with `q` already
-searched. The viewers themselves come from npm (`scripts/install-viewers` puts them in
-`viewers/node_modules/`, and bundles Clover's React build into `viewers/clover/build/`)
-and are served from there under versioned URLs
+searched. The viewers (viewers.py) are served from npm's folders under versioned URLs
 (`/viewer/static/{viewer}/{version}/...`) with long caching; our own page scripts and
-CSS come from `search_service/static/`. Every user value that reaches a page goes
-through `html.escape` (HTML) or `script_json` (inside `<script>`).
+CSS come from `search_service/static/` (pages.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import html
-import json
-import re
-from dataclasses import dataclass
-from functools import cache, lru_cache
 from pathlib import Path
-from string import Template
-from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 
 from search_service.deps import BaseUrlDep, SettingsDep
+from search_service.errors import BadViewerInput
+from search_service.pages import IMMUTABLE, STATIC, asset_hash, asset_url, esc, render_page, script_json, template
+from search_service.viewers import INSTALL_HINT, VIEWERS, not_installed_html, viewer_link, viewers_dir
 
 router = APIRouter()
 
-PACKAGE = Path(__file__).resolve().parents[1]
-TEMPLATES = PACKAGE / "templates"
-STATIC = PACKAGE / "static"
-# viewers/ sits beside the package in a checkout; `app.state.viewers_dir` overrides it
-# (tests point it at an empty folder to see the "not installed" page).
-DEFAULT_VIEWERS_DIR = PACKAGE.parent / "viewers"
-
-INSTALL_HINT = "scripts/install-viewers"
-# Viewer files never change under a versioned URL, and our own assets carry a content hash.
-IMMUTABLE = "public, max-age=31536000, immutable"
 MAX_MANIFEST_URL = 2000
 # Viewer pages run scripts from this server only: markup that a manifest or a search service
 # from anywhere gets into the page (Clover inserts hit text with innerHTML, #12) cannot run
@@ -48,143 +30,7 @@ MAX_MANIFEST_URL = 2000
 VIEWER_CSP = "script-src 'self'; object-src 'none'; base-uri 'self'"
 
 
-@dataclass(frozen=True, slots=True)
-class Viewer:
-    """One viewer: where npm put it and the files its page loads.
-
-    `package` is the npm package folder relative to the viewers dir; `scripts` and
-    `styles` are paths inside its `dist/`.
-    """
-
-    key: str
-    title: str
-    package: str
-    scripts: tuple[str, ...]
-    styles: tuple[str, ...]
-    page_script: str
-
-    def dist(self, viewers_dir: Path) -> Path:
-        """The npm package's `dist/` folder, the only one served."""
-        return viewers_dir / self.package / "dist"
-
-    def version(self, viewers_dir: Path) -> str | None:
-        """The installed version, or None when the viewer (or one of its files) is missing."""
-        dist = self.dist(viewers_dir)
-        if not all((dist / name).is_file() for name in (*self.scripts, *self.styles)):
-            return None
-        return _package_version(viewers_dir / self.package / "package.json")
-
-
-VIEWERS: dict[str, Viewer] = {
-    viewer.key: viewer
-    for viewer in (
-        Viewer("mirador", "Mirador 4", "node_modules/mirador", ("mirador.min.js",), (), "mirador-page.js"),
-        Viewer("mirador3", "Mirador 3", "mirador3/node_modules/mirador", ("mirador.min.js",), (), "mirador-page.js"),
-        # UV loads its chunks lazily from beside umd/UV.js, so the whole umd/ folder is served.
-        Viewer("uv", "Universal Viewer", "node_modules/universalviewer", ("umd/UV.js",), ("uv.css",), "uv-page.js"),
-        # Clover's React build bundled with React 18 by scripts/install-viewers (esbuild); its
-        # package.json there gives Clover's version plus a hash of the bundle (#12).
-        Viewer("clover", "Clover", "clover/build", ("clover.js",), (), "clover-page.js"),
-    )
-}
-
-
-@lru_cache(maxsize=16)
-def _package_version_cached(path: Path, mtime: float) -> str | None:
-    try:
-        version = json.loads(path.read_text(encoding="utf-8")).get("version")
-    except (OSError, ValueError):
-        return None
-    # The version becomes a URL segment: accept only what npm versions look like.
-    return version if isinstance(version, str) and re.fullmatch(r"[0-9A-Za-z.+-]{1,64}", version) else None
-
-
-def _package_version(path: Path) -> str | None:
-    """The `version` of an npm package.json, re-read when the file changes."""
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        return None
-    return _package_version_cached(path, mtime)
-
-
-def viewers_dir(request: Request) -> Path:
-    """Where the npm-installed viewers live for this app."""
-    override = getattr(request.app.state, "viewers_dir", None)
-    return Path(override) if override else DEFAULT_VIEWERS_DIR
-
-
-# -- HTML helpers shared with routes/home.py ------------------------------------
-
-
-def script_json(value: Any) -> str:
-    """JSON that is safe inside a `<script>` element.
-
-    `json.dumps` alone would let a value holding `</script>` or `<!--` end the element;
-    escaping `<`, `>` and `&` as \\u escapes keeps the same JSON value.
-    """
-    text = json.dumps(value, ensure_ascii=True)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def esc(value: object) -> str:
-    """Escape text for HTML element content and quoted attributes."""
-    return html.escape(str(value), quote=True)
-
-
-@cache
-def _template(name: str) -> Template:
-    return Template((TEMPLATES / name).read_text(encoding="utf-8"))
-
-
-@cache
-def _asset_hash(name: str) -> str:
-    return hashlib.blake2b((STATIC / name).read_bytes(), digest_size=6).hexdigest()
-
-
-def asset_url(name: str) -> str:
-    """URL of one of our own static files, with a content hash so it can be cached forever."""
-    return f"/viewer/assets/{name}?v={_asset_hash(name)}"
-
-
-def render_page(title: str, body: str, *, status_code: int = 200, body_class: str = "", head: str = "") -> HTMLResponse:
-    """The site layout around `body` (already-escaped HTML)."""
-    page = _template("layout.html").substitute(
-        title=esc(title), css=esc(asset_url("site.css")), head=head, body=body, body_class=esc(body_class)
-    )
-    # Pages show live index state and user input: never cache them in shared caches.
-    return HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-cache"})
-
-
-def viewer_link(key: str, manifest: str, q: str | None = None) -> str:
-    """Path of a viewer page for `manifest`, with `q` when given."""
-    params = {"manifest": manifest}
-    if q:
-        params["q"] = q
-    return f"/viewer/{key}?{urlencode(params)}"
-
-
-def installed_viewers(request: Request) -> dict[str, str | None]:
-    """Viewer key -> installed version (None when missing)."""
-    root = viewers_dir(request)
-    return {key: viewer.version(root) for key, viewer in VIEWERS.items()}
-
-
-def not_installed_html(missing: list[str]) -> str:
-    """The notice shown when viewer files are missing, saying how to install them."""
-    names = ", ".join(VIEWERS[key].title for key in missing)
-    return (
-        f'<div class="notice" role="alert"><strong>{esc(names)} not installed.</strong> '
-        f"The viewers come from npm; run <code>{esc(INSTALL_HINT)}</code> in the checkout "
-        "(it needs Node.js and npm) and reload this page.</div>"
-    )
-
-
 # -- manifest and query checks -----------------------------------------------------
-
-
-class BadViewerInput(ValueError):
-    """A manifest URL or query the viewer page refuses, with the reason for the reader."""
 
 
 def resolve_manifest(raw: str, base: str) -> str:
@@ -264,7 +110,7 @@ def _viewer_page(request: Request, key: str, manifest: str | None, q: str | None
     styles = "".join(f'<link rel="stylesheet" href="{esc(prefix + "/" + name)}">' for name in viewer.styles)
     scripts = "".join(f'<script src="{esc(prefix + "/" + name)}"></script>' for name in viewer.scripts)
     config = {"viewer": key, "manifest": manifest_url, "q": query}
-    body = _template("viewer.html").substitute(
+    body = template("viewer.html").substitute(
         nav=_nav(key, manifest_url, query),
         config=script_json(config),
         scripts=scripts + f'<script src="{esc(asset_url(viewer.page_script))}"></script>',
@@ -356,5 +202,5 @@ def asset(name: str, v: str | None = None) -> Response:
     if file is None:
         return _not_found(f"no asset {name!r}")
     # Only the URL naming the current content may be cached forever.
-    cache = IMMUTABLE if v == _asset_hash(name) else "no-cache"
+    cache = IMMUTABLE if v == asset_hash(name) else "no-cache"
     return FileResponse(file, headers={"Cache-Control": cache})

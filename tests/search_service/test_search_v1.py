@@ -13,9 +13,10 @@ import httpx
 import pytest
 
 from ocr.model import Box
+from search_service.contexts import PRESENTATION2_CONTEXT, SEARCH1_CONTEXT
 from search_service.hits import Hit, HitPage, Match, Term
 from search_service.search_v1 import annotation_list, term_list
-from search_service.services import PRESENTATION2_CONTEXT, SEARCH1_CONTEXT, ManifestRef, ResultLinks
+from search_service.urls import ManifestRef, ResultLinks
 from tests.search_service.conftest import Corpus, same_shape
 
 CONTEXT_WITH_HITS = [PRESENTATION2_CONTEXT, SEARCH1_CONTEXT]

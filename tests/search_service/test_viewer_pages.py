@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from search_service import pages, viewers
 from search_service.app import create_app
-from search_service.routes import viewer as viewer_routes
 from search_service.settings import Settings
 from tests.conftest import TEST_HOSTS
 
@@ -310,7 +310,7 @@ async def test_pages_are_not_cached(client: httpx.AsyncClient) -> None:
 
 def test_script_json_round_trips_and_hides_markup() -> None:
     value = {"q": "</script><!-- & \u2028", "n": 1}
-    text = viewer_routes.script_json(value)
+    text = pages.script_json(value)
     assert "<" not in text and ">" not in text and "&" not in text
     assert json.loads(text) == value
 
@@ -337,7 +337,7 @@ def test_pinned_versions_match_the_served_layout() -> None:
     lock = json.loads((REPO / "viewers/package-lock.json").read_text())
     assert lock["packages"]["node_modules/react"]["version"] == "18.3.1"
     assert lock["packages"]["node_modules/@samvera/clover-iiif"]["version"] == "3.3.8"
-    assert {v.package for v in viewer_routes.VIEWERS.values()} == {
+    assert {v.package for v in viewers.VIEWERS.values()} == {
         "node_modules/mirador",
         "mirador3/node_modules/mirador",
         "node_modules/universalviewer",
