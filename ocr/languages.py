@@ -157,7 +157,7 @@ _SCRIPT_PACKAGES = {
 # Models that no Debian package ships, and where to get them.
 _OTHER_MODELS = {
     "frak2021": "UB Mannheim's model for Fraktur, https://ub-backup.bib.uni-mannheim.de/~stweil/tesstrain/frak2021/",
-    "GT4HistOCR": "UB Mannheim's model for historical German print, https://ub-backup.bib.uni-mannheim.de/~stweil/tesstrain/",
+    "GT4HistOCR": "UB Mannheim's model for historical print, https://ub-backup.bib.uni-mannheim.de/~stweil/tesstrain/GT4HistOCR/",
 }
 
 
