@@ -10,7 +10,8 @@ folder of tests/data/books and sample_books with a queries.tsv.
 Each CHOICE indexes every book with `index-manifest`'s pipeline into a fresh data directory,
 then asks `/iiif/{book}/search/2` each query, as a reader's viewer would:
 
-- query-page recall: the share of (query, page) pairs of queries.tsv whose page is returned;
+- query-page recall: the share of (query, page) pairs of queries.tsv whose page is returned
+  (phrases asked in quotes, so as exact sequences, like the shared data's baseline);
 - extra pages: pages returned for a query whose GT does not hold it;
 - word-page recall: the same over every word of six or more letters in the GT (hundreds per
   book rather than 40, so small differences between models show), with its extra pages.
@@ -92,8 +93,9 @@ def read_queries(book: Path) -> list[tuple[str, set[int]]]:
     if not (book / "queries.tsv").is_file():
         return rows
     for line in (book / "queries.tsv").read_text(encoding="utf-8").splitlines()[1:]:
-        _kind, query, pages = line.split("\t")
-        rows.append((query, {int(page) - 1 for page in pages.split(",")}))
+        kind, query, pages = line.split("\t")
+        # A phrase is asked quoted: unquoted, two words match any page holding both.
+        rows.append((f'"{query}"' if kind == "phrase" else query, {int(page) - 1 for page in pages.split(",")}))
     return rows
 
 

@@ -37,8 +37,9 @@ def read_queries(book_dir: Path) -> list[tuple[str, set[int]]]:
     """(query, canvas indexes whose ground truth holds it) from a book's queries.tsv."""
     rows = []
     for line in (book_dir / "queries.tsv").read_text(encoding="utf-8").splitlines()[1:]:
-        _kind, query, pages = line.split("\t")
-        rows.append((query, {int(page) - 1 for page in pages.split(",")}))
+        kind, query, pages = line.split("\t")
+        # A phrase is asked quoted: unquoted, two words match any page holding both.
+        rows.append((f'"{query}"' if kind == "phrase" else query, {int(page) - 1 for page in pages.split(",")}))
     return rows
 
 
