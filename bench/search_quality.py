@@ -43,7 +43,8 @@ from bench.common import REPO, commit, machine
 from indexer.pipeline import IndexOptions, index
 from indexer.sources import read_folder
 from ocr.text import tokens
-from search_service import Settings, create_app
+from search_service.app import create_app
+from search_service.settings import Settings
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 MIN_WORD = 6  # letters of a GT word counted by word-page recall, like the terms of queries.tsv
