@@ -53,6 +53,7 @@ class ChoiceInputs:
     ocr_width: int = 2400
     timeout: float = 300.0
     remote_only: bool = False
+    workers: int = 1  # Tesseract processes at once, as for the OCR
 
 
 def choose_model(book: Book, lang: str | None, inputs: ChoiceInputs) -> ModelChoice:
@@ -129,7 +130,7 @@ def _detect(
     """Script detection on the sampled pages, a few at once (each is one Tesseract process)."""
     pages = sample(candidates)
     settings = OcrSettings(lang="osd", psm=0, timeout=inputs.timeout, tessdata_dir=osd_folder)
-    with ThreadPoolExecutor(max_workers=len(pages), thread_name_prefix="osd") as threads:
+    with ThreadPoolExecutor(max_workers=max(1, min(len(pages), inputs.workers)), thread_name_prefix="osd") as threads:
         return list(threads.map(lambda canvas: _detect_page(book, canvas, inputs, settings), pages))
 
 

@@ -170,6 +170,7 @@ def _model_choice(book: Book, options: IndexOptions, fetcher: Fetcher) -> ModelC
         ocr_width=options.ocr_width,
         timeout=options.timeout,
         remote_only=_remote_only(book),
+        workers=options.workers,
     )
     return choose_model(book, options.lang, inputs)
 

@@ -176,6 +176,42 @@ def test_a_model_folder_without_osd_or_fraktur(make_data_dir, tmp_path: Path) ->
     )
 
 
+def test_a_web_manifest_has_its_sampled_pages_fetched(make_data_dir, tmp_path: Path, http_server) -> None:  # type: ignore[no-untyped-def]
+    """A IIIF manifest's pages are fetched for the script detection as for the OCR (and only from the web)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    heading = _kant_heading(tmp_path) / "0001.png"
+    base = http_server(site)
+    canvases = []
+    for number in (1, 2):
+        (site / f"p{number}.png").write_bytes(heading.read_bytes())
+        canvas = f"{base}/canvas/{number}"
+        body = {"id": f"{base}/p{number}.png", "type": "Image", "format": "image/png", "width": 1457, "height": 1041}
+        annotation = {
+            "id": f"{canvas}/a",
+            "type": "Annotation",
+            "motivation": "painting",
+            "body": body,
+            "target": canvas,
+        }
+        page = {"id": f"{canvas}/page", "type": "AnnotationPage", "items": [annotation]}
+        canvases.append({"id": canvas, "type": "Canvas", "width": 1457, "height": 1041, "items": [page]})
+    manifest = {
+        "@context": "http://iiif.io/api/presentation/3/context.json",
+        "id": f"{base}/manifest.json",
+        "type": "Manifest",
+        "label": {"de": ["Was ist Aufklärung?"]},
+        "items": canvases,
+    }
+    (site / "manifest.json").write_text(json.dumps(manifest))
+    [report] = index([f"{base}/manifest.json"], IndexOptions(data_dir=make_data_dir("web"), workers=1))
+    assert report.ok, report.to_json()
+    assert (report.lang, report.lang_reason) == (
+        "frk+Fraktur",
+        "deu from the manifest, Fraktur on 2 of 2 sampled pages",
+    )
+
+
 def _kant_heading(tmp_path: Path) -> Path:
     """A one-page German book: the top of Kant's first page (title and first lines), quick to OCR."""
     book = tmp_path / "kant-heading"
