@@ -137,7 +137,7 @@ async def measure(data_dir: Path, book_id: str, queries: list[tuple[str, set[int
     """(pairs, pairs found, extra pages) of these queries over the indexed book."""
     pairs = found = extra = 0
     app = create_app(Settings(data_dir=data_dir, response_cache_mb=0))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
         for query, pages in queries:
             returned = await pages_found(client, book_id, query)
             pairs += len(pages)

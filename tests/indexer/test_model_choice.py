@@ -67,7 +67,7 @@ async def query_page_recall(data_dir: Path, book: str, book_dir: Path) -> tuple[
     hits = total = extra = 0
     missed = []
     app = create_app(Settings(data_dir=data_dir))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
         for query, pages in read_queries(book_dir):
             found = await pages_found(client, book, query)
             total += len(pages)
