@@ -75,8 +75,8 @@ def looks_like_image(data: bytes) -> bool:
     return any(data.startswith(magic) for magic in _IMAGE_MAGIC)
 
 
-def _check_pixels(data: bytes, source: str) -> None:
-    """Refuse images whose header promises more pixels than MAX_IMAGE_PIXELS."""
+def check_pixels(data: bytes, source: str) -> None:
+    """Refuse (CanvasFailed) images whose header promises more pixels than MAX_IMAGE_PIXELS."""
     import pyvips
 
     try:
@@ -105,7 +105,8 @@ def _fetch(fetcher: Fetcher, url: str, max_bytes: int, remote_only: bool) -> Fet
         raise CanvasFailed(str(exc)) from exc
 
 
-def _read_image(image: ImageRef, fetcher: Fetcher, ocr_width: int, remote_only: bool = False) -> tuple[bytes, str]:
+def read_image(image: ImageRef, fetcher: Fetcher, ocr_width: int, remote_only: bool = False) -> tuple[bytes, str]:
+    """The bytes Tesseract is given for an image, and where they came from (a path or URL, for messages)."""
     if image.path:
         path = Path(image.path)
         try:
@@ -149,12 +150,12 @@ def page_for(
         raise CanvasFailed("no linked hOCR or ALTO (--ocr existing)")
     if canvas.image is None:
         raise CanvasFailed("the canvas has no image")
-    data, source = _read_image(canvas.image, fetcher, ocr_width, remote_only)
+    data, source = read_image(canvas.image, fetcher, ocr_width, remote_only)
     key = key_for(hashlib.sha256(data).hexdigest(), settings)
     hocr = cache.get(key)
     origin: Origin = "cache"
     if hocr is None:
-        _check_pixels(data, source)
+        check_pixels(data, source)
         # A local file goes to Tesseract by path: no re-encoding on our side.
         hocr = ocr_image(canvas.image.path or data, settings)
         cache.put(key, hocr)

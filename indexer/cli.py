@@ -88,6 +88,7 @@ def summary_text(reports: list[BookReport], seconds: float) -> str:
                 f"{r.existing} from existing OCR, {len(r.failed)} failed"
                 + (f" ({r.kept} kept from the previous index)" if r.kept else "")
                 + f"; {r.words} words in {r.seconds:.1f}s"
+                + (f"; lang {r.lang} ({r.lang_reason})" if r.lang else "")
             )
         # Also when nothing was written: "no canvas could be read" alone does not say why.
         for failure in r.failed:
@@ -122,7 +123,21 @@ def summary_json(reports: list[BookReport], seconds: float) -> dict[str, object]
     show_default="$IIIF_SEARCH_DATA_DIR or ./data",
     help="Where the index and the OCR cache live.",
 )
-@click.option("--lang", help="Tesseract languages, e.g. eng or deu+lat; default: the manifest's language, else eng.")
+@click.option(
+    "--lang",
+    default="auto",
+    show_default=True,
+    help="Tesseract models, e.g. eng, deu+lat, frk or script/Fraktur. auto: per book, from the manifest's "
+    "language and, for German and other languages once printed in Fraktur, the script Tesseract sees on a few pages.",
+)
+@click.option(
+    "--tessdata-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    envvar="IIIF_SEARCH_TESSDATA_DIR",
+    show_default="$IIIF_SEARCH_TESSDATA_DIR or Tesseract's own",
+    help="Folder of Tesseract models (*.traineddata) to use instead of the installed ones, e.g. with "
+    "UB Mannheim's frak2021 for old German print.",
+)
 @click.option(
     "--workers",
     type=click.IntRange(1, 256),
@@ -169,7 +184,8 @@ def main(
     sources: tuple[str, ...],
     book_id: str | None,
     data_dir: Path,
-    lang: str | None,
+    lang: str,
+    tessdata_dir: Path | None,
     workers: int,
     ocr_mode: str,
     ocr_width: int,
@@ -187,18 +203,11 @@ def main(
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     if book_id and len(sources) > 1:
         raise click.UsageError("--id names one book: give one SOURCE with it")
-    if lang:
-        from ocr.tesseract import available_languages
-
-        missing = [code for code in lang.split("+") if code not in set(available_languages())]
-        if missing:
-            raise click.UsageError(
-                f"Tesseract has no model for {', '.join(missing)}; install tesseract-ocr-{missing[0]} "
-                f"(installed: {', '.join(sorted(available_languages()))})"
-            )
+    forced = _forced_models(lang, tessdata_dir)
     options = IndexOptions(
         data_dir=data_dir,
-        lang=lang,
+        lang=forced,
+        tessdata_dir=tessdata_dir,
         workers=workers,
         ocr=ocr_mode,  # type: ignore[arg-type]
         ocr_width=ocr_width,
@@ -222,3 +231,20 @@ def main(
     else:
         click.echo(summary_text(reports, seconds))
     sys.exit(0 if reports and all(r.ok for r in reports) else 1)
+
+
+def _forced_models(lang: str, tessdata_dir: Path | None) -> str | None:
+    """--lang's models spelled as installed ('script/Fraktur' may be 'Fraktur'), None for auto; UsageError when missing."""
+    if lang.strip().lower() == "auto":
+        return None
+    from ocr.errors import MissingModel, OcrError
+    from ocr.languages import resolve
+    from ocr.tesseract import available_languages, tessdata_path
+
+    folder = str(tessdata_dir) if tessdata_dir is not None else None
+    try:
+        return resolve(lang.strip(), available_languages(folder), str(tessdata_path(folder)))
+    except MissingModel as exc:
+        raise click.UsageError(str(exc)) from exc
+    except OcrError as exc:
+        raise click.ClickException(str(exc)) from exc

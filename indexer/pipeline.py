@@ -9,7 +9,6 @@ OCR cache without OCRing finished pages again.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import time
@@ -25,6 +24,7 @@ from indexer.fetch import Fetcher
 from indexer.index.records import BookRecord, PageRecord
 from indexer.index.store import Store
 from indexer.model import Book, Canvas
+from indexer.model_choice import ChoiceInputs, ModelChoice, choose_model
 from indexer.page_record import page_record
 from indexer.sources import read_source
 from ocr.cache import OcrCache
@@ -39,7 +39,7 @@ class IndexOptions:
     """Everything `index-manifest` can be told, with the defaults of its options."""
 
     data_dir: Path
-    lang: str | None = None  # None: the manifest's language, else eng
+    lang: str | None = None  # None: per book, from its language and script (indexer/model_choice.py)
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     ocr: OcrMode = "auto"
     ocr_width: int = 2400  # pixels wide asked of a IIIF image service; ~300 dpi for a book page
@@ -48,6 +48,7 @@ class IndexOptions:
     book_id: str | None = None
     wait: float = 300.0  # seconds to wait for another job's write lock
     fetch_timeout: float = 60.0  # seconds a download may stall before it is retried (then failed)
+    tessdata_dir: Path | None = None  # Tesseract's models; None: its own folder
 
 
 @dataclass(slots=True)
@@ -76,6 +77,9 @@ class BookReport:
     kept: int = 0  # failed now, previous text kept
     words: int = 0
     failed: list[dict[str, object]] = field(default_factory=list)
+    lang: str = ""  # the Tesseract models the book was OCR'd with
+    script: str | None = None  # the script detected on its sampled pages, if asked
+    lang_reason: str = ""  # why those models: --lang, the manifest's language, the script
     error: str | None = None
     seconds: float = 0.0
     committed: bool = False
@@ -156,35 +160,35 @@ def _canvas_job(
 # -- driver side ------------------------------------------------------------------
 
 
-@functools.cache
-def _installed_languages() -> frozenset[str]:
-    from ocr.tesseract import available_languages
+def _model_choice(book: Book, options: IndexOptions, fetcher: Fetcher) -> ModelChoice:
+    """The book's models, chosen once for all its canvases (#14)."""
+    inputs = ChoiceInputs(
+        fetcher=fetcher,
+        cache=OcrCache(paths.ocr_cache_dir(options.data_dir)),
+        mode=options.ocr,
+        tessdata_dir=_tessdata(options),
+        ocr_width=options.ocr_width,
+        timeout=options.timeout,
+        remote_only=_remote_only(book),
+        workers=options.workers,
+    )
+    return choose_model(book, options.lang, inputs)
 
-    try:
-        return frozenset(available_languages())
-    except OcrError as exc:
-        log.warning("cannot list Tesseract's languages: %s", exc)
-        return frozenset()
+
+def _tessdata(options: IndexOptions) -> str | None:
+    return str(options.tessdata_dir) if options.tessdata_dir is not None else None
 
 
-def _ocr_settings(options: IndexOptions, book: Book) -> OcrSettings:
-    lang = options.lang or book.language or "eng"
-    # Existing OCR needs no Tesseract at all: don't ask for its languages.
-    if not options.lang and options.ocr != "existing":
-        installed = _installed_languages()
-        wanted = [code for code in lang.split("+") if code in installed]
-        if not wanted:
-            log.warning("no Tesseract model for %r (book %s); using eng", lang, book.id)
-        lang = "+".join(wanted) or "eng"
-    return OcrSettings(lang=lang, psm=options.psm, timeout=options.timeout)
+def _remote_only(book: Book) -> bool:
+    # A manifest from the web may link only web resources, never this machine's files.
+    return book.source.lower().startswith(("http://", "https://"))
 
 
 def _run_canvases(
     book: Book, options: IndexOptions, settings: OcrSettings, pool: ProcessPoolExecutor | None
 ) -> Iterator[CanvasOutcome]:
     cache_dir = str(paths.ocr_cache_dir(options.data_dir))
-    # A manifest from the web may link only web resources, never this machine's files.
-    remote_only = book.source.lower().startswith(("http://", "https://"))
+    remote_only = _remote_only(book)
     args = [
         (book.id, c, options.ocr, settings, options.ocr_width, cache_dir, options.fetch_timeout, remote_only)
         for c in book.canvases
@@ -215,13 +219,23 @@ def _run_canvases(
 
 
 def index_book(
-    book: Book, store: Store, options: IndexOptions, progress: Progress, pool: ProcessPoolExecutor | None
+    book: Book,
+    store: Store,
+    options: IndexOptions,
+    progress: Progress,
+    pool: ProcessPoolExecutor | None,
+    fetcher: Fetcher,
 ) -> BookReport:
-    """OCR or read every canvas of `book` and commit it; the report says what happened."""
+    """OCR or read every canvas of `book` and commit it; the report says what happened.
+
+    `fetcher` fetches the few pages whose script decides the book's models; canvases use their worker's own.
+    """
     started = time.monotonic()
     report = BookReport(id=book.id, label=book.label, source=book.source, canvases=len(book.canvases))
     progress.book_started(book, len(book.canvases))
-    settings = _ocr_settings(options, book)
+    choice = _model_choice(book, options, fetcher)
+    report.lang, report.script, report.lang_reason = choice.lang, choice.script, choice.reason
+    settings = OcrSettings(lang=choice.lang, psm=options.psm, timeout=options.timeout, tessdata_dir=_tessdata(options))
     records: dict[int, PageRecord] = {}
     failures: dict[int, CanvasOutcome] = {}
     for outcome in _run_canvases(book, options, settings, pool):
@@ -309,7 +323,7 @@ def index(
             before = len(reports)
             try:
                 for book in read_source(location, fetcher, book_id=options.book_id, on_error=member_failed):
-                    reports.append(index_book(book, store, options, progress, pool))
+                    reports.append(index_book(book, store, options, progress, pool, fetcher))
             except (SourceError, FetchError) as exc:
                 reports.append(BookReport(id="", label="", source=location, error=str(exc)))
                 progress.book_finished(reports[-1])

@@ -1,4 +1,4 @@
-"""Images in, words with boxes out: hOCR and ALTO parsing, Tesseract runs and their cache.
+"""Images in, words with boxes out: hOCR and ALTO parsing, Tesseract runs and their cache, model choice.
 
 Imports nothing from `indexer` or `search_service`. Boxes are pixels of the OCR'd image.
 
@@ -11,7 +11,7 @@ Imports nothing from `indexer` or `search_service`. Boxes are pixels of the OCR'
 from __future__ import annotations
 
 from ocr.cache import OcrCache
-from ocr.errors import MalformedOcr, OcrError, TesseractFailed, TesseractTimeout, UnknownOcrFormat
+from ocr.errors import MalformedOcr, MissingModel, OcrError, TesseractFailed, TesseractTimeout, UnknownOcrFormat
 from ocr.formats import detect_format, parse_ocr, parse_ocr_pages
 from ocr.model import Box, Line, OcrSettings, Page, Word
 from ocr.tesseract import ocr_image
@@ -21,6 +21,7 @@ __all__ = [
     "Box",
     "Line",
     "MalformedOcr",
+    "MissingModel",
     "OcrCache",
     "OcrError",
     "OcrSettings",

@@ -3,6 +3,7 @@
     OcrError
     ├── UnknownOcrFormat      neither hOCR nor ALTO, or a format name with no parser
     ├── MalformedOcr          an hOCR/ALTO file we cannot read words from (source, reason, line)
+    ├── MissingModel          a Tesseract model the settings name is not installed (what to install)
     └── TesseractFailed       Tesseract exited with an error (status, stderr tail)
         └── TesseractTimeout  Tesseract ran longer than OcrSettings.timeout and was killed
 
@@ -44,6 +45,23 @@ class MalformedOcr(OcrError):
         if line is not None:
             where = f"{where}, line {line}"
         super().__init__(f"{where}: {reason}")
+
+
+class MissingModel(OcrError):
+    """Tesseract models that are not installed: no `<name>.traineddata` in the model folder."""
+
+    def __init__(self, names: Iterable[str], folder: str = "", hint: str = "", installed: Iterable[str] = ()) -> None:
+        self.names = list(names)
+        self.folder = folder
+        self.hint = hint
+        self.installed = list(installed)
+        where = f" in {folder}" if folder else ""
+        message = f"Tesseract has no model for {', '.join(self.names)}{where}"
+        if hint:
+            message += f"; {hint}"
+        if self.installed:
+            message += f" (installed: {', '.join(self.installed)})"
+        super().__init__(message)
 
 
 class TesseractFailed(OcrError):

@@ -104,7 +104,9 @@ class Page:
 class OcrSettings:
     """Everything besides the image that decides what Tesseract returns.
 
-    Part of the cache key of a canvas's OCR, so that changing any of them OCRs again.
+    Part of the cache key of a canvas's OCR, so that changing any of them OCRs again. The models
+    `lang` names count by their files' digests (`ocr.models`), not by `tessdata_dir`: the same model
+    in another folder or on another machine gives the same key, a changed one OCRs again (#14).
     """
 
     lang: str = "eng"
@@ -112,6 +114,7 @@ class OcrSettings:
     oem: int = 1
     timeout: float = 300.0  # seconds per page; not part of the key
     extra: tuple[str, ...] = field(default_factory=tuple)
+    tessdata_dir: str | None = None  # where the models are; None: Tesseract's own folder
 
     def key(self) -> str:
         """A string naming the settings that change Tesseract's output."""

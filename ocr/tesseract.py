@@ -1,25 +1,46 @@
-"""Run Tesseract (through pytesseract) on one image and return its hOCR: the only module that starts it.
+"""Run the Tesseract binary: OCR an image to hOCR, detect its script, list models: the only module that starts it.
 
-What Tesseract returns depends on the image and `OcrSettings` only, so callers cache the
-result by `ocr.cache.key_for`; this module neither caches nor parses (see `ocr.hocr`).
+What Tesseract returns depends on the image, `OcrSettings` and the model files only, so callers
+cache the result by `ocr.cache.key_for`; this module neither caches nor parses hOCR (see `ocr.hocr`).
+Tesseract is started with `subprocess`, not pytesseract: pytesseract takes no environment for the
+child (#11: it made us set OMP_THREAD_LIMIT in our own process) and drops model names that are
+not lower case ('Fraktur', 'script/Fraktur') from the installed list (#14).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import shlex
+import re
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-
-import pytesseract
 
 from ocr.errors import TesseractFailed, TesseractTimeout
 from ocr.model import OcrSettings
 
+#: The Tesseract binary: a name looked up on PATH, or a path.
+command = "tesseract"
+
 #: How much of Tesseract's stderr an error keeps: the end, where the reason is.
 STDERR_TAIL = 2000
+
+# Tesseract's OpenMP threads make it ~5x slower when we already run one process per core.
+_CHILD_ENVIRONMENT = {"OMP_THREAD_LIMIT": "1"}
+# `tesseract --list-langs` starts with: List of available languages in "/usr/share/tesseract-ocr/5/tessdata/" (7):
+_LIST_HEADER = re.compile(r'^List of available languages in "(.*)" \(\d+\):$')
+# What OSD prints when a page has too little text to tell: no verdict, not a failure.
+_TOO_FEW_CHARACTERS = "Too few characters"
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptGuess:
+    """Tesseract's script detection (OSD) for one image: the script's name ('Latin', 'Fraktur') and confidence."""
+
+    script: str
+    confidence: float
+    orientation: int = 0  # degrees the page is rotated, as OSD reads it
 
 
 def ocr_image(image: str | Path | bytes, settings: OcrSettings) -> bytes:
@@ -38,66 +59,135 @@ def ocr_image(image: str | Path | bytes, settings: OcrSettings) -> bytes:
     >>> b"ocrx_word" in hocr, b"Hello" in hocr
     (True, True)
     """
-    if isinstance(image, bytes | bytearray | memoryview):
-        # pytesseract would decode and re-encode through PIL; a temporary file is cheaper.
-        with tempfile.NamedTemporaryFile(prefix="ocr-", suffix=".img") as handle:
-            handle.write(image)
-            handle.flush()
-            return _run(handle.name, settings, "<image bytes>")
-    path = os.fspath(image)
-    return _run(path, settings, path)
+    arguments = ["-l", settings.lang, "--psm", str(settings.psm), "--oem", str(settings.oem)]
+    # A variable, not the `hocr` config file: that file lives in the model folder, and a
+    # --tessdata-dir of downloaded models has none. Same bytes out as pytesseract gave.
+    arguments += [*_tessdata_arguments(settings.tessdata_dir), "-c", "tessedit_create_hocr=1", *settings.extra]
+    return _on_file(image, arguments, settings.timeout)
 
 
-def _run(path: str, settings: OcrSettings, name: str) -> bytes:
-    """Tesseract on a file path; pytesseract hands a str path to Tesseract without opening it."""
-    config = f"--psm {settings.psm} --oem {settings.oem}"
-    if settings.extra:
-        # pytesseract shlex-splits the config; quoting keeps each extra argument whole.
-        config += " " + shlex.join(settings.extra)
-    # Tesseract's OpenMP threads make it ~5x slower when we already run one process per core.
-    # pytesseract starts Tesseract with os.environ and takes no env argument, so set it there.
-    os.environ["OMP_THREAD_LIMIT"] = "1"
+def detect_script(image: str | Path | bytes, settings: OcrSettings) -> ScriptGuess | None:
+    """The script an image is printed in, by Tesseract's OSD (`--psm 0`, the `osd` model); None when too little text.
+
+    Only `settings.tessdata_dir` and `settings.timeout` are used. Raises like `ocr_image`.
+
+    >>> import io
+    >>> from PIL import Image
+    >>> blank = io.BytesIO()
+    >>> Image.new("L", (600, 800), 255).save(blank, "PNG")
+    >>> detect_script(blank.getvalue(), OcrSettings()) is None  # too little text to tell (Kant's pages: 'Fraktur')
+    True
+    """
     try:
-        result = pytesseract.image_to_pdf_or_hocr(
-            path, lang=settings.lang, config=config, extension="hocr", timeout=settings.timeout
-        )
-    except pytesseract.TesseractNotFoundError as error:
-        raise TesseractFailed(None, f"{error}; install tesseract-ocr", name) from error
-    except pytesseract.TesseractError as error:
-        raise TesseractFailed(error.status, str(error.message)[-STDERR_TAIL:], name) from error
-    except RuntimeError as error:
-        # pytesseract signals a timeout with a bare RuntimeError after killing the process.
-        if "timeout" in str(error).lower():
-            raise TesseractTimeout(settings.timeout, name) from error
+        output = _on_file(image, ["--psm", "0", *_tessdata_arguments(settings.tessdata_dir)], settings.timeout)
+    except TesseractFailed as error:
+        if _TOO_FEW_CHARACTERS in error.stderr_tail and not isinstance(error, TesseractTimeout):
+            return None
         raise
-    return bytes(result)
+    return parse_osd(output.decode("utf-8", errors="replace"))
+
+
+def parse_osd(text: str) -> ScriptGuess | None:
+    """The script in the text `tesseract IMAGE stdout --psm 0` prints; None when it names none.
+
+    >>> parse_osd("Orientation in degrees: 0\\nScript: Fraktur\\nScript confidence: 4.91\\n")
+    ScriptGuess(script='Fraktur', confidence=4.91, orientation=0)
+    """
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    script = fields.get("Script", "").strip()
+    if not script:
+        return None
+    try:
+        confidence = float(fields.get("Script confidence", "0"))
+        orientation = int(fields.get("Orientation in degrees", "0"))
+    except ValueError:
+        return None
+    return ScriptGuess(script, confidence, orientation)
+
+
+def format_osd(guess: ScriptGuess | None) -> str:
+    """The text `parse_osd` reads back as `guess` (None: a page with too little text to tell), for the cache.
+
+    >>> parse_osd(format_osd(ScriptGuess("Latin", 3.5))), parse_osd(format_osd(None))
+    (ScriptGuess(script='Latin', confidence=3.5, orientation=0), None)
+    """
+    if guess is None:
+        return "Script confidence: 0\n"
+    return (
+        f"Orientation in degrees: {guess.orientation}\nScript: {guess.script}\nScript confidence: {guess.confidence}\n"
+    )
 
 
 @functools.cache
 def tesseract_version() -> str:
-    """The first line of `tesseract --version` ('tesseract 5.3.0'), part of every OCR cache key.
-
-    pytesseract's own get_tesseract_version() keeps only the number and exits the process
-    on a version it cannot parse, so we ask the binary it is configured to use directly.
-    """
-    command = pytesseract.pytesseract.tesseract_cmd
-    try:
-        completed = subprocess.run(
-            [command, "--version"], capture_output=True, stdin=subprocess.DEVNULL, timeout=60, check=False
-        )
-    except OSError as error:
-        raise TesseractFailed(None, f"cannot run {command!r}: {error}; install tesseract-ocr") from error
-    except subprocess.TimeoutExpired as error:
-        raise TesseractTimeout(60, f"{command} --version") from error
+    """The first line of `tesseract --version` ('tesseract 5.3.0'), part of every OCR cache key."""
+    name = f"{command} --version"
+    completed = _execute(["--version"], 60, name)
     output = (completed.stdout or completed.stderr).decode("utf-8", errors="replace").strip()
-    if completed.returncode != 0 or not output:
-        raise TesseractFailed(completed.returncode, output[-STDERR_TAIL:], f"{command} --version")
+    if not output:
+        raise TesseractFailed(completed.returncode, "no output", name)
     return output.splitlines()[0].strip()
 
 
-def available_languages() -> list[str]:
-    """Installed Tesseract language models ('eng', 'deu', 'osd', ...), sorted."""
+def available_languages(tessdata_dir: str | None = None) -> list[str]:
+    """Installed Tesseract models ('eng', 'deu', 'osd', 'Fraktur', 'script/Fraktur', ...), sorted.
+
+    `tessdata_dir` lists that folder instead of Tesseract's own (TESSDATA_PREFIX or the built-in one).
+    """
+    return list(_list_languages(command, tessdata_dir, os.environ.get("TESSDATA_PREFIX"))[1])
+
+
+def tessdata_path(tessdata_dir: str | None = None) -> Path:
+    """The folder Tesseract reads its models from: `tessdata_dir`, else its own default, as it reports it."""
+    return Path(_list_languages(command, tessdata_dir, os.environ.get("TESSDATA_PREFIX"))[0])
+
+
+@functools.cache
+def _list_languages(binary: str, tessdata_dir: str | None, prefix: str | None) -> tuple[str, tuple[str, ...]]:
+    """(folder, sorted model names) from `tesseract --list-langs`; cached per binary, folder and TESSDATA_PREFIX."""
+    name = f"{binary} --list-langs"
+    completed = _execute(["--list-langs", *_tessdata_arguments(tessdata_dir)], 60, name)
+    lines = completed.stdout.decode("utf-8", errors="replace").splitlines()
+    folder = next((match.group(1) for line in lines if (match := _LIST_HEADER.match(line.strip()))), None)
+    if folder is None:
+        raise TesseractFailed(completed.returncode, "unexpected output of --list-langs", name)
+    names = sorted(line.strip() for line in lines if line.strip() and not _LIST_HEADER.match(line.strip()))
+    return folder, tuple(names)
+
+
+def _tessdata_arguments(tessdata_dir: str | None) -> list[str]:
+    return ["--tessdata-dir", tessdata_dir] if tessdata_dir else []
+
+
+def _on_file(image: str | Path | bytes, arguments: list[str], timeout: float) -> bytes:
+    """Tesseract's stdout for `tesseract IMAGE stdout ARGUMENTS`; image bytes go through a temporary file."""
+    if isinstance(image, bytes | bytearray | memoryview):
+        # Leptonica reads a file by its magic bytes; a temporary file is cheaper than a pipe through PIL.
+        with tempfile.NamedTemporaryFile(prefix="ocr-", suffix=".img") as handle:
+            handle.write(image)
+            handle.flush()
+            return _execute([handle.name, "stdout", *arguments], timeout, "<image bytes>").stdout
+    path = os.fspath(image)
+    return _execute([path, "stdout", *arguments], timeout, path).stdout
+
+
+def _execute(arguments: list[str], timeout: float, name: str) -> subprocess.CompletedProcess[bytes]:
+    """Run Tesseract with OMP_THREAD_LIMIT=1 in its own environment only; errors say what failed and on what."""
     try:
-        return sorted(pytesseract.get_languages(config=""))
-    except pytesseract.TesseractNotFoundError as error:
-        raise TesseractFailed(None, f"{error}; install tesseract-ocr") from error
+        completed = subprocess.run(
+            [command, *arguments],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=timeout or None,
+            env={**os.environ, **_CHILD_ENVIRONMENT},
+            check=False,
+        )
+    except OSError as error:
+        raise TesseractFailed(None, f"cannot run {command!r}: {error}; install tesseract-ocr", name) from error
+    except subprocess.TimeoutExpired as error:
+        # subprocess.run has killed and reaped the child before raising.
+        raise TesseractTimeout(timeout, name) from error
+    if completed.returncode != 0:
+        stderr = " ".join(completed.stderr.decode("utf-8", errors="replace").splitlines()).strip()
+        raise TesseractFailed(completed.returncode, stderr[-STDERR_TAIL:], name)
+    return completed

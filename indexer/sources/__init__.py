@@ -15,11 +15,13 @@ from urllib.request import url2pathname
 from indexer.errors import IndexerError, SourceError
 from indexer.fetch import Fetcher
 from indexer.model import Book
+from indexer.sources.book_ids import BOOK_ID_PATTERN, slug, validate_book_id
 from indexer.sources.collection import MAX_DEPTH, ErrorHandler, iter_manifests
-from indexer.sources.common import BOOK_ID_PATTERN, JsonDict, slug, sniff, validate_book_id
 from indexer.sources.folder import read_folder
+from indexer.sources.json_values import JsonDict
 from indexer.sources.manifest_v2 import read_manifest_v2
 from indexer.sources.manifest_v3 import read_manifest_v3
+from indexer.sources.sniff import sniff
 
 __all__ = [
     "BOOK_ID_PATTERN",

@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 from indexer.errors import IndexerError, SourceError
 from indexer.fetch import Fetcher
-from indexer.sources.common import JsonDict, as_list, resource_id, sniff
+from indexer.sources.json_values import JsonDict, as_list, resource_id
+from indexer.sources.sniff import sniff
 
 __all__ = ["MAX_DEPTH", "ErrorHandler", "iter_manifests"]
 

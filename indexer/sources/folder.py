@@ -17,7 +17,9 @@ from typing import Any
 
 from indexer.errors import SourceError
 from indexer.model import BASE_URL_MARKER, Book, Canvas, ImageRef
-from indexer.sources.common import JsonDict, as_list, slug, tesseract_lang, validate_book_id
+from indexer.sources.book_ids import slug, validate_book_id
+from indexer.sources.json_values import JsonDict, as_list
+from ocr.languages import tesseract_lang
 
 __all__ = ["IMAGE_SUFFIXES", "natural_key", "read_folder"]
 

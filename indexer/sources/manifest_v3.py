@@ -12,19 +12,11 @@ from typing import Any
 
 from indexer.errors import SourceError
 from indexer.model import Book, Canvas, OcrRef
-from indexer.sources.common import (
-    JsonDict,
-    as_list,
-    book_language,
-    canvas_size,
-    image_ref,
-    label_text,
-    log_skipped,
-    ocr_link,
-    resource_id,
-    resource_type,
-    skipped_error,
-)
+from indexer.sources.canvases import canvas_size, log_skipped, skipped_error
+from indexer.sources.image_services import image_ref
+from indexer.sources.json_values import JsonDict, as_list, resource_id, resource_type
+from indexer.sources.labels import book_language, label_text
+from indexer.sources.ocr_links import ocr_link
 
 __all__ = ["read_manifest_v3"]
 

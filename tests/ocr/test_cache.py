@@ -108,3 +108,18 @@ def test_a_file_where_the_shard_folder_should_be_is_a_miss(tmp_path: Path) -> No
     key = key_for(b"image", OcrSettings(), VERSION)
     (tmp_path / key[:2]).write_bytes(b"in the way")
     assert OcrCache(tmp_path).get(key) is None
+
+
+def test_script_detections_are_kept_beside_the_hocr(tmp_path: Path) -> None:
+    """#14: the OSD of a sampled page is cached too (kind "osd"), so a re-run asks Tesseract nothing."""
+    cache = OcrCache(tmp_path)
+    key = key_for(b"image", OcrSettings(lang="osd", psm=0), VERSION)
+    osd = b"Orientation in degrees: 0\nScript: Fraktur\nScript confidence: 4.91\n"
+    assert cache.get(key, "osd") is None
+    assert cache.put(key, osd, "osd") == tmp_path / key[:2] / f"{key}.osd"
+    assert cache.get(key, "osd") == osd
+    assert cache.get(key) is None  # no hOCR under that key
+    cache.path_for(key, "osd").write_bytes(osd[:30])
+    assert cache.get(key, "osd") is None
+    with pytest.raises(ValueError, match="complete OSD"):
+        cache.put(key, b"Script: Fraktur\n", "osd")

@@ -1,21 +1,35 @@
-"""ocr/tesseract.py with the real Tesseract: one OCR of phototest.tif, its failures and timeouts."""
+"""ocr/tesseract.py with the real Tesseract: one OCR of phototest.tif, its failures and timeouts, script detection."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 from pathlib import Path
 
-import pytesseract
 import pytest
+from PIL import Image
 
+from ocr import tesseract
 from ocr.errors import TesseractFailed, TesseractTimeout
 from ocr.formats import detect_format, parse_ocr
 from ocr.model import OcrSettings, Page
-from ocr.tesseract import available_languages, ocr_image, tesseract_version
+from ocr.tesseract import (
+    ScriptGuess,
+    available_languages,
+    detect_script,
+    ocr_image,
+    parse_osd,
+    tessdata_path,
+    tesseract_version,
+)
 from ocr.text import tokens
 
 pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract is not installed")
+
+REPO = Path(__file__).resolve().parents[2]
+KANT = REPO / "tests/data/books/de_kant_aufklaerung_1784_fraktur"
+BEBEL = REPO / "sample_books/de_bebel_frau_1879"
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +74,20 @@ def test_image_bytes_give_the_same_words(phototest: Path, phototest_hocr: bytes)
     assert [w.text for w in from_bytes.words()] == [w.text for w in parse_ocr(phototest_hocr).words()]
 
 
-def test_openmp_threads_are_limited_for_the_child(phototest: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_openmp_threads_are_limited_for_the_child_only(
+    phototest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#11: Tesseract gets OMP_THREAD_LIMIT=1; our own process keeps what it had (numpy's threads, say)."""
+    seen = tmp_path / "child-environment"
+    wrapper = tmp_path / "tesseract"  # records the environment it is started with, then runs the real one
+    wrapper.write_text(f'#!/bin/sh\necho "$OMP_THREAD_LIMIT" > {seen}\nexec {shutil.which("tesseract")} "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setattr(tesseract, "command", str(wrapper))
     monkeypatch.setenv("OMP_THREAD_LIMIT", "8")  # restored after the test
-    ocr_image(phototest, OcrSettings(lang="eng", psm=7, extra=("-c", "tessedit_char_whitelist=abc")))
-    assert os.environ["OMP_THREAD_LIMIT"] == "1"
+    hocr = ocr_image(phototest, OcrSettings(lang="eng", psm=7, extra=("-c", "tessedit_char_whitelist=abc")))
+    assert b"ocrx_word" in hocr
+    assert seen.read_text().strip() == "1"
+    assert os.environ["OMP_THREAD_LIMIT"] == "8"
 
 
 def test_timeout(phototest: Path) -> None:
@@ -91,12 +115,48 @@ def test_unknown_language_fails(phototest: Path) -> None:
 
 
 def test_missing_binary_fails(phototest: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", "/nonexistent/tesseract")
+    monkeypatch.setattr(tesseract, "command", "/nonexistent/tesseract")
     with pytest.raises(TesseractFailed, match="install tesseract"):
         ocr_image(phototest, OcrSettings())
+    with pytest.raises(TesseractFailed, match="install tesseract"):
+        available_languages("/nonexistent/tessdata")
 
 
 def test_version_and_languages() -> None:
     assert tesseract_version().startswith("tesseract ")
     assert tesseract_version() is tesseract_version()  # cached: every cache key asks for it
-    assert {"eng", "deu", "fra"} <= set(available_languages())
+    # scripts/setup installs these; pytesseract's list dropped 'Fraktur' (not lower case), ours keeps it (#14).
+    assert {"eng", "deu", "fra", "lat", "osd", "frk", "Fraktur"} <= set(available_languages())
+    assert (tessdata_path() / "eng.traineddata").is_file()
+
+
+def test_a_model_folder_of_ones_own(tmp_path: Path) -> None:
+    """--tessdata-dir: Tesseract's own layout keeps script models in script/ (tessdata_best, tessdata_fast)."""
+    (tmp_path / "script").mkdir()
+    (tmp_path / "script" / "Fraktur.traineddata").symlink_to(tessdata_path() / "Fraktur.traineddata")
+    (tmp_path / "eng.traineddata").symlink_to(tessdata_path() / "eng.traineddata")
+    assert available_languages(str(tmp_path)) == ["eng", "script/Fraktur"]
+    assert tessdata_path(str(tmp_path)) == tmp_path
+    hocr = ocr_image(KANT / "0001.jpg", OcrSettings(lang="script/Fraktur", tessdata_dir=str(tmp_path), psm=6))
+    assert "aufklarung" in tokens(" ".join(w.text for w in parse_ocr(hocr).words()))
+    with pytest.raises(TesseractFailed, match="deu"):
+        ocr_image(KANT / "0001.jpg", OcrSettings(lang="deu", tessdata_dir=str(tmp_path)))
+
+
+def test_script_detection_tells_fraktur_from_antiqua(tmp_path: Path) -> None:
+    fraktur = detect_script(KANT / "0002.jpg", OcrSettings())
+    assert fraktur is not None and fraktur.script == "Fraktur" and fraktur.confidence > 1
+    antiqua = detect_script((BEBEL / "0004.png").read_bytes(), OcrSettings())
+    assert antiqua is not None and antiqua.script == "Latin"
+    blank = tmp_path / "blank.png"
+    Image.new("L", (600, 800), 255).save(blank)
+    assert detect_script(blank, OcrSettings()) is None  # "Too few characters": no verdict, no failure
+    with pytest.raises(TesseractFailed, match="osd"):
+        detect_script(KANT / "0002.jpg", OcrSettings(tessdata_dir=str(tmp_path)))  # no osd model there
+
+
+def test_osd_output_is_parsed() -> None:
+    text = "Page number: 0\nOrientation in degrees: 180\nRotate: 180\nScript: Fraktur\nScript confidence: 4.91\n"
+    assert parse_osd(text) == ScriptGuess("Fraktur", 4.91, 180)
+    assert parse_osd("") is None
+    assert parse_osd("Script: Latin\nScript confidence: lots\n") is None

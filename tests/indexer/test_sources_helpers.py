@@ -1,4 +1,4 @@
-"""Shared source helpers: slugs and book ids, labels, languages, image services, OCR links, sniffing."""
+"""The helpers the source readers share: book ids and slugs, labels, image services, OCR links, sniffing."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import pytest
 from indexer.errors import SourceError
 from indexer.model import OcrRef
 from indexer.sources import BOOK_ID_PATTERN, slug, validate_book_id
-from indexer.sources.common import ImageService, image_service, label_text, ocr_link, sniff, tesseract_lang
+from indexer.sources.image_services import ImageService, image_service
+from indexer.sources.labels import label_text
+from indexer.sources.ocr_links import ocr_link
+from indexer.sources.sniff import sniff
 
 
 @pytest.mark.parametrize(
@@ -84,27 +87,6 @@ def test_invalid_book_ids(bad: str) -> None:
 )
 def test_label_text(label: Any, expected: str | None) -> None:
     assert label_text(label) == expected
-
-
-@pytest.mark.parametrize(
-    ("codes", "expected"),
-    [
-        (["en"], "eng"),
-        (["de"], "deu"),
-        (["fr"], "fra"),
-        (["la"], "lat"),
-        (["deu", "lat"], "deu+lat"),
-        (["en-GB", "en"], "eng"),
-        (["ger", "fre"], "deu+fra"),
-        (["zh-Hant"], "chi_tra"),
-        (["zh"], "chi_sim"),
-        (["true"], None),  # Princeton's label map uses "true" as a key
-        ([], None),
-        (["xx"], "xx"),
-    ],
-)
-def test_tesseract_lang(codes: list[str], expected: str | None) -> None:
-    assert tesseract_lang(codes) == expected
 
 
 @pytest.mark.parametrize(

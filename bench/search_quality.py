@@ -1,0 +1,209 @@
+"""Search quality per book and OCR model choice: query-page recall and extra pages, through the search API.
+
+    .venv/bin/python bench/search_quality.py [--book DIR]... [--lang CHOICE]... [--cache DIR] [--json]
+
+Each book folder holds page images (or its scans are in sample_books/<same name>), the
+ground-truth text of each page (`0001.txt`, ...) and `queries.tsv` (30 terms and 10 two-word
+phrases with the pages whose GT holds them; see tests/data/README.md). Default books: every
+folder of tests/data/books and sample_books with a queries.tsv.
+
+Each CHOICE indexes every book with `index-manifest`'s pipeline into a fresh data directory,
+then asks `/iiif/{book}/search/2` each query, as a reader's viewer would:
+
+- query-page recall: the share of (query, page) pairs of queries.tsv whose page is returned
+  (phrases asked in quotes, so as exact sequences, like the shared data's baseline);
+- extra pages: pages returned for a query whose GT does not hold it;
+- word-page recall: the same over every word of six or more letters in the GT (hundreds per
+  book rather than 40, so small differences between models show), with its extra pages.
+
+CHOICE is `language` (the book's own language model: the choice before #14), `auto` (the
+default choice since #14: language and script), or any --lang value (`frk`, `deu+Fraktur`).
+Default: language and auto. The OCR cache is shared by all runs (`--cache` keeps it between
+invocations), so a model is OCR'd once per page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+
+from bench.common import REPO, commit, machine
+from indexer.pipeline import IndexOptions, index
+from indexer.sources import read_folder
+from ocr.text import tokens
+from search_service.app import create_app
+from search_service.settings import Settings
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+MIN_WORD = 6  # letters of a GT word counted by word-page recall, like the terms of queries.tsv
+
+
+@dataclass
+class Quality:
+    book: str
+    choice: str
+    lang: str  # the models the pipeline used
+    query_pairs: int
+    query_found: int
+    query_extra: int
+    word_pairs: int
+    word_found: int
+    word_extra: int
+    ocr_seconds: float  # the pipeline's time for the book (0 when every page came from the cache)
+
+    @property
+    def query_recall(self) -> float:
+        return self.query_found / self.query_pairs if self.query_pairs else 0.0
+
+    @property
+    def word_recall(self) -> float:
+        return self.word_found / self.word_pairs if self.word_pairs else 0.0
+
+
+def default_books() -> list[Path]:
+    folders = [*sorted((REPO / "tests/data/books").glob("*")), *sorted((REPO / "sample_books").glob("*"))]
+    books: dict[str, Path] = {}
+    for folder in folders:
+        if (folder / "queries.tsv").is_file():
+            books.setdefault(folder.name, folder)
+    return list(books.values())
+
+
+def scans_of(book: Path) -> Path:
+    """The folder of a book's page images: the book folder itself, else sample_books/<name>."""
+    if any(p.suffix.lower() in IMAGE_SUFFIXES for p in book.iterdir()):
+        return book
+    return REPO / "sample_books" / book.name
+
+
+def read_queries(book: Path) -> list[tuple[str, set[int]]]:
+    """queries.tsv's (query, pages); none when the book has only its GT text (word-page recall only)."""
+    rows: list[tuple[str, set[int]]] = []
+    if not (book / "queries.tsv").is_file():
+        return rows
+    for line in (book / "queries.tsv").read_text(encoding="utf-8").splitlines()[1:]:
+        kind, query, pages = line.split("\t")
+        # A phrase is asked quoted: unquoted, two words match any page holding both.
+        rows.append((f'"{query}"' if kind == "phrase" else query, {int(page) - 1 for page in pages.split(",")}))
+    return rows
+
+
+def gt_words(book: Path) -> dict[str, set[int]]:
+    """Every GT word of MIN_WORD or more letters -> the pages holding it; line-end hyphens joined."""
+    pages: dict[str, set[int]] = {}
+    texts = sorted(book.glob("[0-9][0-9][0-9][0-9].txt"))
+    for page, text in enumerate(texts):
+        joined = re.sub(r"[-¬⸗]\s*\n\s*", "", text.read_text(encoding="utf-8"))
+        for token in tokens(joined):
+            if len(token) >= MIN_WORD and token.isalpha():
+                pages.setdefault(token, set()).add(page)
+    return pages
+
+
+def book_language(scans: Path) -> str:
+    return read_folder(scans).language or "eng"
+
+
+async def pages_found(client: httpx.AsyncClient, book: str, query: str) -> set[int]:
+    """Canvas indexes of every hit of a Search 2.0 query, all result pages followed."""
+    found: set[int] = set()
+    url: str | None = f"/iiif/{book}/search/2"
+    params: dict[str, str] | None = {"q": query}
+    while url is not None:
+        response = await client.get(url, params=params)
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        for item in body["items"]:
+            match = re.search(r"/canvas/p(\d+)", json.dumps(item["target"]))
+            if match:
+                found.add(int(match.group(1)) - 1)
+        url, params = body.get("next", {}).get("id"), None
+    return found
+
+
+async def measure(data_dir: Path, book_id: str, queries: list[tuple[str, set[int]]]) -> tuple[int, int, int]:
+    """(pairs, pairs found, extra pages) of these queries over the indexed book."""
+    pairs = found = extra = 0
+    app = create_app(Settings(data_dir=data_dir, response_cache_mb=0))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+        for query, pages in queries:
+            returned = await pages_found(client, book_id, query)
+            pairs += len(pages)
+            found += len(pages & returned)
+            extra += len(returned - pages)
+    return pairs, found, extra
+
+
+def run(book: Path, choice: str, work: Path, cache: Path, workers: int) -> Quality:
+    scans = scans_of(book)
+    lang = {"auto": None, "language": book_language(scans)}.get(choice, choice)
+    data_dir = Path(tempfile.mkdtemp(dir=work, prefix=f"{book.name}-"))
+    (data_dir / "ocr-cache").symlink_to(cache, target_is_directory=True)
+    started = time.perf_counter()
+    [report] = index([str(scans)], IndexOptions(data_dir=data_dir, lang=lang, workers=workers, book_id=book.name))
+    seconds = time.perf_counter() - started if report.ocr else 0.0
+    if not report.ok:
+        raise SystemExit(f"{book.name} ({choice}): {report.to_json()}")
+    query = asyncio.run(measure(data_dir, book.name, read_queries(book)))
+    word = asyncio.run(measure(data_dir, book.name, sorted(gt_words(book).items())))
+    return Quality(book.name, choice, report.lang, *query, *word, round(seconds, 1))
+
+
+def table(results: list[Quality]) -> str:
+    lines = [
+        "| book | choice | models | query-page recall | extra pages | word-page recall | extra pages |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        query = (
+            f"{r.query_recall:.3f} ({r.query_found}/{r.query_pairs}) | {r.query_extra}" if r.query_pairs else "- | -"
+        )
+        lines.append(
+            f"| {r.book} | {r.choice} | `{r.lang}` | {query} "
+            f"| {r.word_recall:.3f} ({r.word_found}/{r.word_pairs}) | {r.word_extra} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--book", action="append", type=Path, help="a book folder (repeatable); default: see above")
+    parser.add_argument("--lang", action="append", dest="choices", help="a model choice (repeatable)")
+    parser.add_argument("--cache", type=Path, help="OCR cache folder kept between runs (default: a temporary one)")
+    parser.add_argument("--workers", type=int, default=2, help="Tesseract processes (default 2)")
+    parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    args = parser.parse_args()
+    books = args.book or default_books()
+    choices = args.choices or ["language", "auto"]
+    print(f"# {machine()}, commit {commit()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", file=sys.stderr)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="search-quality-") as temporary:
+        work = Path(temporary)
+        cache = args.cache or work / "ocr-cache"
+        cache.mkdir(parents=True, exist_ok=True)
+        for book in books:
+            for choice in choices:
+                result = run(book, choice, work, cache.resolve(), args.workers)
+                results.append(result)
+                if args.json:
+                    print(json.dumps({**asdict(result), "query_recall": result.query_recall}), flush=True)
+                else:
+                    print(table([result]).splitlines()[-1], file=sys.stderr, flush=True)
+    if not args.json:
+        print(table(results))
+
+
+if __name__ == "__main__":
+    main()
