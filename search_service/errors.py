@@ -10,7 +10,8 @@
      │    ├── UnknownBook
      │    ├── UnknownImage
      │    └── SizeAboveLimits  Image API 3.0 §7.3 puts over-limit sizes under 404
-     └── NotImplementedFeature 501 (Image API features above level 1, e.g. `^`)
+     ├── NotImplementedFeature 501 (Image API features above level 1, e.g. `^`)
+     └── Overloaded            503 (more searches waiting for a thread than the queue holds)
 
 Route handlers only raise; `install_error_handlers` turns each into one JSON shape
 `{"error", "status", "parameter"}` (search, manifests) or plain text (image API,
@@ -76,6 +77,12 @@ class NotImplementedFeature(ServiceError):
     status = 501
 
 
+class Overloaded(ServiceError):
+    """Too many searches wait for a thread: answered at once, with Retry-After, instead of queued."""
+
+    status = 503
+
+
 def error_body(message: str, status: int, parameter: str | None = None) -> dict[str, object]:
     """The JSON error body of every JSON error response."""
     body: dict[str, object] = {"error": message, "status": status}
@@ -106,7 +113,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def service_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ServiceError)
-        return error_response(request, exc.message, exc.status, exc.parameter)
+        headers = {"Retry-After": "1"} if isinstance(exc, Overloaded) else None
+        return error_response(request, exc.message, exc.status, exc.parameter, headers)
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

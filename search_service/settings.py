@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         description="Further threads per worker for searches that may be costly (a prefix, a word twice), so that "
         "they never hold the threads that other searches need.",
     )
+    search_wait: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a search may wait for a free search thread; then a 503 with Retry-After.",
+    )
     query_time_limit: float = Field(
         default=2.0,
         gt=0,

@@ -174,6 +174,17 @@ class Deadline:
 
 _NO_LIMIT = Deadline(None)
 
+#: Counting page by page (`match`, for a word that fills two slots) holds each term's
+#: positions on each candidate page in Python objects: past these, a query would need
+#: hundreds of megabytes (a phrase of two 200-term prefixes over 100,000 pages), and it
+#: is refused before it does. Plain words and phrases never come here (#16).
+MAX_KEPT_POSTINGS = 1_000_000
+MAX_PAGE_TERMS = 2_000_000
+_PAGE_BY_PAGE_TOO_COSTLY = (
+    "this search repeats a word or prefix over too many pages to count them one by one; "
+    "narrow it: longer prefixes (word*), no word twice, or one book"
+)
+
 
 def count_pages(
     snapshot: Snapshot, plan: Plan, book_id: str | None, deadline: Deadline = _NO_LIMIT
@@ -381,6 +392,8 @@ def match(
     if not wanted:
         return []
     terms = list(dict.fromkeys(t for group in groups for t in group))
+    if positions and len(wanted) * len(terms) > MAX_PAGE_TERMS:
+        raise QueryTooCostly(_PAGE_BY_PAGE_TOO_COSTLY)
     per_doc = _postings_on(snapshot, terms, wanted, read, positions, deadline)
     keys = snapshot.book_and_canvas()
     matches = []
@@ -411,6 +424,7 @@ def _candidate_pages(
     """The sorted docnums holding a term of every required group (from ids alone), and the text blocks read."""
     read: dict[str, list[postings.Block]] = {}
     candidates: set[int] | None = None
+    kept = 0
     for group, field_name in required:
         ids: set[int] = set()
         for term in dict.fromkeys(group):
@@ -418,6 +432,9 @@ def _candidate_pages(
             blocks = snapshot.blocks(term, field_name, book_id)
             if field_name == "text" and keep_blocks:
                 read[term] = blocks
+                kept += sum(len(block_ids) for block_ids, _, _ in blocks)
+                if kept > MAX_KEPT_POSTINGS:
+                    raise QueryTooCostly(_PAGE_BY_PAGE_TOO_COSTLY)
             for block_ids, _, _ in blocks:
                 ids.update(block_ids)
         if allowed is not None:

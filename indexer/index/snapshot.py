@@ -13,7 +13,7 @@ import threading
 import weakref
 import zlib
 from array import array
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -76,12 +76,57 @@ def page_weight(page: PageRecord) -> int:
     return 60 * (len(page.texts) + len(page.tokens)) + 4 * (len(page.boxes) + len(page.spans))
 
 
+class _FairLock:
+    """A reentrant lock handed to waiting threads in the order they asked for it.
+
+    Python's locks are not fair: a thread that releases one and asks again at once (a
+    long search reading term after term) usually gets it back before a waiting thread
+    wakes. With this lock a short search waits for one read of a long one, not all of
+    them (a cheap search's p99 went from seconds to tens of milliseconds under #16's
+    flood of costly searches).
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._owner: int | None = None
+        self._depth = 0
+        self._waiting: deque[tuple[int, threading.Lock]] = deque()
+
+    def __enter__(self) -> None:
+        me = threading.get_ident()
+        with self._mutex:
+            if self._owner == me:
+                self._depth += 1
+                return
+            if self._owner is None:
+                self._owner, self._depth = me, 1
+                return
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiting.append((me, turn))
+        turn.acquire()  # released by the owner handing the lock over to this thread
+
+    def __exit__(self, *exc: object) -> None:
+        with self._mutex:
+            self._depth -= 1
+            if self._depth:
+                return
+            if self._waiting:
+                self._owner, turn = self._waiting.popleft()
+                self._depth = 1
+                turn.release()
+            else:
+                self._owner = None
+
+
 def _serialized(method: Callable[..., T]) -> Callable[..., T]:
     """Run a Snapshot method under the snapshot's I/O lock.
 
     Whoosh readers seek and read shared file handles, so two threads reading one
     snapshot at once can get each other's bytes (seen as unpickling and zlib errors
-    under load). Reads are CPU-bound Python, so under the GIL the lock costs little.
+    under load). Reads are CPU-bound Python, so under the GIL the lock costs little;
+    it is fair, and held for one read (a term, a page), so long searches take turns
+    with short ones.
     """
 
     @functools.wraps(method)
@@ -99,7 +144,7 @@ class Snapshot:
         self.searcher = searcher
         # Closes the searcher's files once no request holds this snapshot any more.
         self._finalizer = weakref.finalize(self, searcher.close) if searcher is not None else None
-        self._io = threading.RLock()
+        self._io = _FairLock()
         self._lock = threading.Lock()
         self._books: dict[str, BookRecord] | None = None
         self._book_docs: dict[str, list[int]] = {}
@@ -135,8 +180,15 @@ class Snapshot:
 
     # -- books ---------------------------------------------------------------
 
-    @_serialized
     def _load_books(self) -> dict[str, BookRecord]:
+        # Once loaded, no lock: the server checks a book on its event loop for every search,
+        # and waiting there for the I/O lock, held by a long search's reads, stalled every
+        # request of the worker, /health included (#16).
+        books = self._books
+        return books if books is not None else self._read_books()
+
+    @_serialized
+    def _read_books(self) -> dict[str, BookRecord]:
         with self._lock:
             if self._books is None:
                 books: dict[str, BookRecord] = {}

@@ -25,7 +25,7 @@ from starlette.responses import Response
 from indexer.index.snapshot import Snapshot
 from search_service.contexts import PRESENTATION2_CONTEXT, SEARCH1_CONTEXT, SEARCH2_CONTEXT
 from search_service.deps import SearchContext, SearchContextDep
-from search_service.errors import BadQuery, UnknownBook
+from search_service.errors import BadQuery, Overloaded, UnknownBook
 from search_service.hits import HitPage, search, terms
 from search_service.query import Query as ParsedQuery
 from search_service.query import parse_query
@@ -171,9 +171,9 @@ async def _cached(
     generation = snapshot.generation
     found = cache.get(generation, full_key)
     if found is None:
-        limiter = request.app.state.costly_search_threads if costly else request.app.state.search_threads
-        # Raises BadQuery, UnknownBook, QueryTooCostly: errors are not kept.
-        body = await anyio.to_thread.run_sync(build, limiter=limiter)
+        body = await _build_in_thread(request, settings, costly, build)
+        if body is None:
+            return Response(status_code=499)  # the client left while its search waited: nobody to answer
         found = CachedBody(body, etag_for(body))
         cache.put(generation, full_key, found)
     if len(found.body) < GZIP_MINIMUM or "gzip" not in request.headers.get("accept-encoding", ""):
@@ -185,6 +185,36 @@ async def _cached(
         response.headers["Content-Encoding"] = "gzip"
         response.headers["Vary"] = "Accept, Accept-Encoding"
     return response
+
+
+async def _build_in_thread(
+    request: Request, settings: Settings, costly: bool, build: Callable[[], bytes]
+) -> bytes | None:
+    """build() in a thread of its lane, or None when the client left before a thread was free.
+
+    A search waits for a thread of its lane at most `search_wait` seconds, then gets a
+    503 with Retry-After. Waiting costs nothing but a parked coroutine, so a flood of
+    costly searches is slowed to the pace of their threads rather than answered at once
+    (refused at once, 200 connections came straight back and kept the loop busy), and a
+    search whose client left is dropped when its turn comes (a queue of them kept workers
+    busy for minutes after an attack had ended) (#16).
+    """
+    lane: anyio.CapacityLimiter = (
+        request.app.state.costly_search_threads if costly else request.app.state.search_threads
+    )
+    acquired = False
+    with anyio.move_on_after(settings.search_wait):
+        await lane.acquire()
+        acquired = True
+    if not acquired:
+        raise Overloaded(f"every search thread here was busy for {settings.search_wait:g} s; try again in a moment")
+    try:
+        if await request.is_disconnected():
+            return None
+        # Raises BadQuery, UnknownBook, QueryTooCostly: errors are not kept. The lane bounds the threads.
+        return await anyio.to_thread.run_sync(build)
+    finally:
+        lane.release()
 
 
 # -- search -----------------------------------------------------------------------------------

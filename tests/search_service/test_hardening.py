@@ -72,6 +72,33 @@ async def test_a_search_being_built_never_holds_the_event_loop(
         assert [(await task).status_code for task in stuck] == [200] * 5
 
 
+async def test_a_search_that_waits_too_long_for_a_thread_gets_a_503(
+    make_client: Callable[..., httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was: every search waited for its thread as long as it took, however many were queued."""
+    release = threading.Event()
+    real_search = hits.search
+
+    def search(snapshot: Any, query: Any, *args: Any) -> hits.HitPage:
+        if query.may_be_costly:
+            assert release.wait(30), "never released"
+        return real_search(snapshot, query, *args)
+
+    monkeypatch.setattr(search_routes, "search", search)
+    async with make_client(heavy_search_threads=1, search_wait=0.5) as client:
+        running = asyncio.create_task(client.get("/iiif/fish/search/2?q=pa*"))
+        await asyncio.sleep(0.2)
+        try:
+            refused = await asyncio.wait_for(client.get("/iiif/fish/search/2?q=pi*"), timeout=20)
+            assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+            assert "try again" in refused.json()["error"]
+            cheap = await asyncio.wait_for(client.get("/iiif/fish/search/2?q=lima"), timeout=20)
+            assert cheap.status_code == 200  # the other lane's queue is its own
+        finally:
+            release.set()
+        assert (await running).status_code == 200
+
+
 # -- a ceiling on what one query may cost ------------------------------------------------------------
 
 
@@ -84,6 +111,19 @@ async def test_too_many_prefixes_get_a_quick_400(client: httpx.AsyncClient) -> N
         assert response.status_code == 400
         assert response.json()["parameter"] == "q" and "prefixes" in response.json()["error"]
     assert (await client.get("/iiif/fish/search/2", params={"q": "a* b* c* d*"})).status_code == 200
+
+
+async def test_a_word_repeated_over_too_many_pages_is_refused_before_it_fills_memory(
+    make_client: Callable[..., httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counting page by page holds positions per page and term: past a budget, a 400 at once."""
+    from indexer.index import counting
+
+    monkeypatch.setattr(counting, "MAX_PAGE_TERMS", 50)
+    async with make_client() as client:
+        response = await client.get('/iiif/search/2?q="de la" de')  # `de` twice: counted page by page
+        assert response.status_code == 400 and "one by one" in response.json()["error"]
+        assert (await client.get("/iiif/search/2?q=de la")).status_code == 200  # from arrays: no such budget
 
 
 async def test_a_search_past_its_time_limit_stops_with_a_400_that_says_so(

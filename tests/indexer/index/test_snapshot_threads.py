@@ -6,6 +6,8 @@ reads returned each other's bytes (unpickling and zlib errors under load).
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -67,3 +69,25 @@ def test_jobs_creating_the_index_at_once_all_succeed(tmp_path: Path) -> None:
         with ProcessPoolExecutor(4) as pool:
             done = list(pool.map(_write_one, [(str(data_dir), f"b{n}") for n in range(4)]))
         assert sorted(b.id for b in Store(data_dir).snapshot().books()) == sorted(done)
+
+
+def test_the_io_lock_is_handed_over_in_turn() -> None:
+    """A thread that gives the lock back and asks again at once goes behind those already waiting."""
+    from indexer.index.snapshot import _FairLock
+
+    lock = _FairLock()
+    order: list[str] = []
+
+    def waiter(name: str) -> None:
+        with lock:
+            order.append(name)
+
+    with lock, lock:  # reentrant
+        first = threading.Thread(target=waiter, args=("first",))
+        first.start()
+        while not lock._waiting:  # until `first` waits its turn
+            time.sleep(0.001)
+    with lock:  # asked again at once: `first` was waiting, so it went first
+        order.append("again")
+    first.join(5)
+    assert order == ["first", "again"]
