@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,24 @@ from tests.search_service.conftest import BASE
 # -- searches and the event loop ------------------------------------------------------------------
 
 
+@pytest.fixture
+def release(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """Costly searches (`Query.may_be_costly`) wait in their thread until the event is set."""
+    event = threading.Event()
+    real_search = hits.search
+
+    def search(snapshot: Any, query: Any, *args: Any) -> hits.HitPage:
+        if query.may_be_costly:
+            assert event.wait(30), "never released"
+        return real_search(snapshot, query, *args)
+
+    monkeypatch.setattr(search_routes, "search", search)
+    yield event
+    event.set()
+
+
 async def test_a_search_being_built_never_holds_the_event_loop(
-    make_client: Callable[..., httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+    make_client: Callable[..., httpx.AsyncClient], release: threading.Event
 ) -> None:
     """Was: one-book searches were built on the loop, so a slow one stalled /health for seconds.
 
@@ -41,15 +57,6 @@ async def test_a_search_being_built_never_holds_the_event_loop(
     answer and cheap searches of another book must all be answered. If any build ran on the
     loop, or if costly ones could take every thread, these requests could not finish.
     """
-    release = threading.Event()
-    real_search = hits.search
-
-    def search(snapshot: Any, query: Any, *args: Any) -> hits.HitPage:
-        if query.may_be_costly:
-            assert release.wait(30), "never released"
-        return real_search(snapshot, query, *args)
-
-    monkeypatch.setattr(search_routes, "search", search)
     async with make_client(search_threads=1, heavy_search_threads=1) as client:
         kept = await client.get("/iiif/fish/search/2?q=perou")
         assert kept.status_code == 200
@@ -73,18 +80,9 @@ async def test_a_search_being_built_never_holds_the_event_loop(
 
 
 async def test_a_search_that_waits_too_long_for_a_thread_gets_a_503(
-    make_client: Callable[..., httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+    make_client: Callable[..., httpx.AsyncClient], release: threading.Event
 ) -> None:
     """Was: every search waited for its thread as long as it took, however many were queued."""
-    release = threading.Event()
-    real_search = hits.search
-
-    def search(snapshot: Any, query: Any, *args: Any) -> hits.HitPage:
-        if query.may_be_costly:
-            assert release.wait(30), "never released"
-        return real_search(snapshot, query, *args)
-
-    monkeypatch.setattr(search_routes, "search", search)
     async with make_client(heavy_search_threads=1, search_wait=0.5) as client:
         running = asyncio.create_task(client.get("/iiif/fish/search/2?q=pa*"))
         await asyncio.sleep(0.2)
