@@ -95,11 +95,12 @@ def _check_book(snapshot: Snapshot, book_id: str | None) -> None:
 
 
 def _required_q(q: str | None, settings: Settings) -> str:
+    """`q` checked, its runs of white space made one space: the cache key and the answer's ids use this form."""
     if q is None or not q.strip():
         raise BadQuery("q is required: the words to look for", parameter="q")
     if len(q) > settings.max_query_length:
         raise BadQuery(f"q is {len(q)} characters long; the limit is {settings.max_query_length}", parameter="q")
-    return q
+    return " ".join(q.split())
 
 
 def _whole_number(value: str, parameter: str, largest: int, hint: str = "") -> int:

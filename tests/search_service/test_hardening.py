@@ -154,6 +154,9 @@ async def test_unknown_parameters_make_no_new_cache_entries(
         assert len(cache._entries) == 1
         await client.get("/iiif/fish/autocomplete/2?q=pe&date=2020")  # reported in `ignored`: another body
         assert len(cache._entries) == 2
+        spaced = await client.get("/iiif/fish/search/2", params={"q": "  inca   de "})
+        again = await client.get("/iiif/fish/search/2", params={"q": "inca de"})
+        assert spaced.content == again.content and len(cache._entries) == 3  # white space made one
 
 
 # -- the smaller points ----------------------------------------------------------------------------------
