@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from indexer.errors import FetchError
+from indexer.errors import CanvasFailed, FetchError
 from indexer.fetch import Fetched, Fetcher
+from indexer.image_header import UnreadableImage, pixel_size
 from indexer.model import Canvas, ImageRef
 from ocr.cache import OcrCache, key_for
 from ocr.formats import parse_ocr
@@ -39,10 +40,6 @@ _IMAGE_MAGIC = (
     b"GIF8",
     b"BM",
 )
-
-
-class CanvasFailed(Exception):
-    """This canvas could not be turned into text; the reason is for the summary."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,18 +74,14 @@ def looks_like_image(data: bytes) -> bool:
 
 def check_pixels(data: bytes, source: str) -> None:
     """Refuse (CanvasFailed) images whose header promises more pixels than MAX_IMAGE_PIXELS."""
-    import pyvips
-
     try:
-        header = pyvips.Image.new_from_buffer(data, "", access="sequential")
-    except pyvips.Error as exc:
-        raise CanvasFailed(f"{source}: not a readable image ({str(exc).splitlines()[0]})") from exc
-    if header.width * header.height > MAX_IMAGE_PIXELS:
-        raise CanvasFailed(
-            f"{source}: {header.width}x{header.height} pixels is over the {MAX_IMAGE_PIXELS:,} pixel limit"
-        )
-    if header.width < 2 or header.height < 2:
-        raise CanvasFailed(f"{source}: {header.width}x{header.height} pixels is too small to OCR")
+        width, height = pixel_size(data)
+    except UnreadableImage as exc:
+        raise CanvasFailed(f"{source}: not a readable image ({exc})") from exc
+    if width * height > MAX_IMAGE_PIXELS:
+        raise CanvasFailed(f"{source}: {width}x{height} pixels is over the {MAX_IMAGE_PIXELS:,} pixel limit")
+    if width < 2 or height < 2:
+        raise CanvasFailed(f"{source}: {width}x{height} pixels is too small to OCR")
 
 
 def _fetch(fetcher: Fetcher, url: str, max_bytes: int, remote_only: bool) -> Fetched:

@@ -3,6 +3,7 @@
 IndexerError
  ├── SourceError    the source is not IIIF, unreadable, or malformed (names URL and JSON path)
  ├── FetchError     an image, manifest or OCR file could not be fetched (names URL and reason)
+ ├── CanvasFailed   one canvas could not be turned into text (the run goes on; its summary says why)
  ├── StoreError     the index could not be opened, locked or written
  │    └── IndexBusy another job holds the index's write lock
  └── QueryTooCostly a search needs more work than its time budget (the server answers 400)
@@ -27,6 +28,10 @@ class FetchError(IndexerError):
         self.url = url
         self.reason = reason
         self.status = status
+
+
+class CanvasFailed(IndexerError):
+    """This canvas could not be turned into text; the reason is for the run's summary."""
 
 
 class StoreError(IndexerError):

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from indexer.canvas_text import CanvasFailed, OcrMode, check_pixels, read_image
+from indexer.canvas_text import OcrMode, check_pixels, read_image
 from indexer.errors import IndexerError
 from indexer.fetch import Fetcher
 from indexer.model import Book, Canvas
@@ -147,7 +147,7 @@ def _detect_page(book: Book, canvas: Canvas, inputs: ChoiceInputs, settings: Ocr
         guess = detect_script(canvas.image.path or data, settings)
         inputs.cache.put(key, format_osd(guess).encode("utf-8"), "osd")
         return guess
-    except (CanvasFailed, OcrError, IndexerError) as exc:
+    except (OcrError, IndexerError) as exc:  # CanvasFailed is an IndexerError too
         # The page's own OCR will fail too and say so in the summary; here it only loses its vote.
         log.info("%s: script detection on canvas %d failed: %s", book.id, canvas.index + 1, exc)
         return None

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from indexer import paths
-from indexer.canvas_text import CanvasFailed, OcrMode, Origin, page_for
+from indexer.canvas_text import OcrMode, Origin, page_for
 from indexer.errors import FetchError, IndexerError, SourceError
 from indexer.fetch import Fetcher
 from indexer.index.records import BookRecord, PageRecord
@@ -149,7 +149,7 @@ def _canvas_job(
         outcome.record = page_record(book_id, canvas, text.page)
         outcome.origin = text.origin
         outcome.words = len(outcome.record.texts)
-    except (CanvasFailed, OcrError, IndexerError) as exc:
+    except (OcrError, IndexerError) as exc:  # CanvasFailed is an IndexerError too
         outcome.error = str(exc) or type(exc).__name__
     except Exception as exc:  # an unexpected library error is still one canvas's failure
         log.debug("canvas %s failed", canvas.id, exc_info=True)

@@ -48,6 +48,9 @@ def test_dependencies_flow_one_way(package: str, forbidden: set[str]) -> None:
                 "indexer/index/postings_codec.py",
             },
         ),
+        # Pixels: the image endpoint renders with it; the indexer only reads image headers.
+        ("pyvips", {"search_service/image/render.py", "indexer/image_header.py"}),
+        ("PIL", {"indexer/image_header.py"}),  # the header reader's fallback where libvips is missing
         ("subprocess", {"ocr/tesseract.py"}),  # Tesseract is started in one place (#11: its environment too)
     ],
 )
@@ -59,3 +62,8 @@ def test_each_engine_has_one_home(engine: str, allowed: set[str]) -> None:
         if engine in _imports(p)
     }
     assert users <= allowed
+
+
+def test_import_finder_sees_imports_inside_functions() -> None:
+    # pyvips and PIL are imported inside functions (libvips loads slowly); ast.walk must see them.
+    assert {"pyvips", "PIL"} <= _imports(REPO / "indexer" / "image_header.py")

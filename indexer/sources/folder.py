@@ -11,11 +11,11 @@ import json
 import logging
 import mimetypes
 import re
-import warnings
 from pathlib import Path
 from typing import Any
 
 from indexer.errors import SourceError
+from indexer.image_header import UnreadableImage, pixel_size
 from indexer.model import BASE_URL_MARKER, Book, Canvas, ImageRef
 from indexer.sources.book_ids import slug, validate_book_id
 from indexer.sources.json_values import JsonDict, as_list
@@ -166,29 +166,10 @@ def _identifier(book: str, file: Path, taken: dict[str, str]) -> str:
 
 
 def _pixel_size(file: Path) -> tuple[int, int] | None:
-    """Width and height in pixels from the file header, without decoding the image."""
+    """Width and height in pixels from the file header, or None (logged) for a file that is no image."""
     try:
-        import pyvips
-    except (ImportError, OSError):
-        return _pixel_size_pillow(file)
-    try:
-        image = pyvips.Image.new_from_file(str(file), access="sequential")
-        return int(image.width), int(image.height)
-    except pyvips.Error as exc:
-        log.warning("%s: not a readable image (%s); skipped", file, str(exc).strip().splitlines()[0])
-        return None
-
-
-def _pixel_size_pillow(file: Path) -> tuple[int, int] | None:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with warnings.catch_warnings():
-            # Only the header is read, so a very large scan is no decompression bomb here.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(file) as image:
-                return image.size
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        return pixel_size(file)
+    except UnreadableImage as exc:
         log.warning("%s: not a readable image (%s); skipped", file, exc)
         return None
 

@@ -1,0 +1,52 @@
+"""An image's pixel size from its header, without decoding the pixels: the indexer's one use of pyvips.
+
+pyvips reads every format the image endpoint serves (JPEG 2000 included) in a few
+hundred microseconds; where it is not installed or its libvips cannot load (a
+CLI-only install), Pillow reads the header instead, so indexing never needs it.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+
+class UnreadableImage(ValueError):
+    """The bytes or file are not an image either reader understands."""
+
+
+def pixel_size(image: bytes | Path) -> tuple[int, int]:
+    """Width and height in pixels of an image file or buffer; raises UnreadableImage.
+
+    >>> import base64
+    >>> gif = base64.b64decode("R0lGODlhAwACAIAAAP///wAAACwAAAAAAwACAAACAoRRADs=")
+    >>> pixel_size(gif)
+    (3, 2)
+    """
+    try:
+        import pyvips
+    except (ImportError, OSError):
+        return _pixel_size_pillow(image)
+    try:
+        if isinstance(image, Path):
+            header = pyvips.Image.new_from_file(str(image), access="sequential")
+        else:
+            header = pyvips.Image.new_from_buffer(image, "", access="sequential")
+    except pyvips.Error as exc:
+        raise UnreadableImage(str(exc).strip().splitlines()[0]) from exc
+    return int(header.width), int(header.height)
+
+
+def _pixel_size_pillow(image: bytes | Path) -> tuple[int, int]:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            # Only the header is read, so a very large scan is no decompression bomb here.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(image if isinstance(image, Path) else io.BytesIO(image)) as opened:
+                width, height = opened.size
+                return int(width), int(height)
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        raise UnreadableImage(str(exc)) from exc
