@@ -15,7 +15,8 @@ from lxml import etree
 
 from ocr.dehyphenate import dehyphenate
 from ocr.errors import MalformedOcr, fatal_note
-from ocr.model import Box, Line, Page, Word
+from ocr.extent import PageExtent
+from ocr.model import Line, Page, Word
 
 #: Resolution assumed for `mm10` and `inch1200` when converting to pixels.
 DEFAULT_DPI = 300.0
@@ -108,34 +109,16 @@ def _corners(element: etree._Element, scale: float) -> tuple[int, int, int, int]
     return round(x * scale), round(y * scale), round((x + w) * scale), round((y + h) * scale)
 
 
-class _Extent:
+class _Extent(PageExtent):
     """A page's pixel size: from its WIDTH/HEIGHT when given, else grown to what is on it."""
 
-    __slots__ = ("height", "sized", "width")
+    __slots__ = ()
 
     def __init__(self, width: float | None, height: float | None, scale: float) -> None:
-        self.sized = width is not None and height is not None and width * scale >= 1 and height * scale >= 1
-        if self.sized:
-            assert width is not None and height is not None
-            self.width, self.height = round(width * scale), round(height * scale)
+        if width is not None and height is not None and width * scale >= 1 and height * scale >= 1:
+            super().__init__(round(width * scale), round(height * scale), sized=True)
         else:
-            self.width = self.height = 1
-
-    def fit(self, x0: int, y0: int, x1: int, y1: int) -> Box:
-        """A box inside the page and never empty; one wholly outside shrinks onto the nearest edge."""
-        if 0 <= x0 < x1 <= self.width and 0 <= y0 < y1 <= self.height:
-            return Box(x0, y0, x1 - x0, y1 - y0)  # the usual case, kept cheap
-        if x1 < x0:
-            x0, x1 = x1, x0
-        if y1 < y0:
-            y0, y1 = y1, y0
-        x0, y0 = max(x0, 0), max(y0, 0)
-        x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
-        if not self.sized:
-            self.width, self.height = max(self.width, x1), max(self.height, y1)
-            return Box(x0, y0, x1 - x0, y1 - y0)
-        x, y = min(x0, self.width - 1), min(y0, self.height - 1)
-        return Box(x, y, min(x1, self.width) - x if x1 > x else 1, min(y1, self.height) - y if y1 > y else 1)
+            super().__init__(1, 1, sized=False)
 
 
 def _read_page(page: etree._Element, scale: float) -> Page:

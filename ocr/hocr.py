@@ -18,6 +18,7 @@ from lxml import etree
 
 from ocr.dehyphenate import HYPHENS, dehyphenate
 from ocr.errors import MalformedOcr, fatal_note
+from ocr.extent import PageExtent
 from ocr.model import Box, Line, Page, Word
 
 # hOCR spec 1.2 §5 (https://kba.github.io/hocr-spec/1.2/): `ocrx_word` is the usual word class;
@@ -179,34 +180,20 @@ def _text(element: etree._Element) -> str:
     return "".join(parts)
 
 
-class _PageBuffer:
+class _PageBuffer(PageExtent):
     """A page being read: its size when the page bbox gives one, else the extent of what is on it."""
 
-    __slots__ = ("blocks", "height", "language", "lines", "sized", "width")
+    __slots__ = ("blocks", "language", "lines")
 
     def __init__(self, bbox: tuple[int, int, int, int] | None, language: str | None) -> None:
-        self.sized = bbox is not None and bbox[2] >= 1 and bbox[3] >= 1
         # hOCR bboxes are absolute image coordinates, so the page is as large as its far corner.
-        self.width, self.height = (bbox[2], bbox[3]) if bbox is not None and self.sized else (1, 1)
+        if bbox is not None and bbox[2] >= 1 and bbox[3] >= 1:
+            super().__init__(bbox[2], bbox[3], sized=True)
+        else:
+            super().__init__(1, 1, sized=False)
         self.language = language
         self.lines: list[Line | _LineBuffer] = []
         self.blocks = 0
-
-    def fit(self, x0: int, y0: int, x1: int, y1: int) -> Box:
-        """A box from corners, inside the page and never empty; an unsized page grows to hold it."""
-        if x1 < x0:
-            x0, x1 = x1, x0
-        if y1 < y0:
-            y0, y1 = y1, y0
-        x0, y0 = max(x0, 0), max(y0, 0)
-        x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
-        if not self.sized:
-            self.width, self.height = max(self.width, x1), max(self.height, y1)
-            return Box(x0, y0, x1 - x0, y1 - y0)
-        # Cut to the page; a box wholly outside it shrinks onto the nearest edge rather than vanish.
-        x = min(x0, self.width - 1)
-        y = min(y0, self.height - 1)
-        return Box(x, y, min(x1, self.width) - x if x1 > x else 1, min(y1, self.height) - y if y1 > y else 1)
 
     def build(self) -> Page:
         """The frozen Page, with line-end hyphenation joined."""
