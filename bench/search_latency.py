@@ -10,7 +10,10 @@ connections over two mixes of queries (words sampled across the vocabulary's
 frequency ranks, two-word phrases taken from the text, prefixes): 200 repeated
 ones, and a list of distinct ones where no request repeats another; then the
 same run against /health as the reference. Prints p50/p95/p99, requests/s,
-errors, server RSS and index size.
+errors, server RSS and index size. The collection is measured twice, each time
+on a freshly started server: `/iiif/search/2` (hits of the best books first,
+ranked per query, #13) and `/api/search` (the book-level answer: ranked books,
+counts, first hits with their line pictures' URLs).
 
 Targets (2 cores): book p50 <= 15 ms, p99 <= 60 ms; collection p50 <= 150 ms.
 """
@@ -150,18 +153,31 @@ def queries(data_dir: Path, book: str | None, count: int, seed: int = 1) -> list
     return mixed
 
 
-def run_wrk(base: str, paths: list[str], duration: int, tmp: Path, connections: int = CONNECTIONS) -> dict[str, float]:
-    return wrk_result(start_wrk(base, paths, duration, tmp, connections))
+def run_wrk(
+    base: str,
+    paths: list[str],
+    duration: int,
+    tmp: Path,
+    connections: int = CONNECTIONS,
+    extra: tuple[str, ...] = (),
+) -> dict[str, float]:
+    return wrk_result(start_wrk(base, paths, duration, tmp, connections, extra=extra))
 
 
 def start_wrk(
-    base: str, paths: list[str], duration: int, tmp: Path, connections: int = CONNECTIONS, name: str = "paths"
+    base: str,
+    paths: list[str],
+    duration: int,
+    tmp: Path,
+    connections: int = CONNECTIONS,
+    name: str = "paths",
+    extra: tuple[str, ...] = (),
 ) -> subprocess.Popen[str]:
-    """wrk cycling through `paths` for `duration` seconds, started in the background."""
+    """wrk cycling through `paths` for `duration` seconds, started in the background; `extra`: more wrk options (-H)."""
     script = tmp / f"{name}.lua"
     script.write_text(WRK_SCRIPT % ", ".join(json.dumps(p) for p in paths))
     return subprocess.Popen(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(script), base],
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", *extra, "-s", str(script), base],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -204,7 +220,16 @@ def tree_rss_mb(pid: int) -> float:
     return rss_mb(pid) + sum(tree_rss_mb(k) for k in kids)
 
 
-def measure(name: str, data_dir: Path, book: str | None, duration: int, server_workers: int, distinct: int) -> None:
+def measure(
+    name: str,
+    data_dir: Path,
+    book: str | None,
+    duration: int,
+    server_workers: int,
+    distinct: int,
+    prefix: str | None = None,
+) -> None:
+    """Both mixes and /health against a fresh server; `prefix` is the search URL (default: the book's 1.0, or /iiif/search/2)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ, IIIF_SEARCH_DATA_DIR=str(data_dir))
@@ -223,7 +248,8 @@ def measure(name: str, data_dir: Path, book: str | None, duration: int, server_w
     )
     try:
         wait_for(f"{base}/health")
-        prefix = f"/iiif/{book}/search/1" if book else "/iiif/search/2"
+        if prefix is None:
+            prefix = f"/iiif/{book}/search/1" if book else "/iiif/search/2"
         # "repeated": 200 queries cycled, as when many readers search the same words (after
         # the first round, answered from the caches); "distinct": every request a query
         # not asked before (at most once per run: the bench says if the list wrapped).
@@ -231,7 +257,7 @@ def measure(name: str, data_dir: Path, book: str | None, duration: int, server_w
         paths = {mix: [f"{prefix}?q={urllib.request.quote(q)}" for q in qs] for mix, qs in mixes.items()}
         for path in paths["repeated"][:: max(1, len(paths["repeated"]) // 20)]:  # a check that queries hit
             body = json.loads(urllib.request.urlopen(base + path, timeout=60).read())
-            assert body.get("resources") or body.get("items"), path
+            assert body.get("resources") or body.get("items") or body.get("books"), path
         # Warm-up of the repeated mix: passes until every answer of one pass is quick, so
         # that each worker has seen every query (a connection goes to either worker).
         for _ in range(8):
@@ -312,7 +338,8 @@ def main() -> None:
         )
     if args.scale in ("collection", "both"):
         data = build("collection", books=289, repeat=1, workers=args.workers)
-        measure("collection", data, None, args.duration, args.server_workers, args.distinct or 6000)
+        for prefix in ("/iiif/search/2", "/api/search"):
+            measure("collection", data, None, args.duration, args.server_workers, args.distinct or 6000, prefix)
 
 
 if __name__ == "__main__":

@@ -121,13 +121,13 @@ def search_books(
         return BookPage((), 0, 0, start, size)
     ranked = rank_collection(snapshot, plan, Deadline(time_limit))
     results: list[BookResult] = []
-    for place, ranked_book in enumerate(ranked.books[start : start + size], start=start + 1):
+    for place, ranked_book in enumerate(ranked.books(start, start + size), start=start + 1):
         record = snapshot.book(ranked_book.book_id)
         if record is None:
             continue  # the ranking and the book list come from one snapshot: cannot happen
         first = _first_hits(snapshot, plan, ranked, ranked_book, record, hits_per_book)
         results.append(BookResult(place, record, ranked_book.score, ranked_book.hits, ranked_book.pages, tuple(first)))
-    return BookPage(tuple(results), len(ranked.books), ranked.total, start, size)
+    return BookPage(tuple(results), len(ranked), ranked.total, start, size)
 
 
 def _first_hits(

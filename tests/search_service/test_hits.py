@@ -98,7 +98,7 @@ def test_across_books_best_book_first_each_in_reading_order(snapshot: Snapshot) 
     assert order == sorted(order, key=lambda key: (books.index(key[0]), key[1], key[2]))
     plan = plan_query(snapshot, parse_query("e*"))
     assert plan is not None
-    assert books == [book.book_id for book in rank_collection(snapshot, plan, Deadline(None)).books]
+    assert books == [book.book_id for book in rank_collection(snapshot, plan, Deadline(None)).books()]
 
 
 def test_paging_visits_every_hit_once(snapshot: Snapshot) -> None:

@@ -75,7 +75,7 @@ def shelf(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
 
 def _ranked(snapshot: Snapshot, term: str) -> list[tuple[str, int, int]]:
     ranked = rank_books(snapshot, *count_pages(snapshot, ((frozenset({term}),),), None))
-    return [(book.book_id, book.hits, book.pages) for book in ranked.books]
+    return [(book.book_id, book.hits, book.pages) for book in ranked.books()]
 
 
 def test_more_hits_first_then_shorter_books_then_ids(shelf: Snapshot) -> None:
@@ -93,7 +93,7 @@ def test_scores_are_bm25_of_each_books_hits_and_length(shelf: Snapshot) -> None:
     ranked = rank_books(shelf, *count_pages(shelf, ((frozenset({"inca"}),),), None))
     lengths = {"a-few": 400, "b-many": 400, "c-short": 100, "d-long": 1200, "e-tie": 400, "f-tie": 400}
     average = sum(lengths.values()) / len(lengths)
-    for book in ranked.books:
+    for book in ranked.books():
         norm = K1 * (1 - B + B * lengths[book.book_id] / average)
         assert book.score == pytest.approx(book.hits * (K1 + 1) / (book.hits + norm))
 
@@ -104,18 +104,18 @@ def test_pages_stay_in_reading_order_within_each_book(shelf: Snapshot) -> None:
     # Nothing lost or repeated, only reordered.
     assert sorted(zip(ranked.docnums, ranked.counts, strict=True)) == sorted(zip(docnums, counts, strict=True))
     keys = shelf.book_and_canvas()
-    for book in ranked.books:
+    for book in ranked.books():
         pages = [keys[d] for d in ranked.docnums[book.start : book.end]]
         assert {b for b, _ in pages} == {book.book_id}
         assert pages == sorted(pages)
         assert sum(ranked.counts[book.start : book.end]) == book.hits
     assert ranked.total == sum(counts)
-    assert [b.end for b in ranked.books][-1] == len(docnums)
+    assert [b.end for b in ranked.books()][-1] == len(docnums)
 
 
 def test_no_pages_no_books(shelf: Snapshot) -> None:
     ranked = rank_books(shelf, *count_pages(shelf, ((frozenset({"zzqx"}),),), None))
-    assert (len(ranked.docnums), ranked.books, ranked.total) == (0, (), 0)
+    assert (len(ranked.docnums), ranked.books(), len(ranked), ranked.total) == (0, [], 0, 0)
 
 
 def test_saturation_and_length_normalisation() -> None:
@@ -131,6 +131,6 @@ def test_real_books_every_hit_kept(snapshot: Snapshot) -> None:
     """Over the real corpus: ranking only reorders what counting found."""
     docnums, counts = count_pages(snapshot, ((frozenset({"de", "die", "the", "of"}),),), None)
     ranked = rank_books(snapshot, docnums, counts)
-    assert len({b.book_id for b in ranked.books}) == len(ranked.books) >= 2
+    assert len({b.book_id for b in ranked.books()}) == len(ranked) >= 2
     assert sorted(ranked.docnums) == sorted(docnums)
-    assert [b.score for b in ranked.books] == sorted((b.score for b in ranked.books), reverse=True)
+    assert [b.score for b in ranked.books()] == sorted((b.score for b in ranked.books()), reverse=True)
