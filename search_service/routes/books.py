@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse, Response
 
@@ -22,12 +21,12 @@ from indexer.errors import QueryTooCostly
 from search_service.books import BookPage, search_books
 from search_service.deps import SearchContext, SearchContextDep
 from search_service.discovery import book_results
-from search_service.errors import BadQuery, ServiceError
+from search_service.errors import BadQuery, Overloaded, ServiceError
 from search_service.pages import esc, render_page
 from search_service.query import parse_query
 from search_service.responses import encode_json
 from search_service.results_page import DEFAULT_VIEWER, results_html, search_form
-from search_service.routes.search import cached_json, page_number, required_q
+from search_service.routes.search import build_in_thread, cached_json, page_number, required_q
 from search_service.urls import ResultLinks
 from search_service.viewers import VIEWERS
 
@@ -102,8 +101,12 @@ async def search_page(
         text = required_q(q, settings)
         query = parse_query(text, max_length=settings.max_query_length)
         number = page_number(page)
-        limiter = request.app.state.costly_search_threads if query.may_be_costly else request.app.state.search_threads
-        found = await anyio.to_thread.run_sync(lambda: _books(ctx, text, number), limiter=limiter)
+        # The search threads' lanes and their wait (#16), as /iiif/search and /api/search.
+        found = await build_in_thread(request, settings, query.may_be_costly, lambda: _books(ctx, text, number))
+        if found is None:
+            return Response(status_code=499)  # the client left while its search waited
+    except Overloaded:
+        raise  # 503 with Retry-After, as every search
     except (ServiceError, QueryTooCostly) as exc:
         message = exc.message if isinstance(exc, ServiceError) else str(exc)
         body = (

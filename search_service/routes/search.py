@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
@@ -172,7 +172,7 @@ async def cached_json(
     generation = snapshot.generation
     found = cache.get(generation, full_key)
     if found is None:
-        body = await _build_in_thread(request, settings, costly, build)
+        body = await build_in_thread(request, settings, costly, build)
         if body is None:
             return Response(status_code=499)  # the client left while its search waited: nobody to answer
         found = CachedBody(body, etag_for(body))
@@ -188,9 +188,12 @@ async def cached_json(
     return response
 
 
-async def _build_in_thread(
-    request: Request, settings: Settings, costly: bool, build: Callable[[], bytes]
-) -> bytes | None:
+_Built = TypeVar("_Built")
+
+
+async def build_in_thread(
+    request: Request, settings: Settings, costly: bool, build: Callable[[], _Built]
+) -> _Built | None:
     """build() in a thread of its lane, or None when the client left before a thread was free.
 
     A search waits for a thread of its lane at most `search_wait` seconds, then gets a
