@@ -235,7 +235,7 @@ def measure(
     """Both mixes and /health against a fresh server; `prefix` is the search URL (default: the book's 1.0, or /iiif/search/2).
 
     `tree`: serve the code of that checkout instead of this one (same virtual environment,
-    `python -m search_service` with the checkout first on PYTHONPATH), for a reference
+    its `search_service.cli` with the checkout first on PYTHONPATH), for a reference
     measured in the same run. Returns wrk's figures per mix and for /health.
     """
     port = free_port()
@@ -246,7 +246,7 @@ def measure(
     server = subprocess.Popen(
         [
             *(
-                [str(REPO / ".venv/bin/python"), "-m", "search_service"]
+                [str(REPO / ".venv/bin/python"), "-c", "from search_service.cli import main; main()"]
                 if tree
                 else [str(REPO / ".venv/bin/iiif-search")]
             ),
