@@ -1,6 +1,6 @@
 """Search latency over HTTP: a 1,000-page book and a 100,000-page collection, beside /health.
 
-    .venv/bin/python bench/search_latency.py [--scale book|collection|both] [--duration 20]
+    .venv/bin/python bench/search_latency.py [--scale book|collection|both] [--duration 20] [--reference DIR]
 
 Builds the indexes from existing OCR (the 347-page hOCR book of tests/data,
 repeated: 3x as one book = 1,041 pages; 289 books of 347 pages = 100,283 pages),
@@ -10,7 +10,12 @@ connections over two mixes of queries (words sampled across the vocabulary's
 frequency ranks, two-word phrases taken from the text, prefixes): 200 repeated
 ones, and a list of distinct ones where no request repeats another; then the
 same run against /health as the reference. Prints p50/p95/p99, requests/s,
-errors, server RSS and index size.
+errors, server RSS and index size. The collection is measured on freshly started
+servers: `/iiif/search/2` (hits of the best books first, ranked per query, #13);
+with `--reference DIR`, the same URL served by the code of another checkout (e.g.
+main before the ranking, extracted with `git archive`) and the ratio of the two;
+and `/api/search` (the book-level answer: ranked books, counts, first hits with
+their line pictures' URLs).
 
 Targets (2 cores): book p50 <= 15 ms, p99 <= 60 ms; collection p50 <= 150 ms.
 """
@@ -150,18 +155,31 @@ def queries(data_dir: Path, book: str | None, count: int, seed: int = 1) -> list
     return mixed
 
 
-def run_wrk(base: str, paths: list[str], duration: int, tmp: Path, connections: int = CONNECTIONS) -> dict[str, float]:
-    return wrk_result(start_wrk(base, paths, duration, tmp, connections))
+def run_wrk(
+    base: str,
+    paths: list[str],
+    duration: int,
+    tmp: Path,
+    connections: int = CONNECTIONS,
+    extra: tuple[str, ...] = (),
+) -> dict[str, float]:
+    return wrk_result(start_wrk(base, paths, duration, tmp, connections, extra=extra))
 
 
 def start_wrk(
-    base: str, paths: list[str], duration: int, tmp: Path, connections: int = CONNECTIONS, name: str = "paths"
+    base: str,
+    paths: list[str],
+    duration: int,
+    tmp: Path,
+    connections: int = CONNECTIONS,
+    name: str = "paths",
+    extra: tuple[str, ...] = (),
 ) -> subprocess.Popen[str]:
-    """wrk cycling through `paths` for `duration` seconds, started in the background."""
+    """wrk cycling through `paths` for `duration` seconds, started in the background; `extra`: more wrk options (-H)."""
     script = tmp / f"{name}.lua"
     script.write_text(WRK_SCRIPT % ", ".join(json.dumps(p) for p in paths))
     return subprocess.Popen(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(script), base],
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", *extra, "-s", str(script), base],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -204,13 +222,34 @@ def tree_rss_mb(pid: int) -> float:
     return rss_mb(pid) + sum(tree_rss_mb(k) for k in kids)
 
 
-def measure(name: str, data_dir: Path, book: str | None, duration: int, server_workers: int, distinct: int) -> None:
+def measure(
+    name: str,
+    data_dir: Path,
+    book: str | None,
+    duration: int,
+    server_workers: int,
+    distinct: int,
+    prefix: str | None = None,
+    tree: Path | None = None,
+) -> dict[str, dict[str, float]]:
+    """Both mixes and /health against a fresh server; `prefix` is the search URL (default: the book's 1.0, or /iiif/search/2).
+
+    `tree`: serve the code of that checkout instead of this one (same virtual environment,
+    its `search_service.cli` with the checkout first on PYTHONPATH), for a reference
+    measured in the same run. Returns wrk's figures per mix and for /health.
+    """
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ, IIIF_SEARCH_DATA_DIR=str(data_dir))
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
     server = subprocess.Popen(
         [
-            str(REPO / ".venv/bin/iiif-search"),
+            *(
+                [str(REPO / ".venv/bin/python"), "-c", "from search_service.cli import main; main()"]
+                if tree
+                else [str(REPO / ".venv/bin/iiif-search")]
+            ),
             "serve",
             "--port",
             str(port),
@@ -220,10 +259,12 @@ def measure(name: str, data_dir: Path, book: str | None, duration: int, server_w
             str(server_workers),
         ],
         env=env,
+        cwd=tree,
     )
     try:
         wait_for(f"{base}/health")
-        prefix = f"/iiif/{book}/search/1" if book else "/iiif/search/2"
+        if prefix is None:
+            prefix = f"/iiif/{book}/search/1" if book else "/iiif/search/2"
         # "repeated": 200 queries cycled, as when many readers search the same words (after
         # the first round, answered from the caches); "distinct": every request a query
         # not asked before (at most once per run: the bench says if the list wrapped).
@@ -231,7 +272,7 @@ def measure(name: str, data_dir: Path, book: str | None, duration: int, server_w
         paths = {mix: [f"{prefix}?q={urllib.request.quote(q)}" for q in qs] for mix, qs in mixes.items()}
         for path in paths["repeated"][:: max(1, len(paths["repeated"]) // 20)]:  # a check that queries hit
             body = json.loads(urllib.request.urlopen(base + path, timeout=60).read())
-            assert body.get("resources") or body.get("items"), path
+            assert body.get("resources") or body.get("items") or body.get("books"), path
         # Warm-up of the repeated mix: passes until every answer of one pass is quick, so
         # that each worker has seen every query (a connection goes to either worker).
         for _ in range(8):
@@ -273,6 +314,7 @@ def measure(name: str, data_dir: Path, book: str | None, duration: int, server_w
             f"  /health  reference: p50 {ref['p50']:.1f} ms, p95 {ref['p95']:.1f} ms, p99 {ref['p99']:.1f} ms, "
             f"{ref['rps']:.0f} req/s, {int(ref['errors'])} errors"
         )
+        return {**results, "health": ref}
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -291,6 +333,13 @@ def main() -> None:
         help="size of the list of distinct queries (default: 80,000 on the book, which takes every "
         "word and prefix of the vocabulary and fills up with phrases; 6,000 on the collection, "
         "which keeps the shares of the repeated mix)",
+    )
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        default=None,
+        help="a checkout of other code (e.g. `git archive main | tar -x -C /tmp/main`) whose collection "
+        "search is measured after this one's in the same run, with the ratio",
     )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -312,7 +361,21 @@ def main() -> None:
         )
     if args.scale in ("collection", "both"):
         data = build("collection", books=289, repeat=1, workers=args.workers)
-        measure("collection", data, None, args.duration, args.server_workers, args.distinct or 6000)
+        distinct = args.distinct or 6000
+        ranked = measure("collection", data, None, args.duration, args.server_workers, distinct, "/iiif/search/2")
+        if args.reference:
+            # The same queries on the same index, served by the reference checkout's code (e.g.
+            # main before #13: hits in book-id order), in this run: the cost of ranking as a ratio.
+            name = f"collection, reference {args.reference}"
+            plain = measure(
+                name, data, None, args.duration, args.server_workers, distinct, "/iiif/search/2", args.reference
+            )
+            for mix in ("repeated", "distinct"):
+                print(
+                    f"  ratio {mix:9} ranked / reference: p50 {ranked[mix]['p50'] / plain[mix]['p50']:.2f}, "
+                    f"p99 {ranked[mix]['p99'] / plain[mix]['p99']:.2f}, req/s {ranked[mix]['rps'] / plain[mix]['rps']:.2f}"
+                )
+        measure("collection", data, None, args.duration, args.server_workers, distinct, "/api/search")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,15 @@ class ImageRef:
     height: int | None = None
     format: str | None = None
 
+    def public_fields(self) -> dict[str, Any]:
+        """The fields that are set, without the local `path`: what a server may show of it.
+
+        >>> ImageRef(service="https://img/x", service_version=3, path="/scans/1.png").public_fields()
+        {'service': 'https://img/x', 'service_version': 3}
+        """
+        fields = {name: getattr(self, name) for name in self.__slots__ if name != "path"}
+        return {name: value for name, value in fields.items() if value is not None}
+
 
 @dataclass(frozen=True, slots=True)
 class OcrRef:

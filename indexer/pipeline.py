@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from indexer import paths
 from indexer.canvas_text import OcrMode, Origin, page_for
@@ -218,6 +219,20 @@ def _run_canvases(
             future.cancel()
 
 
+def first_image(book: Book) -> dict[str, Any] | None:
+    """The first canvas's painting image as BookRecord keeps it: the ImageRef's fields that are set.
+
+    >>> from indexer.model import ImageRef
+    >>> canvas = Canvas("c0", 0, "p. 1", 100, 150, ImageRef(service="https://img/x", service_version=3))
+    >>> first_image(Book("b", "B", "m", 3, (canvas,), "m", manifest={}))
+    {'service': 'https://img/x', 'service_version': 3}
+    """
+    for canvas in book.canvases:
+        if canvas.image is not None:
+            return canvas.image.public_fields()
+    return None
+
+
 def index_book(
     book: Book,
     store: Store,
@@ -274,6 +289,7 @@ def index_book(
             language=settings.lang,
             images=dict(book.images),
             indexed_at=time.time(),
+            first_image=first_image(book),
         )
         store.replace_book(record, (records[i] for i in sorted(records)), wait=options.wait)
         report.committed = True

@@ -12,7 +12,7 @@ from indexer.index.store import Store
 from search_service.errors import install_error_handlers
 from search_service.middleware import IiifHttpMiddleware
 from search_service.response_cache import GZIP_LEVEL, GZIP_MINIMUM, ResponseCache
-from search_service.routes import docs, health, home, image, manifest, search, viewer
+from search_service.routes import books, collection, docs, health, home, image, manifest, search, viewer
 from search_service.settings import Settings
 from search_service.workers import ShareLoad
 
@@ -47,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(home.router)
     app.include_router(manifest.router)
     app.include_router(search.router)
+    app.include_router(collection.router)
+    app.include_router(books.router)
     app.include_router(image.router)
     app.include_router(viewer.router)
     app.include_router(docs.router)

@@ -30,6 +30,7 @@ import math
 from dataclasses import dataclass
 
 from indexer.index.counting import Deadline, Plan, UnitPlan, count_pages, hit_spans, token_positions
+from indexer.index.ranking import Ranked, rank_books
 from indexer.index.records import PageRecord
 from indexer.index.snapshot import Snapshot
 from ocr.dehyphenate import HYPHENS
@@ -174,22 +175,27 @@ def search(
 ) -> HitPage:
     """Hits `start`..`start + page_size` of `query` in one book (or every book when None).
 
-    Hits come in reading order: book id, canvas order, then position on the page.
-    Only the pages holding the requested hits are loaded from the store. Raises
-    QueryTooCostly when counting takes more than `time_limit` seconds.
+    In one book, hits come in reading order: canvas order, then position on the page.
+    Over every book, the best books come first (indexer/index/ranking.py), each book's
+    hits in reading order. Only the pages holding the requested hits are loaded from
+    the store. Raises QueryTooCostly when counting takes more than `time_limit` seconds.
     """
     plan = plan_query(snapshot, query)
     if plan is None:
         return HitPage((), 0, start, page_size)
 
-    # The next page of the same search, or another reader's same search, reuses the
-    # matched pages (16 bytes a page, in the snapshot's byte budget).
     deadline = Deadline(time_limit)
-    docnums, counts = snapshot.cached(
-        ("search", plan, book_id),
-        lambda: count_pages(snapshot, plan, book_id, deadline),
-        lambda result: 16 * len(result[0]) + _plan_bytes(plan),
-    )
+    if book_id is None:
+        ranked = rank_collection(snapshot, plan, deadline)
+        docnums, counts = ranked.docnums, ranked.counts
+    else:
+        # The next page of the same search, or another reader's same search, reuses the
+        # matched pages (16 bytes a page, in the snapshot's byte budget).
+        docnums, counts = snapshot.cached(
+            ("search", plan, book_id),
+            lambda: count_pages(snapshot, plan, book_id, deadline),
+            lambda result: 16 * len(result[0]) + _plan_bytes(plan),
+        )
     total = sum(counts)
     hits: list[Hit] = []
     end = start + page_size
@@ -202,6 +208,15 @@ def search(
             hits.extend(page_hits[max(0, start - seen) : end - seen])
         seen += count
     return HitPage(tuple(hits), total, start, page_size)
+
+
+def rank_collection(snapshot: Snapshot, plan: Plan, deadline: Deadline) -> Ranked:
+    """The pages of every book matching `plan`, best book first, counted and ranked once per snapshot."""
+    return snapshot.cached(
+        ("ranked", plan),
+        lambda: rank_books(snapshot, *count_pages(snapshot, plan, None, deadline)),
+        lambda ranked: ranked.weight() + _plan_bytes(plan),
+    )
 
 
 def _plan_bytes(plan: Plan) -> int:

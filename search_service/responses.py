@@ -127,13 +127,16 @@ def json_body_response(
     request: Request,
     body: bytes,
     *,
-    context: str,
+    context: str | None,
     settings: Settings,
     status_code: int = 200,
     etag: str | None = None,
 ) -> Response:
-    """Answer a serialised JSON body with content negotiation, an ETag, and Cache-Control."""
-    if wants_json_ld(request.headers.get("accept", "")):
+    """Answer a serialised JSON body with content negotiation, an ETag, and Cache-Control.
+
+    `context` None: plain JSON that is not JSON-LD (our own /api/search), whatever is asked.
+    """
+    if context is not None and wants_json_ld(request.headers.get("accept", "")):
         media_type = f'application/ld+json;profile="{context}"'
     else:
         media_type = "application/json"

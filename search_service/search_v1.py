@@ -2,8 +2,9 @@
 
 Pure dict building; knows nothing of Search 2.0. Shaped as the spec says and as
 Mirador 3/4 and UV 4 read it (found in their source code; tests/browser checks it in the viewers):
-every annotation has an `@id`, `on` is always the plain string `<canvas>#xywh=x,y,w,h`
-(UV cuts the canvas out of it with a regular expression), `hits` carry
+every annotation has an `@id`, one book's `on` is the plain string `<canvas>#xywh=x,y,w,h`
+(UV cuts the canvas out of it with a regular expression; collection-wide, where no viewer
+reads it, `on` is the §3.3.3 object naming the manifest in `within`), `hits` carry
 `before`/`match`/`after` (Mirador renders them as HTML, so they are escaped), and
 `next`/`prev` are plain URL strings (UV follows `next` until there is none).
 """
@@ -38,7 +39,7 @@ def annotation_list(
     `search:Hit` per hit listing them. `within` is the sc:Layer of the whole result
     set (§3.3.2): `total` counts hits, `first`/`last` are URLs. `startIndex` is the
     position of this page's first hit. With `manifests` (collection-wide search)
-    each annotation also names its manifest in `within` (see below).
+    each `on` is an object naming the canvas's manifest in `within` (§3.3.3).
     """
     body: dict[str, Any] = {
         # §3.4: with `hits` or `ignored` the context MUST be the array, Presentation first.
@@ -72,19 +73,21 @@ def annotation_list(
             if anno_id in listed:
                 continue  # two hits in one printed word ("c'est-à-dire"): both refer to one annotation
             listed.add(anno_id)
-            annotation: dict[str, Any] = {
-                "@id": anno_id,
-                "@type": "oa:Annotation",
-                "motivation": "sc:painting",
-                "resource": {"@type": "cnt:ContentAsText", "chars": match.text},
-                "on": f"{hit.canvas_id}#xywh={match.box.xywh}",
-            }
+            target: str | dict[str, Any] = f"{hit.canvas_id}#xywh={match.box.xywh}"
             if manifests is not None:
+                # §3.3.3: collection-wide, `on` names the manifest its canvas is within. Only
+                # here: UV and Mirador read one book's `on` as a string (module docstring).
                 ref = manifests[hit.book_id]
-                # §3.3.3 puts `within` inside an `on` object, which UV and Mirador cannot read;
-                # on the annotation itself (P2.1 allows `within` on any resource) `on` stays a string.
-                annotation["within"] = {"@id": ref.id, "@type": "sc:Manifest", "label": ref.label}
-            resources.append(annotation)
+                target = {"@id": target, "within": {"@id": ref.id, "@type": "sc:Manifest", "label": ref.label}}
+            resources.append(
+                {
+                    "@id": anno_id,
+                    "@type": "oa:Annotation",
+                    "motivation": "sc:painting",
+                    "resource": {"@type": "cnt:ContentAsText", "chars": match.text},
+                    "on": target,
+                }
+            )
         # §3.4.2 / §3.4.4: one hit per match, listing every annotation (line) it spans.
         hits.append(
             {

@@ -32,7 +32,7 @@ def search_services_v2(base: str, book_id: str) -> list[dict[str, Any]]:
     return [_search2_block(base, book_id, with_context=True), _search1_block_v2(base, book_id)]
 
 
-def _search2_block(base: str, book_id: str, *, with_context: bool) -> dict[str, Any]:
+def _search2_block(base: str, book_id: str | None, *, with_context: bool) -> dict[str, Any]:
     block: dict[str, Any] = {"@context": SEARCH2_CONTEXT} if with_context else {}
     block["id"] = search_url(base, book_id, 2)
     block["type"] = "SearchService2"
@@ -50,13 +50,14 @@ def _search1_block_v2(base: str, book_id: str) -> dict[str, Any]:
     }
 
 
-def search_services_v3(base: str, book_id: str) -> list[dict[str, Any]]:
+def search_services_v3(base: str, book_id: str | None) -> list[dict[str, Any]]:
     """The service blocks for a Presentation 3.0 manifest: SearchService2 first, then SearchService1.
 
     P3 §3.3.1: services of older specifications keep `@id`/`@type` (a block with both
     `id` and `@id` fails the P3 schema's oneOf) and carry no `@context` of their own;
     `service` is an array also when nested. Viewers find the 1.0 block by `profile`;
-    Clover takes the first search service by type, so 2.0 comes first (#12).
+    Clover takes the first search service by type, so 2.0 comes first (#12). With
+    `book_id` None, the services of every book, for the Collection of every book (#13).
     """
     return [
         _search2_block(base, book_id, with_context=False),

@@ -32,6 +32,21 @@ class Settings(BaseSettings):
     page_size: int = Field(
         default=100, ge=1, le=1000, description="Annotations per page of a search response (Mirador slows past 100)."
     )
+    books_page_size: int = Field(
+        default=10, ge=1, le=100, description="Books per page of the book-level answer (/api/search, /search)."
+    )
+    hits_per_book: int = Field(
+        default=3,
+        ge=0,
+        le=20,
+        description="Hits shown for each book of the book-level answer, its first in reading order.",
+    )
+    collection_label: str = Field(
+        default="Every book indexed here",
+        min_length=1,
+        max_length=500,
+        description="Label of the IIIF Collection of every book (/iiif/collection).",
+    )
     autocomplete_limit: int = Field(default=20, ge=1, le=1000, description="Most terms an autocomplete response lists.")
     max_query_length: int = Field(
         default=500, ge=1, description="Longest q accepted, in characters; longer gets a 400."

@@ -11,6 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
+from indexer.model import BASE_URL_MARKER
+from search_service.hits import Hit
+
 
 def _scope(base: str, book_id: str | None) -> str:
     return f"{base}/iiif" if book_id is None else f"{base}/iiif/{_quoted(book_id)}"
@@ -35,6 +38,30 @@ def autocomplete_url(base: str, book_id: str | None, version: int) -> str:
 def manifest_url(base: str, book_id: str) -> str:
     """Where we serve a book's manifest, with our services in it."""
     return f"{_scope(base, book_id)}/manifest"
+
+
+def resolved(url: str, base: str) -> str:
+    """A stored URL with the public base URL in place of BASE_URL_MARKER (folder books' canvases and images).
+
+    For URLs that end up inside another URL's query string, where `encode_json`'s
+    replacement cannot find the marker any more (it is percent-encoded there).
+    """
+    return url.replace(BASE_URL_MARKER, base) if url.startswith(BASE_URL_MARKER) else url
+
+
+def hit_target(hit: Hit, base: str) -> str:
+    """Where a viewer opens to show a hit: `<canvas>#xywh=` of its first line, the `on` of its
+    first annotation in one book's Search 1.0 answer (the viewer pages' `canvas` parameter)."""
+    return (
+        f"{resolved(hit.canvas_id, base)}#xywh={hit.matches[0].box.xywh}"
+        if hit.matches
+        else resolved(hit.canvas_id, base)
+    )
+
+
+def collection_url(base: str) -> str:
+    """The IIIF Collection of every indexed book, which declares the collection-wide search."""
+    return f"{base}/iiif/collection"
 
 
 def annotation_id(base: str, book_id: str, canvas_index: int, first_word: int, last_word: int, line: int) -> str:

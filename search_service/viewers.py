@@ -90,11 +90,13 @@ def viewers_dir(request: Request) -> Path:
     return Path(override) if override else DEFAULT_VIEWERS_DIR
 
 
-def viewer_link(key: str, manifest: str, q: str | None = None) -> str:
-    """Path of a viewer page for `manifest`, with `q` when given."""
+def viewer_link(key: str, manifest: str, q: str | None = None, canvas: str | None = None) -> str:
+    """Path of a viewer page for `manifest`, with `q` and the `canvas` to open on when given."""
     params = {"manifest": manifest}
     if q:
         params["q"] = q
+    if canvas:
+        params["canvas"] = canvas
     return f"/viewer/{key}?{urlencode(params)}"
 
 

@@ -176,7 +176,14 @@ class PageRecord:
 
 @dataclass(frozen=True, slots=True)
 class BookRecord:
-    """One indexed book: what the server needs without opening its pages."""
+    """One indexed book: what the server needs without opening its pages.
+
+    `first_image` is the painting image of the first canvas that has one, as the
+    non-empty fields of an `indexer.model.ImageRef` (`service`, `service_version`,
+    `url`, `width`, `height`, `format`, ...): the book's thumbnail in the IIIF
+    Collection of every book (#13), which must not decode 10,000 manifests. None for
+    books without images and books indexed before it was recorded.
+    """
 
     id: str
     label: str
@@ -190,6 +197,7 @@ class BookRecord:
     language: str | None = None
     images: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     indexed_at: float = 0.0
+    first_image: dict[str, Any] | None = field(default=None, compare=False)
 
     def manifest_blob(self) -> bytes:
         return zlib.compress(json.dumps(self.manifest, ensure_ascii=False, separators=(",", ":")).encode(), 6)
@@ -208,6 +216,7 @@ class BookRecord:
             "language": self.language,
             "images": self.images,
             "indexed_at": self.indexed_at,
+            "first_image": self.first_image,
         }
         return zlib.compress(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode(), 6)
 

@@ -151,6 +151,7 @@ class Snapshot:
         self._images: dict[str, str] | None = None
         self._keys: list[tuple[str, int]] | None = None
         self._ranks: array[int] | None = None
+        self._ordinals: np.ndarray | None = None
         self._pages = _Lru(PAGE_CACHE_BYTES)
         self._results = _Lru(RESULT_CACHE_BYTES)
 
@@ -251,6 +252,21 @@ class Snapshot:
             with self._lock:
                 self._ranks = rank
         return rank
+
+    def book_ordinals(self) -> np.ndarray:
+        """ordinals[docnum]: the place of the document's book in `books()` (by id), -1 for none.
+
+        Lets ranking.py sum hits per book with numpy instead of a Python pass per page.
+        """
+        with self._lock:
+            found = self._ordinals
+        if found is None:
+            places = {record.id: n for n, record in enumerate(self.books())}
+            keys = self.book_and_canvas()
+            found = np.fromiter((places.get(book, -1) for book, _ in keys), np.int64, count=len(keys))
+            with self._lock:
+                self._ordinals = found
+        return found
 
     def rank_array(self) -> np.ndarray:
         """`rank()` seen as a numpy array (no copy), to order many docnums at once."""

@@ -70,7 +70,8 @@ def read_folder(path: Path, book_id: str | None = None) -> Book:
         identifier = _identifier(book, file, images)
         images[identifier] = str(file.resolve())
         canvas_id = f"{base}/{book}/canvas/p{number}"
-        items.append(_canvas_json(canvas_id, number, width, height, f"{base}/image/3/{identifier}"))
+        service = f"{base}/image/3/{identifier}"
+        items.append(_canvas_json(canvas_id, number, width, height, service))
         canvases.append(
             Canvas(
                 id=canvas_id,
@@ -78,9 +79,13 @@ def read_folder(path: Path, book_id: str | None = None) -> Book:
                 label=f"p. {number}",
                 width=width,
                 height=height,
-                # The pipeline reads the file itself; the service URLs in the manifest are for viewers.
+                # The pipeline reads the file itself (a path comes first); the service, as the
+                # manifest declares it, is for viewers and the Collection's thumbnails (#13).
                 image=ImageRef(
                     path=str(file.resolve()),
+                    service=service,
+                    service_version=3,
+                    service_profile="level1",
                     width=width,
                     height=height,
                     format=mimetypes.guess_type(file.name)[0],

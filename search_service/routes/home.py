@@ -1,4 +1,4 @@
-"""The landing page: every indexed book with its manifest, viewer links and a search box.
+"""The landing page: a search over every book, then every indexed book with its manifest, viewer links and a search box.
 
 With no book indexed it says how to index one; when the viewers are not installed it
 says how to install them. Any other IIIF manifest can be opened from a form at the bottom.
@@ -12,13 +12,14 @@ from starlette.responses import HTMLResponse, Response
 from indexer.index.records import BookRecord
 from search_service.deps import BaseUrlDep, SnapshotDep
 from search_service.pages import esc, render_page
-from search_service.urls import manifest_url
+from search_service.results_page import search_form
+from search_service.urls import collection_url, manifest_url
 from search_service.viewers import VIEWERS, installed_viewers, not_installed_html, viewer_link
 
 router = APIRouter()
 
 
-def _search_form(manifest: str, form_id: str) -> str:
+def _search_form(manifest: str, form_id: str, title: str) -> str:
     """A search box that opens the book in the chosen viewer with `q` already searched.
 
     One submit button per viewer, each with its own `formaction`: no JavaScript needed.
@@ -29,7 +30,8 @@ def _search_form(manifest: str, form_id: str) -> str:
         for n, (key, viewer) in enumerate(VIEWERS.items())
     )
     return (
-        f'<form class="search" method="get" action="/viewer/mirador" role="search">'
+        # Each search landmark has a name of its own (axe's landmark-unique; #13 added the collection's).
+        f'<form class="search" method="get" action="/viewer/mirador" role="search" aria-label="Search in {esc(title)}">'
         f'<input type="hidden" name="manifest" value="{esc(manifest)}">'
         f'<input type="search" name="q" id="{esc(form_id)}" required placeholder="search this book" '
         f'aria-label="search this book">{buttons}</form>'
@@ -52,7 +54,7 @@ def _book_row(book: BookRecord, base: str, n: int) -> str:
         f'<td><div class="label">{esc(book.label or book.id)}</div><div class="id">{esc(book.id)}</div></td>'
         f'<td class="num pages">{pages}</td><td class="num words">{book.word_count:,}</td>'
         f'<td><a class="manifest" href="{esc(manifest)}">manifest</a> (IIIF {book.version})</td>'
-        f"<td>{links}</td><td>{_search_form(manifest, f'q-{n}')}</td></tr>"
+        f"<td>{links}</td><td>{_search_form(manifest, f'q-{n}', book.label or book.id)}</td></tr>"
     )
 
 
@@ -86,8 +88,12 @@ def home(request: Request, snapshot: SnapshotDep, base: BaseUrlDep) -> Response:
         parts.append(not_installed_html(missing))
     if books:
         total_words = sum(book.word_count for book in books)
+        # The search over every book (#13): a results page of books, best first.
+        parts.append(search_form())
         parts.append(
-            f'<p class="count">{len(books)} book{"s" if len(books) != 1 else ""}, {total_words:,} words indexed.</p>'
+            f'<p class="count">{len(books)} book{"s" if len(books) != 1 else ""}, {total_words:,} words indexed. '
+            f'All of them as one <a class="collection" href="{esc(collection_url(base))}">IIIF Collection</a> '
+            "with its own search services.</p>"
         )
         parts.append(
             '<table class="books"><thead><tr><th>Book</th><th>Pages</th><th>Words</th>'

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
@@ -94,7 +94,7 @@ def _check_book(snapshot: Snapshot, book_id: str | None) -> None:
         raise UnknownBook(f"no book {book_id!r} is indexed here")
 
 
-def _required_q(q: str | None, settings: Settings) -> str:
+def required_q(q: str | None, settings: Settings) -> str:
     """`q` checked, its runs of white space made one space: the cache key and the answer's ids use this form."""
     if q is None or not q.strip():
         raise BadQuery("q is required: the words to look for", parameter="q")
@@ -113,7 +113,7 @@ def _whole_number(value: str, parameter: str, largest: int, hint: str = "") -> i
     return number
 
 
-def _page_number(page: str | None) -> int:
+def page_number(page: str | None) -> int:
     if page is None or page == "":
         return 0
     return _whole_number(page, "page", 10**9, ", 0 for the first page")
@@ -152,8 +152,8 @@ def _kept_params(q: str | None, motivation: str | None) -> tuple[tuple[str, str]
     return tuple(params)
 
 
-async def _cached(
-    request: Request, ctx: SearchContext, context: str, key: Hashable, costly: bool, build: Callable[[], bytes]
+async def cached_json(
+    request: Request, ctx: SearchContext, context: str | None, key: Hashable, costly: bool, build: Callable[[], bytes]
 ) -> Response:
     """The response body for this request from the response cache, or build() and keep it.
 
@@ -172,7 +172,7 @@ async def _cached(
     generation = snapshot.generation
     found = cache.get(generation, full_key)
     if found is None:
-        body = await _build_in_thread(request, settings, costly, build)
+        body = await build_in_thread(request, settings, costly, build)
         if body is None:
             return Response(status_code=499)  # the client left while its search waited: nobody to answer
         found = CachedBody(body, etag_for(body))
@@ -188,9 +188,12 @@ async def _cached(
     return response
 
 
-async def _build_in_thread(
-    request: Request, settings: Settings, costly: bool, build: Callable[[], bytes]
-) -> bytes | None:
+_Built = TypeVar("_Built")
+
+
+async def build_in_thread(
+    request: Request, settings: Settings, costly: bool, build: Callable[[], _Built]
+) -> _Built | None:
     """build() in a thread of its lane, or None when the client left before a thread was free.
 
     A search waits for a thread of its lane at most `search_wait` seconds, then gets a
@@ -233,14 +236,14 @@ async def _search(
     snapshot, settings, _ = ctx
     # Checked here, cheaply: a bad request never takes a thread, and the cache key is built from these.
     _check_book(snapshot, book_id)
-    text = _required_q(q, settings)
+    text = required_q(q, settings)
     query = parse_query(text, max_length=settings.max_query_length)
-    number = _page_number(page)
+    number = page_number(page)
     motivation = _motivation(motivation)
     ignored = _ignored(request)
     key = ("search", version, book_id, text, motivation, number, tuple(ignored))
     context = SEARCH2_CONTEXT if version == 2 else PRESENTATION2_CONTEXT
-    return await _cached(
+    return await cached_json(
         request,
         ctx,
         context,
@@ -293,13 +296,13 @@ async def _autocomplete(
 ) -> Response:
     snapshot, settings, _ = ctx
     _check_book(snapshot, book_id)
-    text = _required_q(q, settings)  # 2.0 §5.1, 1.0 §4.2: q MUST be present
+    text = required_q(q, settings)  # 2.0 §5.1, 1.0 §4.2: q MUST be present
     least = _min_count(min_count)
     motivation = _motivation(motivation)
     ignored = _ignored(request)
     key = ("autocomplete", version, book_id, text, motivation, least, bool(min_count), tuple(ignored))
     context = SEARCH2_CONTEXT if version == 2 else SEARCH1_CONTEXT
-    return await _cached(
+    return await cached_json(
         request,
         ctx,
         context,

@@ -1,8 +1,8 @@
 """Mirador 4, Mirador 3, Universal Viewer and Clover pages, and the viewer files they load.
 
-`/viewer/{mirador,mirador3,uv,clover}?manifest=URL&q=TERMS` opens any IIIF manifest (ours
-or anyone's: the viewer finds the search service in the manifest) with `q` already
-searched. The viewers (viewers.py) are served from npm's folders under versioned URLs
+`/viewer/{mirador,mirador3,uv,clover}?manifest=URL&q=TERMS&canvas=ID` opens any IIIF manifest
+(ours or anyone's: the viewer finds the search service in the manifest) with `q` already
+searched, on the canvas `ID` when given (a hit of the results page, #13). The viewers (viewers.py) are served from npm's folders under versioned URLs
 (`/viewer/static/{viewer}/{version}/...`) with long caching; our own page scripts and
 CSS come from `search_service/static/` (pages.py).
 """
@@ -53,6 +53,25 @@ def resolve_manifest(raw: str, base: str) -> str:
     return raw
 
 
+def check_canvas(raw: str | None) -> str | None:
+    """The canvas to open on (a canvas id of the manifest), or None; refused like a bad manifest URL.
+
+    Only an http(s) URI is passed on: it goes into the viewer's configuration (#13:
+    a hit of the results page opens its book on the hit's page).
+    """
+    if raw is None or not raw.strip():
+        return None
+    raw = raw.strip()
+    if len(raw) > MAX_MANIFEST_URL:
+        raise BadViewerInput(f"the canvas id is longer than {MAX_MANIFEST_URL} characters")
+    if any(ord(ch) < 0x20 or ch.isspace() or ord(ch) == 0x7F for ch in raw):
+        raise BadViewerInput("the canvas id contains spaces or control characters")
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise BadViewerInput("the canvas must be an http:// or https:// canvas id of the manifest")
+    return raw
+
+
 def check_query(q: str | None, max_length: int) -> str | None:
     """The search terms to run when the viewer opens, or None."""
     if q is None or not q.strip():
@@ -66,13 +85,13 @@ def check_query(q: str | None, max_length: int) -> str | None:
 # -- routes ------------------------------------------------------------------------------
 
 
-def _nav(current: str, manifest: str | None, q: str | None) -> str:
+def _nav(current: str, manifest: str | None, q: str | None, canvas: str | None = None) -> str:
     links = ['<a class="home" href="/">iiif-search</a>']
     for key, viewer in VIEWERS.items():
         if key == current:
             links.append(f'<span class="current" aria-current="page">{esc(viewer.title)}</span>')
         elif manifest:
-            links.append(f'<a href="{esc(viewer_link(key, manifest, q))}">{esc(viewer.title)}</a>')
+            links.append(f'<a href="{esc(viewer_link(key, manifest, q, canvas))}">{esc(viewer.title)}</a>')
     if manifest:
         links.append(f'<a class="manifest" href="{esc(manifest)}">manifest</a>')
     return '<nav class="bar">' + " ".join(links) + "</nav>"
@@ -92,26 +111,29 @@ def _open_form(key: str, message: str = "") -> str:
     )
 
 
-def _viewer_page(request: Request, key: str, manifest: str | None, q: str | None, base: str, max_q: int) -> Response:
+def _viewer_page(
+    request: Request, key: str, manifest: str | None, q: str | None, canvas: str | None, base: str, max_q: int
+) -> Response:
     viewer = VIEWERS[key]
     if manifest is None or not manifest.strip():
         return render_page(viewer.title, _nav(key, None, None) + _open_form(key))
     try:
         manifest_url = resolve_manifest(manifest, base)
         query = check_query(q, max_q)
+        start_canvas = check_canvas(canvas)
     except BadViewerInput as exc:
         return render_page(viewer.title, _nav(key, None, None) + _open_form(key, str(exc)), status_code=400)
     root = viewers_dir(request)
     version = viewer.version(root)
     if version is None:
-        body = _nav(key, manifest_url, query) + f'<main class="page">{not_installed_html([key])}</main>'
+        body = _nav(key, manifest_url, query, start_canvas) + f'<main class="page">{not_installed_html([key])}</main>'
         return render_page(f"{viewer.title} not installed", body, status_code=503)
     prefix = f"/viewer/static/{key}/{version}"
     styles = "".join(f'<link rel="stylesheet" href="{esc(prefix + "/" + name)}">' for name in viewer.styles)
     scripts = "".join(f'<script src="{esc(prefix + "/" + name)}"></script>' for name in viewer.scripts)
-    config = {"viewer": key, "manifest": manifest_url, "q": query}
+    config = {"viewer": key, "manifest": manifest_url, "q": query, "canvas": start_canvas}
     body = template("viewer.html").substitute(
-        nav=_nav(key, manifest_url, query),
+        nav=_nav(key, manifest_url, query, start_canvas),
         config=script_json(config),
         scripts=scripts + f'<script src="{esc(asset_url(viewer.page_script))}"></script>',
     )
@@ -122,34 +144,54 @@ def _viewer_page(request: Request, key: str, manifest: str | None, q: str | None
 
 @router.get("/viewer/mirador", response_class=HTMLResponse, summary="Mirador 4 on a manifest")
 def mirador(
-    request: Request, settings: SettingsDep, base: BaseUrlDep, manifest: str | None = None, q: str | None = None
+    request: Request,
+    settings: SettingsDep,
+    base: BaseUrlDep,
+    manifest: str | None = None,
+    q: str | None = None,
+    canvas: str | None = None,
 ) -> Response:
     """Mirador 4 with the manifest open and, with `q`, its search panel already run."""
-    return _viewer_page(request, "mirador", manifest, q, base, settings.max_query_length)
+    return _viewer_page(request, "mirador", manifest, q, canvas, base, settings.max_query_length)
 
 
 @router.get("/viewer/mirador3", response_class=HTMLResponse, summary="Mirador 3 on a manifest")
 def mirador3(
-    request: Request, settings: SettingsDep, base: BaseUrlDep, manifest: str | None = None, q: str | None = None
+    request: Request,
+    settings: SettingsDep,
+    base: BaseUrlDep,
+    manifest: str | None = None,
+    q: str | None = None,
+    canvas: str | None = None,
 ) -> Response:
     """Mirador 3 with the manifest open and, with `q`, its search panel already run."""
-    return _viewer_page(request, "mirador3", manifest, q, base, settings.max_query_length)
+    return _viewer_page(request, "mirador3", manifest, q, canvas, base, settings.max_query_length)
 
 
 @router.get("/viewer/uv", response_class=HTMLResponse, summary="Universal Viewer on a manifest")
 def uv(
-    request: Request, settings: SettingsDep, base: BaseUrlDep, manifest: str | None = None, q: str | None = None
+    request: Request,
+    settings: SettingsDep,
+    base: BaseUrlDep,
+    manifest: str | None = None,
+    q: str | None = None,
+    canvas: str | None = None,
 ) -> Response:
     """Universal Viewer 4.4 with the manifest open and, with `q`, the search run (its `highlight`)."""
-    return _viewer_page(request, "uv", manifest, q, base, settings.max_query_length)
+    return _viewer_page(request, "uv", manifest, q, canvas, base, settings.max_query_length)
 
 
 @router.get("/viewer/clover", response_class=HTMLResponse, summary="Clover IIIF on a manifest")
 def clover(
-    request: Request, settings: SettingsDep, base: BaseUrlDep, manifest: str | None = None, q: str | None = None
+    request: Request,
+    settings: SettingsDep,
+    base: BaseUrlDep,
+    manifest: str | None = None,
+    q: str | None = None,
+    canvas: str | None = None,
 ) -> Response:
     """Clover IIIF 3.3.8 with the manifest open and, with `q`, its Search 2.0 run and the Search tab shown."""
-    return _viewer_page(request, "clover", manifest, q, base, settings.max_query_length)
+    return _viewer_page(request, "clover", manifest, q, canvas, base, settings.max_query_length)
 
 
 def _safe_file(root: Path, relative: str) -> Path | None:

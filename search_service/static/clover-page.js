@@ -30,8 +30,18 @@
     return null;
   }
 
+  /* A canvas to open on (a hit of the results page, #13) goes to Clover as a IIIF Content
+   * State (an annotation targeting the canvas, part of the manifest), which Clover opens
+   * on that canvas with the region outlined. */
+  function contentState(canvas) {
+    var parts = canvas.split("#");
+    var target = { type: "SpecificResource", source: { id: parts[0], type: "Canvas", partOf: [{ id: config.manifest, type: "Manifest" }] } };
+    if (parts[1]) target.selector = { type: "FragmentSelector", value: parts[1] };
+    return { "@context": "http://iiif.io/api/presentation/3/context.json", id: config.manifest + "#state", type: "Annotation", motivation: ["contentState"], target: target };
+  }
+
   var props = {
-    iiifContent: config.manifest,
+    iiifContent: config.canvas ? contentState(config.canvas) : config.manifest,
     options: {
       canvasHeight: "100%",
       showIIIFBadge: false,

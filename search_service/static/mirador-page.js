@@ -1,4 +1,5 @@
-/* Start Mirador (3 or 4: same API) on the page's manifest, with `q` already searched.
+/* Start Mirador (3 or 4: same API) on the page's manifest, with `q` already searched,
+ * on the page's canvas when it names one.
  *
  * The config comes from the JSON in #viewer-config (escaped server-side). Before starting,
  * the manifest is fetched once to see whether it declares a Search 1.0 (or 0) service:
@@ -79,6 +80,13 @@
 
   function start(searchable) {
     var win = { manifestId: config.manifest };
+    if (config.canvas) {
+      // Open on that canvas (a hit of the results page, #13: `canvas` may carry the hit's
+      // `#xywh=`) and stay there when the search returns, instead of Mirador's jump to the
+      // first hit of the book.
+      win.canvasId = config.canvas.split("#")[0];
+      win.switchCanvasOnSearch = false;
+    }
     var runQuery = config.q && searchable !== false;
     if (runQuery && config.viewer === "mirador3") win.defaultSearchQuery = config.q;
     window.miradorInstance = Mirador.viewer({
@@ -95,6 +103,38 @@
       workspaceControlPanel: { enabled: false },
     }, config.viewer === "mirador3" ? [] : [searchOnce]);
     if (runQuery && config.viewer !== "mirador3") searchThroughPanel(config.q);
+    if (runQuery && config.canvas) selectHit(config.canvas);
+  }
+
+  /* With a canvas to open on, Mirador does not pick a hit (switchCanvasOnSearch is off):
+   * once the results are in, select the hit whose `on` is `target` (canvas#xywh=), else
+   * the first on that canvas, as if the reader had clicked it in the list. */
+  function selectHit(target) {
+    var canvas = target.split("#")[0];
+    var store = window.miradorInstance.store;
+    var started = Date.now();
+    var finished = false;
+    var unsubscribe = store.subscribe(function () {
+      if (finished) return;  // the dispatch below notifies this listener again
+      var state = store.getState();
+      var windowId = Object.keys(state.windows)[0];
+      var panels = (state.searches || {})[windowId] || {};
+      var hit = null;
+      Object.keys(panels).forEach(function (panelId) {
+        var data = panels[panelId].data || {};
+        Object.keys(data).forEach(function (url) {
+          var resources = ((data[url] || {}).json || {}).resources || [];
+          hit = hit || resources.find(function (r) { return r.on === target; }) ||
+            resources.find(function (r) { return typeof r.on === "string" && r.on.split("#")[0] === canvas; });
+        });
+      });
+      if (hit || Date.now() - started > PANEL_WAIT_MS) {
+        finished = true;
+        unsubscribe();
+      }
+      // Mirador's selectAnnotation action (3 and 4), which its UMD build does not export.
+      if (hit) store.dispatch({ type: "mirador/SELECT_ANNOTATION", windowId: windowId, annotationId: hit["@id"] });
+    });
   }
 
   fetch(config.manifest, { headers: { Accept: "application/ld+json, application/json" } })

@@ -11,6 +11,8 @@ Session fixtures, built once:
   hostile remote hOCR could hold (`harper-xss`, first page only, #12);
 - `live_server`: `iiif-search serve` on a free port of 127.0.0.1, as a subprocess polled
   until it answers, with IIIF_SEARCH_PAGE_SIZE=5 so a common word runs over several pages;
+- `books_server`: the same on `indexed_books` (tests/conftest.py), four real books OCR'd by
+  Tesseract, for the search over every book (#13);
 - `browser` (per module): Debian's Chromium driven by Playwright (never a downloaded browser).
 
 Per test, `page` is a fresh browser context; when the test fails its screenshot and the
@@ -19,6 +21,7 @@ browser console go to the artifacts folder (printed in the failure report).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -233,34 +236,31 @@ def sample(tmp_path_factory: pytest.TempPathFactory, base_url: str) -> Sample:
     return Sample(data_dir=data_dir, image_root=pages_dir)
 
 
-@pytest.fixture(scope="session")
-def live_server(
-    sample: Sample, server_port: int, base_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """`iiif-search serve` on the sample index; yields its base URL."""
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    env = {**os.environ, "IIIF_SEARCH_PAGE_SIZE": str(PAGE_SIZE)}
-    env.pop("IIIF_SEARCH_PUBLIC_URL", None)
+@contextlib.contextmanager
+def serve(data_dir: Path, port: int, log_path: Path, *options: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`iiif-search serve` on `data_dir` at 127.0.0.1:`port` as a subprocess, until it answers; yields its base URL."""
+    base_url = f"http://127.0.0.1:{port}"
+    server_env = {**os.environ, **(env or {})}
+    server_env.pop("IIIF_SEARCH_PUBLIC_URL", None)
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [
                 str(VENV_BIN / "iiif-search"),
                 "serve",
                 "--data-dir",
-                str(sample.data_dir),
+                str(data_dir),
                 "--host",
                 "127.0.0.1",
                 "--port",
-                str(server_port),
-                "--image-root",
-                str(sample.image_root),
+                str(port),
                 "--log-level",
                 "warning",
+                *options,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=env,
-            cwd=sample.data_dir.parent,
+            env=server_env,
+            cwd=data_dir.parent,
         )
     try:
         deadline = time.monotonic() + 60
@@ -268,7 +268,7 @@ def live_server(
             if process.poll() is not None:
                 pytest.fail(f"the server exited with {process.returncode}:\n{log_path.read_text()}")
             try:
-                if httpx.get(f"{base_url}/iiif/harper/manifest", timeout=2).status_code == 200:
+                if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -283,6 +283,28 @@ def live_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    sample: Sample, server_port: int, base_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """`iiif-search serve` on the sample index; yields its base URL."""
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    options = ("--image-root", str(sample.image_root))
+    with serve(sample.data_dir, server_port, log_path, *options, env={"IIIF_SEARCH_PAGE_SIZE": str(PAGE_SIZE)}) as url:
+        assert url == base_url
+        if httpx.get(f"{base_url}/iiif/harper/manifest", timeout=30).status_code != 200:
+            pytest.fail("the sample server does not serve the harper book")
+        yield url
+
+
+@pytest.fixture(scope="session")
+def books_server(indexed_books: tuple[Path, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`iiif-search serve` on `indexed_books` (tests/conftest.py: four real books); yields its base URL."""
+    data_dir, _ = indexed_books
+    with serve(data_dir, _free_port(), tmp_path_factory.mktemp("books-server") / "server.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -353,7 +375,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture
-def page(browser: Any, live_server: str, artifacts_dir: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+def page(browser: Any, artifacts_dir: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh page in its own context; on failure, a screenshot and the console are saved."""
     context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
     context.set_default_timeout(30_000)

@@ -13,7 +13,9 @@ from indexer.index import counting
 from indexer.index.records import PageRecord, StoredWord
 from indexer.index.snapshot import Snapshot
 from indexer.index.store import Store
-from indexer.pipeline import IndexOptions, index
+from indexer.model import BASE_URL_MARKER
+from indexer.pipeline import IndexOptions, first_image, index
+from indexer.sources import read_manifest_v2, read_manifest_v3
 from ocr.formats import parse_ocr
 from ocr.text import tokens
 from tests.conftest import ROMAN_BOOKS, TEST_DATA, read_test_file
@@ -381,3 +383,43 @@ def test_a_remote_manifest_cannot_make_us_read_local_files(make_data_dir, tmp_pa
     assert "may only link http(s)" in str(report.failed[0]["reason"])
     [report] = index([f"{base}/m.json"], IndexOptions(data_dir=data_dir, workers=1, book_id="sneaky", ocr="tesseract"))
     assert "may only link http(s)" in str(report.failed[0]["reason"])
+
+
+@pytest.mark.parametrize(
+    ("version", "name", "service"),
+    [
+        (
+            3,
+            "v3/wellcome_b21506115_fish_entrees_131canvases_search1_v3.json",
+            "https://iiif.wellcomecollection.org/image/b21506115_0001.jp2",
+        ),
+        (
+            2,
+            "v2/stanford_fg165hz3589_with_search1.json",
+            "https://stacks.stanford.edu/image/iiif/fg165hz3589%2Ffg165hz3589_1",
+        ),
+    ],
+)
+def test_the_first_canvas_image_is_recorded_for_the_collections_thumbnail(
+    version: int, name: str, service: str
+) -> None:
+    """BookRecord.first_image (#13): the first canvas's image as its manifest declares it, no local path."""
+    data = json.loads(read_test_file(Path("iiif/manifests") / name))
+    book = (read_manifest_v3 if version == 3 else read_manifest_v2)(data, name, "b")
+    image = first_image(book)
+    assert image is not None
+    assert (image["service"], image["service_version"]) == (service, 2)
+    assert image["width"] > 1000 and image["url"].startswith(service) and "path" not in image
+
+
+def test_a_folder_books_record_names_its_image_service(indexed_books) -> None:
+    data_dir, _ = indexed_books
+    book = Store(data_dir).snapshot().book(HARPER)
+    assert book is not None and book.first_image == {
+        "service": f"{BASE_URL_MARKER}/iiif/image/3/{HARPER}~0001",
+        "service_version": 3,
+        "service_profile": "level1",
+        "width": 1433,
+        "height": 2313,
+        "format": "image/png",
+    }

@@ -60,7 +60,9 @@ def test_harper_scans(iiif_schema: dict[str, Any]) -> None:
     assert paths == [str((folder / f"{n:04d}.png").resolve()) for n in range(1, 11)]
     first = book.canvases[0].image
     assert first is not None
-    assert (first.width, first.height, first.format, first.url, first.service) == (1433, 2313, "image/png", None, None)
+    assert (first.width, first.height, first.format, first.url) == (1433, 2313, "image/png", None)
+    # The service the manifest declares for it (our Image API), beside the file the pipeline reads.
+    assert (first.service, first.service_version) == (f"{BASE_URL_MARKER}/iiif/image/3/{HARPER}~0001", 3)
     assert book.images == {f"{HARPER}~{n:04d}": str((folder / f"{n:04d}.png").resolve()) for n in range(1, 11)}
 
     manifest = book.manifest

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from indexer.coords import to_canvas
+from indexer.index.counting import Deadline
 from indexer.index.records import PageRecord
 from indexer.index.snapshot import Snapshot
 from ocr.hocr import parse_pages
-from search_service.hits import MAX_PREFIX_TERMS, Hit, expand_prefix, search, terms
+from search_service.hits import MAX_PREFIX_TERMS, Hit, expand_prefix, plan_query, rank_collection, search, terms
 from search_service.query import parse_query
 from tests.conftest import read_test_file
 from tests.search_service.conftest import STANFORD_HOCR, Corpus
@@ -87,12 +88,17 @@ def _order(hits: tuple[Hit, ...]) -> list[tuple[str, int, int]]:
     return [(h.book_id, h.canvas_index, h.matches[0].first_word) for h in hits]
 
 
-def test_reading_order_across_books(snapshot: Snapshot) -> None:
+def test_across_books_best_book_first_each_in_reading_order(snapshot: Snapshot) -> None:
     page = search(snapshot, parse_query("e*"), None, 0, 100_000)
     order = _order(page.hits)
-    assert order == sorted(order)
-    assert {h.book_id for h in page.hits} == {"fish", "folder", "stanford"}
-    assert len(set(order)) == len(order)
+    assert len(set(order)) == len(order) == page.total
+    # Each book's hits together, in reading order, the books in the ranking's order (#13).
+    books = list(dict.fromkeys(h.book_id for h in page.hits))
+    assert set(books) == {"fish", "folder", "stanford"}
+    assert order == sorted(order, key=lambda key: (books.index(key[0]), key[1], key[2]))
+    plan = plan_query(snapshot, parse_query("e*"))
+    assert plan is not None
+    assert books == [book.book_id for book in rank_collection(snapshot, plan, Deadline(None)).books()]
 
 
 def test_paging_visits_every_hit_once(snapshot: Snapshot) -> None:

@@ -22,7 +22,7 @@ from tests.search_service.conftest import Corpus, same_shape
 CONTEXT_WITH_HITS = [PRESENTATION2_CONTEXT, SEARCH1_CONTEXT]
 #: Keys we add beyond the spec examples, each documented in docs/api.md: the Layer's @id
 #: (§3.3.2 MAY) and first/last (§3.3.2 SHOULD), prev/next/startIndex (§3.3.2), hits and
-#: their match (§3.4.2), within on collection-wide annotations.
+#: their match (§3.4.2), within on the Layer (§3.3.2).
 EXTRA = frozenset(
     {"@id", "within", "first", "last", "next", "prev", "startIndex", "hits", "match", "before", "after", "ignored"}
 )
@@ -131,25 +131,33 @@ async def test_multi_annotation_hit(client: httpx.AsyncClient, spec_examples: Pa
 
 
 async def test_collection_wide_hits_name_their_manifest(client: httpx.AsyncClient, spec_examples: Path) -> None:
-    """§3.3.3 puts `within` in an `on` object, which UV and Mirador cannot read; ours sits on the
-    annotation itself (P2.1 allows `within` on any resource) with the same content, and `on`
-    stays a string."""
+    """§3.3.3: collection-wide, `on` is an object whose `within` names the manifest (#13)."""
     ours = await get(client, "/iiif/search/1?q=verbunden")
     spec = example(spec_examples, "search1-response-target-within-manifest.json")
     spec_annotation = spec["resources"][0]
-    moved = {
-        **without(spec_annotation, "on"),
-        "on": spec_annotation["on"]["@id"],
-        "within": spec_annotation["on"]["within"],
-    }
     # The spec example writes `type` where Presentation 2.1 uses `@type` (erratum, examples/README.md).
-    moved["within"] = {"@type" if k == "type" else k: v for k, v in moved["within"].items()}
+    within = {"@type" if k == "type" else k: v for k, v in spec_annotation["on"]["within"].items()}
+    spec_annotation = {**spec_annotation, "on": {**spec_annotation["on"], "within": within}}
+    assert ours["resources"]
     for annotation in ours["resources"]:
-        assert same_shape(annotation, moved, EXTRA) == []
-        within = annotation["within"]
-        assert (within["@id"], within["@type"]) == ("http://testserver/iiif/stanford/manifest", "sc:Manifest")
-        assert isinstance(within["label"], str) and within["label"]
-        assert ON.match(annotation["on"])
+        assert same_shape(annotation, spec_annotation, EXTRA) == []
+        assert set(annotation["on"]) == {"@id", "within"}
+        assert ON.match(annotation["on"]["@id"])
+        within = annotation["on"]["within"]
+        assert within == {
+            "@id": "http://testserver/iiif/stanford/manifest",
+            "@type": "sc:Manifest",
+            "label": "Arrival, Processing and Departure Procedures/General Information",
+        }
+        assert "within" not in annotation  # only inside `on`
+
+
+async def test_one_books_on_stays_a_string(client: httpx.AsyncClient) -> None:
+    """UV and Mirador read `on` as a string: the §3.3.3 object is for collection-wide answers only."""
+    ours = await get(client, "/iiif/stanford/search/1?q=verbunden")
+    assert ours["resources"]
+    for annotation in ours["resources"]:
+        assert ON.match(annotation["on"]) and "within" not in annotation
 
 
 async def test_autocomplete_term_list(client: httpx.AsyncClient, spec_examples: Path) -> None:
@@ -241,12 +249,10 @@ def test_collection_renderer_names_manifests() -> None:
     page = HitPage((_hit("a", "", ""),), 1, 0, 10)
     refs = {"b": ManifestRef("https://s/iiif/b/manifest", "Book B")}
     data = annotation_list(page, ResultLinks("https://s/iiif/search/1", (("q", "a"),)), "https://s", manifests=refs)
-    assert data["resources"][0]["within"] == {
-        "@id": "https://s/iiif/b/manifest",
-        "@type": "sc:Manifest",
-        "label": "Book B",
+    assert data["resources"][0]["on"] == {
+        "@id": "https://example.org/c1#xywh=1,2,3,4",
+        "within": {"@id": "https://s/iiif/b/manifest", "@type": "sc:Manifest", "label": "Book B"},
     }
-    assert isinstance(data["resources"][0]["on"], str)
 
 
 @pytest.mark.parametrize(

@@ -101,7 +101,7 @@ async def test_viewer_page_loads_the_viewer_with_manifest_and_query(
     response = await client.get(f"/viewer/{key}", params={"manifest": MANIFEST, "q": "highwayman"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
-    assert page_config(response.text) == {"viewer": key, "manifest": MANIFEST, "q": "highwayman"}
+    assert page_config(response.text) == {"viewer": key, "manifest": MANIFEST, "q": "highwayman", "canvas": None}
     srcs = script_srcs(response.text)
     assert srcs[:-1] == files
     assert re.fullmatch(r"/viewer/assets/(mirador|uv|clover)-page\.js\?v=[0-9a-f]+", srcs[-1])
@@ -190,6 +190,26 @@ async def test_unusable_manifest_urls_get_a_400_form(client: httpx.AsyncClient, 
     assert response.headers["content-type"].startswith("text/html")
     assert 'role="alert"' in response.text and '<form class="open"' in response.text
     assert "viewer-config" not in response.text
+    assert "javascript:" not in response.text
+
+
+async def test_canvas_opens_the_viewer_there_and_follows_the_nav_links(client: httpx.AsyncClient) -> None:
+    """A hit of the results page opens its book on the hit's canvas (#13)."""
+    canvas = "https://example.org/iiif/book1/canvas/p3"
+    response = await client.get("/viewer/mirador", params={"manifest": MANIFEST, "q": "a", "canvas": canvas})
+    assert response.status_code == 200
+    assert page_config(response.text)["canvas"] == canvas
+    links = [html.unescape(h) for h in re.findall(r'<a href="(/viewer/[^"]+)"', response.text)]
+    assert links and all(
+        link.endswith("&canvas=https%3A%2F%2Fexample.org%2Fiiif%2Fbook1%2Fcanvas%2Fp3") for link in links
+    )
+
+
+@pytest.mark.parametrize("canvas", ["javascript:alert(1)", "p3", "https://exa mple.org/c", "https://" + "a" * 2000])
+async def test_unusable_canvas_ids_get_a_400_form(client: httpx.AsyncClient, canvas: str) -> None:
+    response = await client.get("/viewer/uv", params={"manifest": MANIFEST, "canvas": canvas})
+    assert response.status_code == 400
+    assert 'role="alert"' in response.text and "viewer-config" not in response.text
     assert "javascript:" not in response.text
 
 
