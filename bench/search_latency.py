@@ -351,14 +351,14 @@ def main() -> None:
         data = build("book", books=1, repeat=3, workers=args.workers)
         from indexer.index.store import Store
 
-        measure(
-            "book",
-            data,
-            Store(data).snapshot().books()[0].id,
-            args.duration,
-            args.server_workers,
-            args.distinct or 80000,
-        )
+        book_id = Store(data).snapshot().books()[0].id
+        book = measure("book", data, book_id, args.duration, args.server_workers, args.distinct or 80000)
+        if args.reference:
+            name = f"book, reference {args.reference}"
+            plain = measure(
+                name, data, book_id, args.duration, args.server_workers, args.distinct or 80000, None, args.reference
+            )
+            print_ratios(book, plain)
     if args.scale in ("collection", "both"):
         data = build("collection", books=289, repeat=1, workers=args.workers)
         distinct = args.distinct or 6000
@@ -370,12 +370,17 @@ def main() -> None:
             plain = measure(
                 name, data, None, args.duration, args.server_workers, distinct, "/iiif/search/2", args.reference
             )
-            for mix in ("repeated", "distinct"):
-                print(
-                    f"  ratio {mix:9} ranked / reference: p50 {ranked[mix]['p50'] / plain[mix]['p50']:.2f}, "
-                    f"p99 {ranked[mix]['p99'] / plain[mix]['p99']:.2f}, req/s {ranked[mix]['rps'] / plain[mix]['rps']:.2f}"
-                )
+            print_ratios(ranked, plain)
         measure("collection", data, None, args.duration, args.server_workers, distinct, "/api/search")
+
+
+def print_ratios(ours: dict[str, dict[str, float]], reference: dict[str, dict[str, float]]) -> None:
+    """This checkout's figures over the reference checkout's, mix by mix, and each /health over the other."""
+    for mix in ("repeated", "distinct", "health"):
+        print(
+            f"  ratio {mix:9} this / reference: p50 {ours[mix]['p50'] / reference[mix]['p50']:.2f}, "
+            f"p99 {ours[mix]['p99'] / reference[mix]['p99']:.2f}, req/s {ours[mix]['rps'] / reference[mix]['rps']:.2f}"
+        )
 
 
 if __name__ == "__main__":
