@@ -265,8 +265,13 @@ def _search_body(
 ) -> bytes:
     snapshot, settings, base = ctx
     size = settings.page_size
+    label = None
     if _motivation_allows(motivation, version):
         results = search(snapshot, query, book_id, number * size, size, settings.query_time_limit)
+        if not results.total and settings.fuzzy_fallback and (forgiving := query.forgiving()) != query:
+            # Nothing as typed: the same words with `~` (#14), and the response says so.
+            results = search(snapshot, forgiving, book_id, number * size, size, settings.query_time_limit)
+            label = fallback_label(text)
     else:
         results = HitPage((), 0, number * size, size)  # none of our annotations has that motivation
     links = ResultLinks(search_url(base, book_id, version), _kept_params(text, motivation))
@@ -277,9 +282,19 @@ def _search_body(
             record = snapshot.book(hit_book)
             manifests[hit_book] = ManifestRef(manifest_url(base, hit_book), record.label if record else hit_book)
     render = annotation_page if version == 2 else annotation_list
-    data = render(results, links, base, manifests=manifests, ignored=ignored)
+    data = render(results, links, base, manifests=manifests, ignored=ignored, label=label, near_label=near_label(text))
     # Canvas ids of folder books start with BASE_URL_MARKER, like their manifests.
     return encode_json(data, base)
+
+
+def fallback_label(q: str) -> str:
+    """The label of a result found by the fuzzy retry (settings.fuzzy_fallback): what was done."""
+    return f"No hits for {q!r} as typed: near matches shown, as for the same words with ~ (fuzzy)"
+
+
+def near_label(q: str) -> str:
+    """The label of each annotation of a near match (`Hit.near`): Mirador shows it above the hit."""
+    return f"near match for {q!r}"
 
 
 # -- autocomplete ---------------------------------------------------------------------------------
