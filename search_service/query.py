@@ -137,7 +137,8 @@ class Query:
         """This query with every plain word made fuzzy (`word` -> `word~`): the server's retry (#14).
 
         Quoted phrases, prefixes and words already fuzzy stay as they are; a word too short
-        for an edit (under 4 letters) stays exact.
+        for an edit (under 4 letters) stays exact. A query that would then hold more than
+        MAX_FUZZY fuzzy words is returned as it is (no retry), the bound `word~` has too.
 
         >>> [[(s.text, s.distance) for s in u.slots] for u in parse_query('Freiheit "der Staat" kan*').forgiving().units]
         [[('freiheit', 2)], [('der', 0), ('staat', 0)], [('kan', 0)]]
@@ -152,6 +153,8 @@ class Query:
                 for slot in unit.slots
             )
             units.append(Unit(slots, unit.source, unit.quoted))
+        if sum(slot.fuzzy for unit in units for slot in unit.slots) > MAX_FUZZY:
+            return self
         return Query(self.text, tuple(units))
 
 
