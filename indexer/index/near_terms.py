@@ -2,7 +2,7 @@
 
 Whoosh's `FuzzyTerm` compares the word with every term of the vocabulary (its multi-segment
 reader has no faster path), and the vocabulary of OCR'd print is large: misreadings
-make most distinct terms of a big collection (bench/near_terms.py measures 3 million).
+make most distinct terms of a big collection (bench/fuzzy_search.py measures 3 million).
 `NearTerms` holds one segment's terms with a trigram index, in numpy arrays:
 
 - candidates: a term within `d` edits of a word of `n` letters shares at least
