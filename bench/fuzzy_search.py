@@ -44,6 +44,7 @@ COLLECTION = REPO / "bench" / "out" / "search-collection"
 
 def collection(words: int, seed: int = 4) -> None:
     from bench.search_latency import build
+    from indexer.index.near_terms import kept
     from indexer.index.store import Store
     from search_service.hits import search
     from search_service.query import auto_distance, parse_query
@@ -69,9 +70,10 @@ def collection(words: int, seed: int = 4) -> None:
     snapshot.rank()
     started = time.perf_counter()
     snapshot.near_terms("warmup", 1)
+    segments, terms, nbytes = kept()
     print(
-        f"trigram index of the collection's {len(snapshot.searcher.reader().leaf_readers())} segments built in "  # type: ignore[union-attr]
-        f"{time.perf_counter() - started:.2f} s"
+        f"trigram index of the collection's {segments} segments ({terms:,} terms in all) built in "
+        f"{time.perf_counter() - started:.2f} s; {nbytes / 1e6:.1f} MB ({nbytes / max(terms, 1):.0f} bytes a term)"
     )
     # Every query is new (a word, its stem and its fuzzy form once each), so no cache of results answers.
     # The order of the three kinds turns from word to word: the pages one search loads are kept

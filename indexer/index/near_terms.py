@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-#: Bytes of segments' `NearTerms` kept per process (LRU): ~45 bytes a term, so ~5 million terms.
+#: Bytes of segments' `NearTerms` kept per process (LRU): 70 bytes a term of noisy OCR (bench/fuzzy_search.py), so ~3.6 million terms.
 NEAR_TERMS_BYTES = 256_000_000
 #: Past this many candidates the distances are computed in slices (bounded temporary memory).
 _CHUNK = 65_536
@@ -240,8 +240,19 @@ class _Budget:
         with self._lock:
             self._entries.clear()
 
+    def kept(self) -> tuple[int, int, int]:
+        """Segments kept, their terms, their bytes."""
+        with self._lock:
+            entries = list(self._entries.values())
+        return len(entries), sum(e.count for e in entries), sum(e.nbytes for e in entries)
+
 
 _SEGMENTS = _Budget(NEAR_TERMS_BYTES)
+
+
+def kept() -> tuple[int, int, int]:
+    """The segments' NearTerms this process keeps: (segments, terms, bytes)."""
+    return _SEGMENTS.kept()
 
 
 def near_terms_of(segment_key: str, terms: Callable[[], Iterable[str]]) -> NearTerms:
