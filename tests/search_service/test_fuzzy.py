@@ -151,6 +151,15 @@ async def test_bebel_antiqua_misreading(indexed_books) -> None:  # type: ignore[
         assert (await search(client, BEBEL_ID, "abschafft"))["items"] == []
         found = await search(client, BEBEL_ID, "abschafft~")
         assert "abschafit" in [item["body"]["value"].rstrip(".,;") for item in found["items"]]
+        # Search 1.0 highlights the printed word too, and the fuzzy word works in a phrase.
+        v1 = await search(client, BEBEL_ID, "abschafft~", version=1)
+        assert "abschafit" in [hit["match"].rstrip(".,;") for hit in v1["hits"]]
+        assert all(resource["label"] == "near match for 'abschafft~'" for resource in v1["resources"])
+        assert (await search(client, BEBEL_ID, '"volksbeschluss abschafft"'))["items"] == []
+        phrase = await search(client, BEBEL_ID, '"volksbeschluss abschafft~"')
+        # One line, so one annotation for the hit: the phrase as printed, labelled a near match.
+        assert [item["body"]["value"] for item in phrase["items"]] == ["Volksbeschluss abschafit"]
+        assert phrase["items"][0]["label"] == {"en": ["near match for '\"volksbeschluss abschafft~\"'"]}
 
 
 async def test_fuzzy_words_are_bounded_like_prefixes(kant: httpx.AsyncClient) -> None:
