@@ -169,3 +169,18 @@ async def test_fuzzy_words_are_bounded_like_prefixes(kant: httpx.AsyncClient) ->
     # A prefix stays a prefix: `aufkl*~` is `aufkl*`.
     prefix = (await search(kant, KANT_ID, "aufkl*"))["items"]
     assert prefix and (await search(kant, KANT_ID, "aufkl*~"))["items"] == prefix
+
+
+async def test_over_every_book_too(kant: httpx.AsyncClient, kant_forgiving: httpx.AsyncClient) -> None:
+    """Collection-wide search (#13) finds and labels near matches, and retries as the book's search does."""
+    response = await kant.get("/iiif/search/2", params={"q": "gedankenlosen~"})
+    assert response.status_code == 200
+    [item] = response.json()["items"]
+    assert item["body"]["value"] == "gedanfenloſen"
+    assert item["label"] == {"en": ["near match for 'gedankenlosen~'"]}
+    v1 = (await kant.get("/iiif/search/1", params={"q": "gedankenlosen~"})).json()
+    [resource] = v1["resources"]
+    assert resource["label"] == "near match for 'gedankenlosen~'" and resource["resource"]["chars"] == "gedanfenloſen"
+    retried = (await kant_forgiving.get("/iiif/search/2", params={"q": "gedankenlosen"})).json()
+    assert retried["label"]["en"][0].startswith("No hits for 'gedankenlosen' as typed")
+    assert [item["body"]["value"] for item in retried["items"]] == ["gedanfenloſen"]
