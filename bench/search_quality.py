@@ -1,6 +1,6 @@
 """Search quality per book and OCR model choice: query-page recall and extra pages, through the search API.
 
-    .venv/bin/python bench/search_quality.py [--book DIR]... [--lang CHOICE]... [--cache DIR] [--json]
+    .venv/bin/python bench/search_quality.py [--book DIR]... [--lang CHOICE]... [--mode MODE]... [--cache DIR] [--json]
 
 Each book folder holds page images (or its scans are in sample_books/<same name>), the
 ground-truth text of each page (`0001.txt`, ...) and `queries.tsv` (30 terms and 10 two-word
@@ -14,12 +14,20 @@ then asks `/iiif/{book}/search/2` each query, as a reader's viewer would:
   (phrases asked in quotes, so as exact sequences, like the shared data's baseline);
 - extra pages: pages returned for a query whose GT does not hold it;
 - word-page recall: the same over every word of six or more letters in the GT (hundreds per
-  book rather than 40, so small differences between models show), with its extra pages.
+  book rather than 40, so small differences between models show), with its extra pages;
+- absent words: up to 200 words of six or more letters from the other books' GT that this
+  book's GT does not hold (a reader asking for what is not there): how many are answered
+  with hits at all, and on how many pages (every one an extra page).
 
 CHOICE is `language` (the book's own language model: the choice before #14), `auto` (the
 default choice since #14: language and script), or any --lang value (`frk`, `deu+Fraktur`).
 Default: language and auto. The OCR cache is shared by all runs (`--cache` keeps it between
 invocations), so a model is OCR'd once per page.
+
+Each MODE asks every query of an indexed book a way a reader may (#14): `exact` (as written,
+the server's fuzzy fallback off), `fuzzy` (every word of the query with `~`, phrases too:
+`"oeffentliche~ gebrauch~"`; fallback off) and `fallback` (as written, with the server retrying
+a search that finds nothing as `word~`). Default: exact only.
 """
 
 from __future__ import annotations
@@ -50,10 +58,23 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 MIN_WORD = 6  # letters of a GT word counted by word-page recall, like the terms of queries.tsv
 
 
+MODES = ("exact", "fuzzy", "fallback")
+
+
+def as_fuzzy(query: str) -> str:
+    """Every word of a query with `~`, inside quotes too: `"a b"` -> `"a~ b~"`.
+
+    >>> as_fuzzy('"oeffentliche gebrauch"'), as_fuzzy("naemlich")
+    ('"oeffentliche~ gebrauch~"', 'naemlich~')
+    """
+    return re.sub(r'[^\s"]+', lambda word: word.group(0) + "~", query)
+
+
 @dataclass
 class Quality:
     book: str
     choice: str
+    mode: str
     lang: str  # the models the pipeline used
     query_pairs: int
     query_found: int
@@ -61,6 +82,9 @@ class Quality:
     word_pairs: int
     word_found: int
     word_extra: int
+    absent_asked: int
+    absent_answered: int
+    absent_pages: int
     ocr_seconds: float  # the pipeline's time for the book (0 when every page came from the cache)
 
     @property
@@ -112,6 +136,14 @@ def gt_words(book: Path) -> dict[str, set[int]]:
     return pages
 
 
+def absent_words(book: Path, books: list[Path], count: int = 200) -> list[tuple[str, set[int]]]:
+    """Up to `count` GT words of the other books that this book's GT does not hold, each with no page."""
+    here = set(gt_words(book)) | {t for text in book.glob("[0-9][0-9][0-9][0-9].txt") for t in tokens(text.read_text())}
+    others = sorted({word for other in books if other != book for word in gt_words(other)} - here)
+    step = max(1, len(others) // count)
+    return [(word, set()) for word in others[::step][:count]]
+
+
 def book_language(scans: Path) -> str:
     return read_folder(scans).language or "eng"
 
@@ -133,20 +165,27 @@ async def pages_found(client: httpx.AsyncClient, book: str, query: str) -> set[i
     return found
 
 
-async def measure(data_dir: Path, book_id: str, queries: list[tuple[str, set[int]]]) -> tuple[int, int, int]:
-    """(pairs, pairs found, extra pages) of these queries over the indexed book."""
+async def measure(
+    data_dir: Path, book_id: str, queries: list[tuple[str, set[int]]], mode: str = "exact", answered: bool = False
+) -> tuple[int, int, int]:
+    """(pairs, pairs found, extra pages) of these queries over the indexed book, asked as `mode` says.
+
+    With `answered`, the second number is instead the queries that got any hit.
+    """
     pairs = found = extra = 0
-    app = create_app(Settings(data_dir=data_dir, response_cache_mb=0))
+    app = create_app(Settings(data_dir=data_dir, response_cache_mb=0, fuzzy_fallback=mode == "fallback"))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
         for query, pages in queries:
-            returned = await pages_found(client, book_id, query)
+            returned = await pages_found(client, book_id, as_fuzzy(query) if mode == "fuzzy" else query)
             pairs += len(pages)
-            found += len(pages & returned)
+            found += bool(returned) if answered else len(pages & returned)
             extra += len(returned - pages)
     return pairs, found, extra
 
 
-def run(book: Path, choice: str, work: Path, cache: Path, workers: int) -> Quality:
+def run(
+    book: Path, choice: str, modes: list[str], books: list[Path], work: Path, cache: Path, workers: int
+) -> list[Quality]:
     scans = scans_of(book)
     lang = {"auto": None, "language": book_language(scans)}.get(choice, choice)
     data_dir = Path(tempfile.mkdtemp(dir=work, prefix=f"{book.name}-"))
@@ -156,23 +195,34 @@ def run(book: Path, choice: str, work: Path, cache: Path, workers: int) -> Quali
     seconds = time.perf_counter() - started if report.ocr else 0.0
     if not report.ok:
         raise SystemExit(f"{book.name} ({choice}): {report.to_json()}")
-    query = asyncio.run(measure(data_dir, book.name, read_queries(book)))
-    word = asyncio.run(measure(data_dir, book.name, sorted(gt_words(book).items())))
-    return Quality(book.name, choice, report.lang, *query, *word, round(seconds, 1))
+    results = []
+    for mode in modes:
+        query = asyncio.run(measure(data_dir, book.name, read_queries(book), mode))
+        word = asyncio.run(measure(data_dir, book.name, sorted(gt_words(book).items()), mode))
+        absent = absent_words(book, books)
+        _, answered, pages = asyncio.run(measure(data_dir, book.name, absent, mode, answered=True))
+        results.append(
+            Quality(
+                book.name, choice, mode, report.lang, *query, *word, len(absent), answered, pages, round(seconds, 1)
+            )
+        )
+    return results
 
 
 def table(results: list[Quality]) -> str:
     lines = [
-        "| book | choice | models | query-page recall | extra pages | word-page recall | extra pages |",
-        "|---|---|---|---:|---:|---:|---:|",
+        "| book | choice | models | search | query-page recall | extra pages | word-page recall | extra pages "
+        "| absent words answered | their pages |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         query = (
             f"{r.query_recall:.3f} ({r.query_found}/{r.query_pairs}) | {r.query_extra}" if r.query_pairs else "- | -"
         )
         lines.append(
-            f"| {r.book} | {r.choice} | `{r.lang}` | {query} "
-            f"| {r.word_recall:.3f} ({r.word_found}/{r.word_pairs}) | {r.word_extra} |"
+            f"| {r.book} | {r.choice} | `{r.lang}` | {r.mode} | {query} "
+            f"| {r.word_recall:.3f} ({r.word_found}/{r.word_pairs}) | {r.word_extra} "
+            f"| {r.absent_answered}/{r.absent_asked} | {r.absent_pages} |"
         )
     return "\n".join(lines)
 
@@ -181,12 +231,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--book", action="append", type=Path, help="a book folder (repeatable); default: see above")
     parser.add_argument("--lang", action="append", dest="choices", help="a model choice (repeatable)")
+    parser.add_argument(
+        "--mode", action="append", dest="modes", choices=MODES, help="how queries are asked (repeatable)"
+    )
     parser.add_argument("--cache", type=Path, help="OCR cache folder kept between runs (default: a temporary one)")
     parser.add_argument("--workers", type=int, default=2, help="Tesseract processes (default 2)")
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     args = parser.parse_args()
     books = args.book or default_books()
     choices = args.choices or ["language", "auto"]
+    modes = args.modes or ["exact"]
     print(f"# {machine()}, commit {commit()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", file=sys.stderr)
     results = []
     with tempfile.TemporaryDirectory(prefix="search-quality-") as temporary:
@@ -195,12 +249,12 @@ def main() -> None:
         cache.mkdir(parents=True, exist_ok=True)
         for book in books:
             for choice in choices:
-                result = run(book, choice, work, cache.resolve(), args.workers)
-                results.append(result)
-                if args.json:
-                    print(json.dumps({**asdict(result), "query_recall": result.query_recall}), flush=True)
-                else:
-                    print(table([result]).splitlines()[-1], file=sys.stderr, flush=True)
+                for result in run(book, choice, modes, books, work, cache.resolve(), args.workers):
+                    results.append(result)
+                    if args.json:
+                        print(json.dumps({**asdict(result), "query_recall": result.query_recall}), flush=True)
+                    else:
+                        print(table([result]).splitlines()[-1], file=sys.stderr, flush=True)
     if not args.json:
         print(table(results))
 

@@ -27,6 +27,7 @@ rule. So `total` and the hits listed always agree.
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass
 
 from indexer.index.counting import Deadline, Plan, UnitPlan, count_pages, hit_spans, token_positions
@@ -42,6 +43,9 @@ from search_service.query import Query, Slot
 #: the first PREFIX_SCAN terms that start with it, so `a*` in a huge index answers fast.
 MAX_PREFIX_TERMS = 200
 PREFIX_SCAN = 2000
+#: A fuzzy word (`word~`) stands for at most this many index terms: the closest, then the
+#: most frequent in the whole index (#14). Like a prefix's bound, it keeps a word's count fast.
+MAX_NEAR_TERMS = 64
 #: Autocomplete looks at this many candidate terms (the most frequent in the whole index).
 AUTOCOMPLETE_CANDIDATES = 200
 #: About this many characters of context on each side of a hit (whole words).
@@ -69,6 +73,9 @@ class Match:
 class Hit:
     """One match of the query on a canvas, with one `Match` per line it covers.
 
+    `near` says that some word of it was found only as a near spelling of a fuzzy word
+    (`word~`): not the word as typed, nor a word the query names otherwise.
+
     `text` is the matched text as printed, with a word hyphenated across a line end
     shown whole; `before`/`after` are the text around it on the same page (with the
     separating space), empty at the page's edges. `first_token`..`last_token` is the
@@ -85,6 +92,7 @@ class Hit:
     matches: tuple[Match, ...]
     first_token: int = 0
     last_token: int = 0
+    near: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +150,20 @@ def expand_prefix(snapshot: Snapshot, prefix: str, limit: int = MAX_PREFIX_TERMS
     return sorted(found, key=lambda term: (-counts.get(term, 0), term))[:limit]
 
 
+def expand_near(snapshot: Snapshot, word: str, distance: int, limit: int = MAX_NEAR_TERMS) -> list[str]:
+    """Index terms within `distance` edits of `word` (the word itself included when indexed).
+
+    Bounded like a prefix: of more than `limit`, the closest are kept, and among those at
+    the same distance the most frequent in the whole index.
+    """
+    found = snapshot.near_terms(word, distance)
+    if len(found) <= limit:
+        return [term for term, _ in found]
+    counts = snapshot.term_counts([term for term, _ in found], None)
+    ranked = sorted(found, key=lambda item: (item[1], -counts.get(item[0], 0), item[0]))
+    return [term for term, _ in ranked[:limit]]
+
+
 def plan_query(snapshot: Snapshot, query: Query) -> Plan | None:
     """The index terms each slot of each unit stands for; None when some slot has none."""
     plan: list[UnitPlan] = []
@@ -159,6 +181,8 @@ def plan_query(snapshot: Snapshot, query: Query) -> Plan | None:
 def _slot_terms(snapshot: Snapshot, slot: Slot) -> frozenset[str]:
     if slot.prefix:
         return frozenset(expand_prefix(snapshot, slot.text))
+    if slot.fuzzy:
+        return frozenset(expand_near(snapshot, slot.text, slot.distance))
     return frozenset((slot.text,)) if snapshot.has_term(slot.text) else frozenset()
 
 
@@ -175,16 +199,20 @@ def search(
 ) -> HitPage:
     """Hits `start`..`start + page_size` of `query` in one book (or every book when None).
 
-    In one book, hits come in reading order: canvas order, then position on the page.
+    In one book, hits come in reading order: canvas order, then position on the page;
+    with fuzzy words (`word~`), the pages that hold the query as typed come first, then
+    the pages found only through near spellings, each group in reading order (#14).
     Over every book, the best books come first (indexer/index/ranking.py), each book's
-    hits in reading order. Only the pages holding the requested hits are loaded from
-    the store. Raises QueryTooCostly when counting takes more than `time_limit` seconds.
+    hits in reading order. Hits of near spellings are marked `near`. Only the pages
+    holding the requested hits are loaded from the store. Raises QueryTooCostly when
+    counting takes more than `time_limit` seconds.
     """
+    deadline = Deadline(time_limit)
     plan = plan_query(snapshot, query)
     if plan is None:
         return HitPage((), 0, start, page_size)
+    near = near_only_terms(snapshot, query, plan)
 
-    deadline = Deadline(time_limit)
     if book_id is None:
         ranked = rank_collection(snapshot, plan, deadline)
         docnums, counts = ranked.docnums, ranked.counts
@@ -196,6 +224,12 @@ def search(
             lambda: count_pages(snapshot, plan, book_id, deadline),
             lambda result: 16 * len(result[0]) + _plan_bytes(plan),
         )
+        if near:
+            docnums, counts = snapshot.cached(
+                ("as typed first", plan, book_id),
+                lambda: _as_typed_first(snapshot, query, book_id, docnums, counts, deadline),
+                lambda result: 16 * len(result[0]) + _plan_bytes(plan),
+            )
     total = sum(counts)
     hits: list[Hit] = []
     end = start + page_size
@@ -204,7 +238,7 @@ def search(
         if seen >= end:
             break
         if count and seen + count > start:
-            page_hits = page_hits_of(snapshot.page(docnum), plan)
+            page_hits = page_hits_of(snapshot.page(docnum), plan, near)
             hits.extend(page_hits[max(0, start - seen) : end - seen])
         seen += count
     return HitPage(tuple(hits), total, start, page_size)
@@ -219,19 +253,59 @@ def rank_collection(snapshot: Snapshot, plan: Plan, deadline: Deadline) -> Ranke
     )
 
 
+def near_only_terms(snapshot: Snapshot, query: Query, plan: Plan) -> frozenset[str]:
+    """The terms of `plan` that only a fuzzy word's near spellings brought in (none without `word~`)."""
+    if not query.has_fuzzy:
+        return frozenset()
+    named = {slot.text for unit in query.units for slot in unit.slots if not slot.prefix}
+    for unit in query.units:
+        for slot in unit.slots:
+            if slot.prefix:
+                named.update(expand_prefix(snapshot, slot.text))
+    return frozenset(term for unit in plan for slot in unit for term in slot) - named
+
+
+def _as_typed_first(
+    snapshot: Snapshot,
+    query: Query,
+    book_id: str | None,
+    docnums: array[int],
+    counts: array[int],
+    deadline: Deadline,
+) -> tuple[array[int], array[int]]:
+    """The matched pages reordered: those where the query as typed (no `~`) matches first, order kept."""
+    exact = plan_query(snapshot, query.as_typed())
+    if exact is None:
+        return docnums, counts
+    typed = set(count_pages(snapshot, exact, book_id, deadline)[0])
+    first = [i for i, docnum in enumerate(docnums) if docnum in typed]
+    if not first or len(first) == len(docnums):
+        return docnums, counts
+    rest = [i for i, docnum in enumerate(docnums) if docnum not in typed]
+    order = first + rest
+    return array("q", (docnums[i] for i in order)), array("q", (counts[i] for i in order))
+
+
 def _plan_bytes(plan: Plan) -> int:
     """Estimated bytes of a plan kept as a cache key (a prefix's terms are up to 200 strings)."""
     return sum(60 + len(term) for unit in plan for slot in unit for term in slot)
 
 
-def page_hits_of(record: PageRecord, plan: Plan) -> list[Hit]:
-    """Every hit of `plan` on one stored page, drawn from its stored tokens and words."""
+def page_hits_of(record: PageRecord, plan: Plan, near: frozenset[str] = frozenset()) -> list[Hit]:
+    """Every hit of `plan` on one stored page, drawn from its stored tokens and words.
+
+    A hit holding a token of `near` (near_only_terms) is marked `near`.
+    """
     wanted = frozenset().union(*(slot for unit in plan for slot in unit))
     spans = hit_spans(plan, token_positions(record.tokens, wanted))
     if not spans:
         return []
     text = _PageText(record)
-    return [text.hit(first, last) for first, last in spans]
+    tokens = record.tokens
+    return [
+        text.hit(first, last, near=bool(near) and any(tokens[i] in near for i in range(first, last + 1)))
+        for first, last in spans
+    ]
 
 
 class _PageText:
@@ -270,7 +344,7 @@ class _PageText:
                 parts.append(texts[i])
         return " ".join(parts)
 
-    def hit(self, first_token: int, last_token: int) -> Hit:
+    def hit(self, first_token: int, last_token: int, *, near: bool = False) -> Hit:
         record = self.record
         first = record.spans[2 * first_token]
         last = record.spans[2 * last_token + 1]
@@ -290,6 +364,7 @@ class _PageText:
             matches=tuple(matches),
             first_token=first_token,
             last_token=last_token,
+            near=near,
         )
 
     def _match(self, first: int, last: int) -> Match:

@@ -32,6 +32,8 @@ def annotation_list(
     *,
     manifests: Mapping[str, ManifestRef] | None = None,
     ignored: Sequence[str] = (),
+    label: str | None = None,
+    near_label: str = "near match",
 ) -> dict[str, Any]:
     """One page of hits as a Search 1.0 annotation list (§3.3, §3.4).
 
@@ -40,6 +42,9 @@ def annotation_list(
     set (§3.3.2): `total` counts hits, `first`/`last` are URLs. `startIndex` is the
     position of this page's first hit. With `manifests` (collection-wide search)
     each `on` is an object naming the canvas's manifest in `within` (§3.3.3).
+    `label` (the fuzzy retry's note, #14) becomes the list's `label`; each annotation
+    of a near match (`Hit.near`) carries `near_label` as its `label`, which Mirador 3
+    and 4 show above the hit's text.
     """
     body: dict[str, Any] = {
         # §3.4: with `hits` or `ignored` the context MUST be the array, Presentation first.
@@ -47,6 +52,8 @@ def annotation_list(
         "@id": links.page(page.number),
         "@type": "sc:AnnotationList",
     }
+    if label:
+        body["label"] = label  # Presentation 2.1 allows a label on any resource
     within: dict[str, Any] = {
         "@id": links.collection,
         "@type": "sc:Layer",
@@ -79,15 +86,16 @@ def annotation_list(
                 # here: UV and Mirador read one book's `on` as a string (module docstring).
                 ref = manifests[hit.book_id]
                 target = {"@id": target, "within": {"@id": ref.id, "@type": "sc:Manifest", "label": ref.label}}
-            resources.append(
-                {
-                    "@id": anno_id,
-                    "@type": "oa:Annotation",
-                    "motivation": "sc:painting",
-                    "resource": {"@type": "cnt:ContentAsText", "chars": match.text},
-                    "on": target,
-                }
-            )
+            annotation: dict[str, Any] = {
+                "@id": anno_id,
+                "@type": "oa:Annotation",
+                "motivation": "sc:painting",
+                "resource": {"@type": "cnt:ContentAsText", "chars": match.text},
+                "on": target,
+            }
+            if hit.near:
+                annotation["label"] = near_label
+            resources.append(annotation)
         # §3.4.2 / §3.4.4: one hit per match, listing every annotation (line) it spans.
         hits.append(
             {

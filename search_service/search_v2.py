@@ -42,6 +42,8 @@ def annotation_page(
     *,
     manifests: Mapping[str, ManifestRef] | None = None,
     ignored: Sequence[str] = (),
+    label: str | None = None,
+    near_label: str = "near match",
 ) -> dict[str, Any]:
     """One page of hits as a Search 2.0 AnnotationPage (§4.2, §4.3).
 
@@ -56,6 +58,8 @@ def annotation_page(
         "id": links.page(page.number),
         "type": "AnnotationPage",
     }
+    if label:
+        body["label"] = {"en": [label]}
     if ignored:
         body["ignored"] = list(ignored)  # §4.2.4: MUST list parameters received but not implemented
     if is_paged(page):
@@ -87,16 +91,17 @@ def annotation_page(
                 continue  # two hits in one printed word: one annotation, two match annotations (§4.3.3)
             listed.add(anno_id)
             fragment = f"{hit.canvas_id}#xywh={match.box.xywh}"
-            items.append(
-                {
-                    "id": anno_id,
-                    "type": "Annotation",
-                    "motivation": "highlighting",
-                    "body": {"type": "TextualBody", "value": _escape(match.text), "format": "text/html"},
-                    "target": fragment if ref is None else {"id": fragment, "partOf": _manifest(ref)},
-                }
-            )
-        context.append(_context_annotation(base, hit, ids))
+            item: dict[str, Any] = {
+                "id": anno_id,
+                "type": "Annotation",
+                "motivation": "highlighting",
+                "body": {"type": "TextualBody", "value": _escape(match.text), "format": "text/html"},
+                "target": fragment if ref is None else {"id": fragment, "partOf": _manifest(ref)},
+            }
+            if hit.near:
+                item["label"] = {"en": [near_label]}
+            items.append(item)
+        context.append(_context_annotation(base, hit, ids, near_label if hit.near else None))
     body["items"] = items
     if context:
         # §4.3: the match annotations in a page of their own; its id is a hash URI of this page.
@@ -119,7 +124,7 @@ def _manifest(ref: ManifestRef) -> dict[str, Any]:
     return {"id": ref.id, "type": "Manifest", "label": {"none": [ref.label]}}
 
 
-def _context_annotation(base: str, hit: Hit, ids: Sequence[str]) -> dict[str, Any]:
+def _context_annotation(base: str, hit: Hit, ids: Sequence[str], label: str | None = None) -> dict[str, Any]:
     """The `contextualizing` annotation of one hit: text before and after it (§4.3.1, §4.3.4)."""
     targets: list[dict[str, Any]] = []
     last = len(hit.matches) - 1
@@ -131,12 +136,15 @@ def _context_annotation(base: str, hit: Hit, ids: Sequence[str]) -> dict[str, An
         if i == last and hit.after:
             selector["suffix"] = _escape(hit.after)
         targets.append({"type": "SpecificResource", "source": anno_id, "selector": [selector]})
-    return {
+    annotation: dict[str, Any] = {
         "id": match_id(base, hit.book_id, hit.canvas_index, hit.first_token, hit.last_token),
         "type": "Annotation",
         "motivation": "contextualizing",
         "target": targets[0] if len(targets) == 1 else targets,
     }
+    if label:
+        annotation["label"] = {"en": [label]}
+    return annotation
 
 
 def term_page(

@@ -111,6 +111,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds a search may wait for a free search thread; then a 503 with Retry-After.",
     )
+    fuzzy_fallback: bool = Field(
+        default=True,
+        description="Retry a search that finds nothing with its plain words made fuzzy (word~), and say so in the "
+        "response's label (docs/query-language.md).",
+    )
     query_time_limit: float = Field(
         default=2.0,
         gt=0,

@@ -21,6 +21,7 @@ import numpy as np
 from whoosh.searching import Searcher
 
 from indexer.index import postings
+from indexer.index.near_terms import near_terms_of
 from indexer.index.postings_codec import TermArrays
 from indexer.index.records import BookRecord, PageRecord
 from indexer.index.schema import PAIRS_FIELD, document_key
@@ -307,6 +308,36 @@ class Snapshot:
             if len(out) >= limit:
                 break
         return out
+
+    def near_terms(self, word: str, distance: int) -> list[tuple[str, int]]:
+        """Index terms within `distance` edits of `word` as (term, edits), closest first, then alphabetical.
+
+        Each segment's terms are searched through its NearTerms (near_terms.py), built on
+        first use and kept across snapshots; the answer is kept for this snapshot.
+        """
+        if self.searcher is None or not word or distance < 0:
+            return []
+        return self.cached(
+            ("near", word, distance), lambda: self._near_terms(word, distance), lambda found: 80 * len(found)
+        )
+
+    def _near_terms(self, word: str, distance: int) -> list[tuple[str, int]]:
+        assert self.searcher is not None
+        with self._io:
+            segments = [(reader, reader.segment()) for reader, _ in self.searcher.reader().leaf_readers()]
+        best: dict[str, int] = {}
+        for reader, segment in segments:
+            if segment is None:
+                continue
+            near = near_terms_of(f"{segment.segment_id()}:text", functools.partial(self._segment_terms, reader))
+            for term, edits in near.within(word, distance):
+                best[term] = min(edits, best.get(term, edits))
+        return sorted(best.items(), key=lambda item: (item[1], item[0]))
+
+    @_serialized
+    def _segment_terms(self, reader: Any) -> list[str]:
+        """Every `text` term of one segment, in term order."""
+        return [term.decode() if isinstance(term, bytes) else term for term in reader.lexicon("text")]
 
     @_serialized
     def term_counts(self, terms: Sequence[str], book_id: str | None) -> dict[str, int]:

@@ -153,7 +153,13 @@ def _kept_params(q: str | None, motivation: str | None) -> tuple[tuple[str, str]
 
 
 async def cached_json(
-    request: Request, ctx: SearchContext, context: str | None, key: Hashable, costly: bool, build: Callable[[], bytes]
+    request: Request,
+    ctx: SearchContext,
+    context: str | None,
+    key: Hashable,
+    costly: bool,
+    build: Callable[[], bytes],
+    retry: Callable[[], bytes] | None = None,
 ) -> Response:
     """The response body for this request from the response cache, or build() and keep it.
 
@@ -165,6 +171,8 @@ async def cached_json(
     be costly (`Query.may_be_costly`) have threads of their own, so they never hold
     every thread that cheap ones need. A client accepting gzip gets the kept gzip form
     (the GZip middleware leaves an encoded response alone), with its own ETag.
+    When build() answers NOTHING_AS_TYPED, retry() builds the body instead, in the
+    costly threads (the fuzzy retry of #14: a fuzzy word is a costly shape).
     """
     snapshot, settings, base = ctx
     cache: ResponseCache = request.app.state.responses
@@ -173,6 +181,8 @@ async def cached_json(
     found = cache.get(generation, full_key)
     if found is None:
         body = await build_in_thread(request, settings, costly, build)
+        if body == NOTHING_AS_TYPED and retry is not None:
+            body = await build_in_thread(request, settings, True, retry)
         if body is None:
             return Response(status_code=499)  # the client left while its search waited: nobody to answer
         found = CachedBody(body, etag_for(body))
@@ -243,14 +253,30 @@ async def _search(
     ignored = _ignored(request)
     key = ("search", version, book_id, text, motivation, number, tuple(ignored))
     context = SEARCH2_CONTEXT if version == 2 else PRESENTATION2_CONTEXT
+    # With the fuzzy retry on (#14), a search that finds nothing is asked again with its words
+    # made fuzzy, in the costly threads, and its response says so.
+    forgiving = query.forgiving() if settings.fuzzy_fallback else query
+    retry = None
+    if forgiving != query:
+        label = fallback_label(text)
+        retry = lambda: _search_body(  # noqa: E731
+            version, book_id, text, forgiving, motivation, number, ignored, ctx, label=label
+        )
     return await cached_json(
         request,
         ctx,
         context,
         key,
         query.may_be_costly,
-        lambda: _search_body(version, book_id, text, query, motivation, number, ignored, ctx),
+        lambda: _search_body(
+            version, book_id, text, query, motivation, number, ignored, ctx, then_retry=retry is not None
+        ),
+        retry,
     )
+
+
+#: What _search_body answers for a search that found nothing when the fuzzy retry will be asked.
+NOTHING_AS_TYPED = b""
 
 
 def _search_body(
@@ -262,11 +288,20 @@ def _search_body(
     number: int,
     ignored: list[str],
     ctx: SearchContext,
+    *,
+    then_retry: bool = False,
+    label: str | None = None,
 ) -> bytes:
+    """The response body; NOTHING_AS_TYPED when nothing is found and `then_retry` (the fuzzy retry follows).
+
+    `label` is the result page's label (the retry's, fallback_label).
+    """
     snapshot, settings, base = ctx
     size = settings.page_size
     if _motivation_allows(motivation, version):
         results = search(snapshot, query, book_id, number * size, size, settings.query_time_limit)
+        if then_retry and not results.total:
+            return NOTHING_AS_TYPED
     else:
         results = HitPage((), 0, number * size, size)  # none of our annotations has that motivation
     links = ResultLinks(search_url(base, book_id, version), _kept_params(text, motivation))
@@ -277,9 +312,19 @@ def _search_body(
             record = snapshot.book(hit_book)
             manifests[hit_book] = ManifestRef(manifest_url(base, hit_book), record.label if record else hit_book)
     render = annotation_page if version == 2 else annotation_list
-    data = render(results, links, base, manifests=manifests, ignored=ignored)
+    data = render(results, links, base, manifests=manifests, ignored=ignored, label=label, near_label=near_label(text))
     # Canvas ids of folder books start with BASE_URL_MARKER, like their manifests.
     return encode_json(data, base)
+
+
+def fallback_label(q: str) -> str:
+    """The label of a result found by the fuzzy retry (settings.fuzzy_fallback): what was done."""
+    return f"No hits for {q!r} as typed: near matches shown, as for the same words with ~ (fuzzy)"
+
+
+def near_label(q: str) -> str:
+    """The label of each annotation of a near match (`Hit.near`): Mirador shows it above the hit."""
+    return f"near match for {q!r}"
 
 
 # -- autocomplete ---------------------------------------------------------------------------------

@@ -97,6 +97,23 @@ async def test_a_search_that_waits_too_long_for_a_thread_gets_a_503(
         assert (await running).status_code == 200
 
 
+async def test_the_fuzzy_retry_waits_in_the_costly_lane(
+    make_client: Callable[..., httpx.AsyncClient], release: threading.Event
+) -> None:
+    """A word found nowhere is asked again as `word~` (#14), a costly shape: never in the cheap threads."""
+    async with make_client(heavy_search_threads=1, search_wait=0.5) as client:
+        running = asyncio.create_task(client.get("/iiif/fish/search/2?q=pa*"))
+        await asyncio.sleep(0.2)
+        try:
+            found = await asyncio.wait_for(client.get("/iiif/fish/search/2?q=lima"), timeout=20)
+            assert found.status_code == 200 and found.json()["items"]  # found as typed: no retry
+            retried = await asyncio.wait_for(client.get("/iiif/fish/search/2?q=qxzvwk"), timeout=20)
+            assert retried.status_code == 503  # nothing as typed; its retry waited for the busy costly lane
+        finally:
+            release.set()
+        assert (await running).status_code == 200
+
+
 # -- a ceiling on what one query may cost ------------------------------------------------------------
 
 

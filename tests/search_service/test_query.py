@@ -100,3 +100,59 @@ def test_never_raises_anything_but_bad_query(q: str) -> None:
 def test_operator_soup_parses(q: str) -> None:
     query = parse_query(q)
     assert all(slot.text for unit in query.units for slot in unit.slots)
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        # `~` after a word: its last token is fuzzy, the distance by length or as given (#14).
+        ("wort~", [["wort~1"]]),
+        ("Freiheit~", [["freiheit~2"]]),
+        ("der~", [["der"]]),  # short words stay exact
+        ("der~1", [["der~1"]]),
+        ("wort~2", [["wort~2"]]),
+        ("wort~9", [["wort~2"]]),  # at most 2
+        ("wort~0", [["wort"]]),
+        ("wort~,", [["wort~1"]]),
+        ("wort~~", [["wort~1"]]),
+        ('"wort~ wort"', [["wort~1", "wort"]]),
+        ("well-known~", [["well", "known~1"]]),
+        # A prefix stays a prefix, whichever comes first.
+        ("wor*~", [["wor*"]]),
+        ("wor~*", [["wor*"]]),
+        # Elsewhere `~` is punctuation.
+        ("wo~rt", [["wo", "rt"]]),  # one unit: the tokens of one word
+        ("~", []),
+        ("~wort", [["wort"]]),
+    ],
+)
+def test_fuzzy_words(q: str, expected: list[list[str]]) -> None:
+    query = parse_query(q)
+    assert [
+        [s.text + ("*" if s.prefix else "") + (f"~{s.distance}" if s.fuzzy else "") for s in u.slots]
+        for u in query.units
+    ] == expected
+    assert query.may_be_costly == any("~" in s or "*" in s for unit in expected for s in unit)
+
+
+def test_too_many_fuzzy_words_is_a_bad_query() -> None:
+    with pytest.raises(BadQuery) as info:
+        parse_query("eins~ zwei~ drei~ vier~ fünf~")
+    assert info.value.parameter == "q" and "fuzzy" in info.value.message
+    assert parse_query("eins~ zwei~ drei~ vier~ fünf").has_fuzzy
+
+
+def test_the_forgiving_retry_makes_plain_words_fuzzy_within_the_bound() -> None:
+    query = parse_query('Freiheit "der Staat" kan* wort~2 der')
+    forgiving = query.forgiving()
+    assert [[(s.text, s.distance) for s in u.slots] for u in forgiving.units] == [
+        [("freiheit", 2)],
+        [("der", 0), ("staat", 0)],
+        [("kan", 0)],
+        [("wort", 2)],
+        [("der", 0)],
+    ]
+    assert forgiving.as_typed() == query.as_typed()
+    # Five words to make fuzzy: more than a query may hold, so no retry.
+    many = parse_query("eins zwei drei vier fünf")
+    assert many.forgiving() == many

@@ -314,7 +314,8 @@ async def test_unknown_book_is_404_json(client: httpx.AsyncClient, url: str) -> 
 
 async def test_the_index_changes_under_a_running_server(tmp_path: Path, corpus: Corpus) -> None:
     """A book indexed after start-up is searchable without a restart (Store refreshes its snapshot)."""
-    app = create_app(Settings(allowed_hosts=TEST_HOSTS, data_dir=tmp_path))
+    # The fuzzy retry off: once the page is gone, "nothing" must mean nothing, not near spellings elsewhere.
+    app = create_app(Settings(allowed_hosts=TEST_HOSTS, data_dir=tmp_path, fuzzy_fallback=False))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
         assert (await client.get("/iiif/stanford/search/1?q=verbunden")).status_code == 404
         assert total_v2(await get(client, "/iiif/search/2?q=verbunden")) == 0

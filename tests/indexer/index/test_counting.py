@@ -94,6 +94,14 @@ QUERIES = [
     "inca* de",
     '"drückt d*"',
     "roi p*",
+    # Fuzzy words (#14): a slot of the word's near spellings, counted like a prefix's terms.
+    "pérou~",
+    "espagnols~",
+    '"roi~1 de"',
+    "ville~ de",
+    '"de la" ville~',
+    "inca~ roi~1",
+    "inca~ inca*",
 ]
 
 
@@ -304,3 +312,13 @@ def test_sequence_counts_refuse_a_term_in_two_slots(snap: Snapshot) -> None:
         counting.sequence_counts(snap, [[["the"]], [["fox"], ["the"]]], None)
     with pytest.raises(ValueError):
         counting.sequence_counts(snap, [[["the", "fox"]], [["fox"]]], None)
+
+
+def test_fuzzy_words_stand_for_their_near_spellings(snapshot: Snapshot) -> None:
+    """The fuzzy queries above are slots of several terms (else they would test nothing new)."""
+    for q in ("pérou~", "espagnols~", '"roi~1 de"', "ville~ de", "inca~ roi~1"):
+        plan = plan_query(snapshot, parse_query(q))
+        assert plan is not None
+        fuzzy = [slot for unit in plan for slot in unit if len(slot) > 1]
+        assert fuzzy, q
+        assert all(len(slot) <= 64 for slot in fuzzy)
