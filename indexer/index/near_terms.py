@@ -21,7 +21,7 @@ A lookup costs about the same few dozen numpy calls whatever the size of a segme
 snapshot of many segments pays them once per segment. While the segments hold few terms together
 (`UNION_TERMS`), `near_terms_over` builds one `NearTerms` of the union of their terms (decoded
 from the segments' own, no index read) and keeps it for that set of segments (a new commit
-makes a new set, built again on its first fuzzy search: a fraction of a second at most); past
+makes a new set, built again on its first fuzzy search: ~0.5 s at the bound); past
 that, each segment is searched on its own as before. A term's distance depends on the term only,
 so either way the answer is the same.
 """
@@ -38,7 +38,7 @@ import numpy as np
 #: Bytes of segments' `NearTerms` kept per process (LRU): 70 bytes a term of noisy OCR (bench/fuzzy_search.py), so ~3.6 million terms.
 NEAR_TERMS_BYTES = 256_000_000
 #: Segments holding at most this many terms together (counted per segment) are searched through one
-#: NearTerms of their union (`near_terms_over`); ~3 microseconds a term to build (bench/fuzzy_search.py).
+#: NearTerms of their union (`near_terms_over`): ~0.5 s to build at the bound (docs/benchmarks.md).
 UNION_TERMS = 250_000
 #: Bytes of those unions kept per process (LRU): an older set of segments is dropped as new ones come.
 UNION_BYTES = 64_000_000
