@@ -44,7 +44,7 @@ COLLECTION = REPO / "bench" / "out" / "search-collection"
 
 def collection(words: int, seed: int = 4) -> None:
     from bench.search_latency import build
-    from indexer.index.near_terms import kept
+    from indexer.index.near_terms import kept, kept_unions
     from indexer.index.store import Store
     from search_service.hits import search
     from search_service.query import auto_distance, parse_query
@@ -66,7 +66,8 @@ def collection(words: int, seed: int = 4) -> None:
     times: dict[str, list[float]] = {kind: [] for kind in kinds}
     hits: dict[str, list[int]] = {kind: [] for kind in kinds}
     # What a server has done before its first search: reading order, and each segment's
-    # trigram index (built once per process and segment; timed here on its own).
+    # trigram index (built once per process and segment; timed here on its own), with the
+    # index of their union (near_terms_over; built once per set of segments).
     snapshot.rank()
     started = time.perf_counter()
     snapshot.near_terms("warmup", 1)
@@ -75,6 +76,9 @@ def collection(words: int, seed: int = 4) -> None:
         f"trigram index of the collection's {segments} segments ({terms:,} terms in all) built in "
         f"{time.perf_counter() - started:.2f} s; {nbytes / 1e6:.1f} MB ({nbytes / max(terms, 1):.0f} bytes a term)"
     )
+    unions, terms, nbytes = kept_unions()
+    if unions:
+        print(f"  and searched through one index of their union: {terms:,} distinct terms, {nbytes / 1e6:.1f} MB")
     # Every query is new (a word, its stem and its fuzzy form once each), so no cache of results answers.
     # The order of the three kinds turns from word to word: the pages one search loads are kept
     # (decoded) for the next, which would favour whichever kind comes later.

@@ -16,6 +16,14 @@ Segments never change, so a segment's `NearTerms` is built once (from its term l
 numpy) and kept across snapshots (`near_terms_of`), within a byte budget. When the filter
 cannot cut (a word of 4 letters at distance 2), every term of a suitable length is a candidate,
 which is still one numpy pass.
+
+A lookup costs about the same few dozen numpy calls whatever the size of a segment, so a
+snapshot of many segments pays them once per segment. While the segments hold few terms together
+(`UNION_TERMS`), `near_terms_over` builds one `NearTerms` of the union of their terms (decoded
+from the segments' own, no index read) and keeps it for that set of segments (a new commit
+makes a new set, built again on its first fuzzy search: ~0.5 s at the bound); past
+that, each segment is searched on its own as before. A term's distance depends on the term only,
+so either way the answer is the same.
 """
 
 from __future__ import annotations
@@ -23,11 +31,17 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from itertools import chain, pairwise
 
 import numpy as np
 
 #: Bytes of segments' `NearTerms` kept per process (LRU): 70 bytes a term of noisy OCR (bench/fuzzy_search.py), so ~3.6 million terms.
 NEAR_TERMS_BYTES = 256_000_000
+#: Segments holding at most this many terms together (counted per segment) are searched through one
+#: NearTerms of their union (`near_terms_over`): ~0.5 s to build at the bound (docs/benchmarks.md).
+UNION_TERMS = 250_000
+#: Bytes of those unions kept per process (LRU): an older set of segments is dropped as new ones come.
+UNION_BYTES = 64_000_000
 #: Past this many candidates the distances are computed in slices (bounded temporary memory).
 _CHUNK = 65_536
 #: Symbol of the padding marks around a term; real characters are 1..alphabet size.
@@ -119,6 +133,18 @@ class NearTerms:
         """Term number `number` (in the order given), decoded from its symbols."""
         symbols = self._symbols[self._starts[number] : self._starts[number + 1]].astype(np.int64) - 1
         return "".join(map(chr, self._alphabet[symbols].tolist()))
+
+    def terms(self) -> list[str]:
+        """Every term, in the order given (decoded at once).
+
+        >>> NearTerms(["frei", "heit", "wahrheit"]).terms()
+        ['frei', 'heit', 'wahrheit']
+        """
+        if not self.count:
+            return []
+        text = self._alphabet[self._symbols.astype(np.int64) - 1].astype("<u4").tobytes().decode("utf-32-le")
+        starts = self._starts.tolist()
+        return [text[a:b] for a, b in pairwise(starts)]
 
     def _word_symbols(self, word: str) -> np.ndarray:
         points = np.frombuffer(word.encode("utf-32-le"), "<u4")
@@ -248,6 +274,7 @@ class _Budget:
 
 
 _SEGMENTS = _Budget(NEAR_TERMS_BYTES)
+_UNIONS = _Budget(UNION_BYTES)
 
 
 def kept() -> tuple[int, int, int]:
@@ -255,6 +282,29 @@ def kept() -> tuple[int, int, int]:
     return _SEGMENTS.kept()
 
 
+def kept_unions() -> tuple[int, int, int]:
+    """The unions of segments' terms this process keeps (`near_terms_over`): (unions, terms, bytes)."""
+    return _UNIONS.kept()
+
+
 def near_terms_of(segment_key: str, terms: Callable[[], Iterable[str]]) -> NearTerms:
     """The NearTerms of one index segment, built from `terms()` (sorted) on first use, then kept."""
     return _SEGMENTS.get(segment_key, lambda: NearTerms(list(terms())))
+
+
+def near_terms_over(keys: Sequence[str], parts: Sequence[NearTerms]) -> NearTerms | None:
+    """One NearTerms for the segments `keys` (their NearTerms `parts`), or None past `UNION_TERMS`.
+
+    Built from the union of the parts' terms on first use for that set of segments, then kept.
+
+    >>> union = near_terms_over(["a", "b"], [NearTerms(["frei", "heit"]), NearTerms(["frey", "heit"])])
+    >>> union.within("frei", 1) if union else None
+    [('frei', 0), ('frey', 1)]
+    """
+    if len(parts) == 1:
+        return parts[0]
+    if not parts or sum(part.count for part in parts) > UNION_TERMS:
+        return None
+    return _UNIONS.get(
+        "\n".join(sorted(keys)), lambda: NearTerms(sorted(set(chain.from_iterable(part.terms() for part in parts))))
+    )

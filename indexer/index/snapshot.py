@@ -21,7 +21,7 @@ import numpy as np
 from whoosh.searching import Searcher
 
 from indexer.index import postings
-from indexer.index.near_terms import near_terms_of
+from indexer.index.near_terms import near_terms_of, near_terms_over
 from indexer.index.postings_codec import TermArrays
 from indexer.index.records import BookRecord, PageRecord
 from indexer.index.schema import PAIRS_FIELD, document_key
@@ -313,7 +313,9 @@ class Snapshot:
         """Index terms within `distance` edits of `word` as (term, edits), closest first, then alphabetical.
 
         Each segment's terms are searched through its NearTerms (near_terms.py), built on
-        first use and kept across snapshots; the answer is kept for this snapshot.
+        first use and kept across snapshots, or, while the segments hold few terms together,
+        through one NearTerms of their union (`near_terms_over`, kept for that set of
+        segments); the answer is kept for this snapshot.
         """
         if self.searcher is None or not word or distance < 0:
             return []
@@ -325,11 +327,13 @@ class Snapshot:
         assert self.searcher is not None
         with self._io:
             segments = [(reader, reader.segment()) for reader, _ in self.searcher.reader().leaf_readers()]
+        live = [(f"{segment.segment_id()}:text", reader) for reader, segment in segments if segment is not None]
+        parts = [near_terms_of(key, functools.partial(self._segment_terms, reader)) for key, reader in live]
+        union = near_terms_over([key for key, _ in live], parts)
+        if union is not None:  # one lookup for every segment (few terms in all)
+            return union.within(word, distance)
         best: dict[str, int] = {}
-        for reader, segment in segments:
-            if segment is None:
-                continue
-            near = near_terms_of(f"{segment.segment_id()}:text", functools.partial(self._segment_terms, reader))
+        for near in parts:
             for term, edits in near.within(word, distance):
                 best[term] = min(edits, best.get(term, edits))
         return sorted(best.items(), key=lambda item: (item[1], item[0]))
