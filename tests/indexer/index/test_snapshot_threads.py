@@ -71,8 +71,8 @@ def test_jobs_creating_the_index_at_once_all_succeed(tmp_path: Path) -> None:
         assert sorted(b.id for b in Store(data_dir).snapshot().books()) == sorted(done)
 
 
-def test_the_io_lock_is_handed_over_in_turn() -> None:
-    """A thread that gives the lock back and asks again at once goes behind those already waiting."""
+def test_the_io_lock_goes_to_a_thread_that_has_waited() -> None:
+    """A thread that gives the lock back and asks again at once goes behind one that has waited HANDOFF."""
     from indexer.index.snapshot import _FairLock
 
     lock = _FairLock()
@@ -87,7 +87,26 @@ def test_the_io_lock_is_handed_over_in_turn() -> None:
         first.start()
         while not lock._waiting:  # until `first` waits its turn
             time.sleep(0.001)
-    with lock:  # asked again at once: `first` was waiting, so it went first
+        time.sleep(lock.HANDOFF * 5)
+    with lock:  # asked again at once: `first` had waited, so it went first
         order.append("again")
     first.join(5)
     assert order == ["first", "again"]
+
+
+def test_the_io_lock_is_taken_back_at_once_while_nobody_has_waited_long() -> None:
+    """No thread switch per read: a waiter of less than HANDOFF lets the owner go on, then gets its turn."""
+    from indexer.index.snapshot import _FairLock
+
+    lock = _FairLock()
+    lock.HANDOFF = 0.5  # longer than `first` waits before the lock is given back and taken again
+    order: list[str] = []
+    first = threading.Thread(target=lambda: (lock.__enter__(), order.append("first"), lock.__exit__()))
+    with lock:
+        first.start()
+        while not lock._waiting:
+            time.sleep(0.001)
+    with lock:  # taken back at once
+        order.append("again")
+    first.join(5)  # woken after HANDOFF, `first` takes the lock left free
+    assert order == ["again", "first"] and not first.is_alive()
