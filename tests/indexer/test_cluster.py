@@ -28,8 +28,8 @@ from pathlib import Path
 import pytest
 
 from indexer.cli import summary_text
+from indexer.index.store import Store
 from indexer.pipeline import CanvasOutcome, IndexOptions, Progress, index
-from indexer.store import Store
 from tests.conftest import REPO
 from tests.indexer.conftest import ServeDirectory
 from tests.indexer.loopback_cluster import LoopbackCluster

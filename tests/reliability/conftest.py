@@ -26,7 +26,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -81,16 +81,19 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """`iiif-search serve` in a subprocess on a free port of 127.0.0.1."""
+    """`iiif-search serve` in a subprocess on a free port of 127.0.0.1 (`wrapper` runs it, e.g. in a mount namespace)."""
 
-    def __init__(self, data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> None:
-        """`extra` are more `serve` options; `env` more IIIF_SEARCH_* settings."""
+    def __init__(
+        self, data_dir: Path, *extra: str, env: dict[str, str] | None = None, wrapper: Sequence[str] = ()
+    ) -> None:
+        """`extra` are more `serve` options; `env` more IIIF_SEARCH_* settings; `wrapper` a command prefix."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         # A file, not a pipe: a server that logs a lot must never block on a full pipe.
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (open for the server's life; closed in stop())
         self.process = subprocess.Popen(
             [
+                *wrapper,
                 *IIIF_SEARCH,
                 "serve",
                 "--port",
