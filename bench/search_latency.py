@@ -34,6 +34,7 @@ import time
 import urllib.request
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -231,12 +232,12 @@ def measure(
     distinct: int,
     prefix: str | None = None,
     tree: Path | None = None,
-) -> dict[str, dict[str, float]]:
+) -> dict[str, Any]:
     """Both mixes and /health against a fresh server; `prefix` is the search URL (default: the book's 1.0, or /iiif/search/2).
 
     `tree`: serve the code of that checkout instead of this one (same virtual environment,
     its `search_service.cli` with the checkout first on PYTHONPATH), for a reference
-    measured in the same run. Returns wrk's figures per mix and for /health.
+    measured in the same run. Returns wrk's figures per mix and for /health, and the server's RSS (MB).
     """
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -314,7 +315,7 @@ def measure(
             f"  /health  reference: p50 {ref['p50']:.1f} ms, p95 {ref['p95']:.1f} ms, p99 {ref['p99']:.1f} ms, "
             f"{ref['rps']:.0f} req/s, {int(ref['errors'])} errors"
         )
-        return {**results, "health": ref}
+        return {**results, "health": ref, "rss_start": rss_start, "rss_end": rss_end}
     finally:
         server.terminate()
         server.wait(timeout=30)
