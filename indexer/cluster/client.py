@@ -27,6 +27,8 @@ from typing import Any, Literal, TypeVar
 
 import dask
 from distributed import Client, Future, as_completed
+from distributed.comm.addressing import get_address_host_port, parse_address
+from distributed.comm.registry import get_backend
 from distributed.scheduler import KilledWorker
 
 from indexer.canvas_text import CanvasFailed, read_image
@@ -100,6 +102,15 @@ class Cluster:
     @classmethod
     def connect(cls, address: str, *, timeout: float = 60.0) -> Cluster:
         """Connect, and wait up to `timeout` seconds for the scheduler and for a first worker."""
+        try:
+            # A malformed address is refused here: a Client that fails on one lingers until exit.
+            scheme, _ = parse_address(address)
+            get_backend(scheme)
+            get_address_host_port(address)
+        except ValueError as exc:
+            raise ClusterUnreachable(
+                f"{address!r} is not a Dask scheduler address ({exc}); give one like tcp://HOST:8786"
+            ) from None
         try:
             client = Client(address, timeout=timeout, set_as_default=False, name="index-manifest")
         except (OSError, TimeoutError, ValueError) as exc:
