@@ -14,7 +14,10 @@ cannot answer) into a fresh data directory:
 
 Rounds alternate the two to share the machine's noise. Prints pages/s of each, per round
 and the medians, and the ratio cluster / local. Goal: the cluster path loses at most 10%
-(ratio >= 0.90). On one machine the cluster gains nothing; this measures what the tasks,
+(ratio >= 0.90). Also the CPU seconds each side spent per page, all processes counted
+(index-manifest and its pool or Tesseracts; the scheduler, nannies, workers and their
+Tesseracts): on a busy machine, where pages/s mostly measure the neighbours, the CPU
+ratio says what the cluster path costs, and on a quiet one pages/s follow it. On one machine the cluster gains nothing; this measures what the tasks,
 the scheduler and the bytes sent cost, which is what spreading the work over machines pays.
 """
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -54,7 +58,39 @@ def pages_folder(folder: Path, repeat: int) -> int:
     return len(list(folder.glob("*.png")))
 
 
-def run(folder: Path, data_dir: Path, *how: str) -> float:
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(pids: list[int]) -> float:
+    """CPU seconds of these processes and all their descendants, live or reaped (Tesseracts included)."""
+    total = 0.0
+    seen: set[int] = set()
+    todo = list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        # utime, stime, cutime, cstime: fields 14-17 of stat, 11-14 after the ")".
+        total += sum(int(v) for v in fields[11:15]) / TICK
+        todo += [int(c) for c in children]
+    return total
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(folder: Path, data_dir: Path, *how: str, cluster: LoopbackCluster | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one index-manifest command, the cluster's processes' CPU included."""
+    cluster_pids = [p.pid for p in ([cluster.scheduler, *cluster.nannies] if cluster else []) if p is not None]
+    cpu_before = children_cpu() + tree_cpu(cluster_pids)
     started = time.perf_counter()
     command = [str(REPO / ".venv/bin/index-manifest"), str(folder), "--data-dir", str(data_dir), "--lang", "eng"]
     result = subprocess.run(
@@ -67,7 +103,7 @@ def run(folder: Path, data_dir: Path, *how: str) -> float:
         sys.exit(f"index-manifest {' '.join(how)} failed: {result.stderr}{result.stdout}")
     summary = json.loads(result.stdout)
     assert summary["ocr"] == summary["canvases"], summary  # every page really OCR'd
-    return seconds
+    return seconds, children_cpu() + tree_cpu(cluster_pids) - cpu_before
 
 
 def main() -> None:
@@ -86,22 +122,30 @@ def main() -> None:
                 f"cluster: scheduler {cluster.address}, {args.workers} workers x 1 thread, up in {time.perf_counter() - started:.1f}s"
             )
             cluster_args = ["--cluster", cluster.address, *(["--shared-files"] if args.shared_files else [])]
-            local_times, cluster_times = [], []
+            local_runs, cluster_runs = [], []
             for r in range(args.rounds):
-                local_times.append(run(work / "pages", work / f"local{r}", "--workers", str(args.workers)))
-                cluster_times.append(run(work / "pages", work / f"cluster{r}", *cluster_args))
+                local_runs.append(run(work / "pages", work / f"local{r}", "--workers", str(args.workers)))
+                cluster_runs.append(run(work / "pages", work / f"cluster{r}", *cluster_args, cluster=cluster))
+                (lw, lc), (cw, cc) = local_runs[-1], cluster_runs[-1]
                 print(
-                    f"round {r + 1}: local pool {pages / local_times[-1]:.2f} pages/s, "
-                    f"cluster {pages / cluster_times[-1]:.2f} pages/s"
+                    f"round {r + 1}: local pool {pages / lw:.2f} pages/s ({lc / pages:.3f} CPU s/page), "
+                    f"cluster {pages / cw:.2f} pages/s ({cc / pages:.3f} CPU s/page)",
+                    flush=True,
                 )
-        local = pages / sorted(local_times)[len(local_times) // 2]
-        remote = pages / sorted(cluster_times)[len(cluster_times) // 2]
+        local = pages / sorted(w for w, _ in local_runs)[len(local_runs) // 2]
+        remote = pages / sorted(w for w, _ in cluster_runs)[len(cluster_runs) // 2]
+        local_cpu = sorted(c for _, c in local_runs)[len(local_runs) // 2] / pages
+        remote_cpu = sorted(c for _, c in cluster_runs)[len(cluster_runs) // 2] / pages
         how = "files read by the workers" if args.shared_files else "files sent as bytes"
         print(
             f"\nmachine: {machine()}; commit {commit()}; {pages} pages ({args.repeat}x), "
             f"{args.workers} Tesseracts on each side, {how}"
         )
         print(f"median: local pool {local:.2f} pages/s, cluster {remote:.2f} pages/s, ratio {remote / local:.3f}")
+        print(
+            f"median CPU per page: local pool {local_cpu:.3f} s, cluster {remote_cpu:.3f} s; "
+            f"pages per CPU second, cluster / local: {local_cpu / remote_cpu:.3f}"
+        )
 
 
 if __name__ == "__main__":

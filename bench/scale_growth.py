@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -71,6 +72,7 @@ def build_until(pages_wanted: int, checkpoints: list[int], workers: int, duratio
                 for n in range(books_done, books_done + count)
             ]
             started = time.perf_counter()
+            cpu = _children_cpu()
             options = ["--ocr", "existing", "--data-dir", str(data_dir), "--workers", str(workers), "--quiet"]
             subprocess.run(
                 [str(REPO / ".venv/bin/index-manifest"), *manifests, *options],
@@ -78,11 +80,13 @@ def build_until(pages_wanted: int, checkpoints: list[int], workers: int, duratio
                 stdout=subprocess.DEVNULL,
             )
             seconds = time.perf_counter() - started
+            cpu = _children_cpu() - cpu
         batch = {
             "pages_before": books_done * BOOK_PAGES,
             "books": count,
             "pages": count * BOOK_PAGES,
             "seconds": round(seconds, 2),
+            "cpu_seconds": round(cpu, 2),  # of index-manifest and its pool: steadier than seconds on a busy machine
             "index_bytes": dir_bytes(data_dir / "index"),
             "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
             "commit": commit(),
@@ -109,6 +113,11 @@ def build_until(pages_wanted: int, checkpoints: list[int], workers: int, duratio
                 save("searches.json", searches)
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _pages() -> list[tuple[Path, int, int]]:
     from lxml import html
 
@@ -129,12 +138,13 @@ def report() -> None:
     searches: list[dict[str, Any]] = load("searches.json", [])
     if not batches:
         sys.exit(f"nothing measured yet in {OUT}")
-    print("| pages indexed | command (50 books) | pages/s | index | bytes/page |")
-    print("|---:|---:|---:|---:|---:|")
+    print("| pages indexed | command (50 books) | pages/s | CPU s per 1,000 pages | index | bytes/page |")
+    print("|---:|---:|---:|---:|---:|---:|")
     for b in batches:
         total = b["pages_before"] + b["pages"]
+        cpu = f"{b['cpu_seconds'] / b['pages'] * 1000:.1f}" if "cpu_seconds" in b else "-"
         print(
-            f"| {total:,} | {b['seconds']:.0f} s | {b['pages'] / b['seconds']:.0f} | "
+            f"| {total:,} | {b['seconds']:.0f} s | {b['pages'] / b['seconds']:.0f} | {cpu} | "
             f"{b['index_bytes'] / 1e6:,.0f} MB | {b['index_bytes'] / total:,.0f} |"
         )
     mid = [b["pages_before"] + b["pages"] / 2 for b in batches]
@@ -150,6 +160,17 @@ def report() -> None:
     for n in (1e6, 1e7):
         hours = (a * n + b_slope * n * n / 2) / 3600
         print(f"  predicted ingest of {n:,.0f} pages from existing OCR, one writer: {hours:,.1f} h")
+    with_cpu = [b for b in batches if "cpu_seconds" in b]
+    if len(with_cpu) >= 2:
+        cpu_slope, cpu_a = fit(
+            [b["pages_before"] + b["pages"] / 2 for b in with_cpu], [b["cpu_seconds"] / b["pages"] for b in with_cpu]
+        )
+        print(
+            f"ingest CPU: {cpu_a * 1000:.2f} ms per page + {cpu_slope * 1e9:.3f} ms per page per million already "
+            f"indexed (over {len(with_cpu)} commands)"
+        )
+        for n in (1e6, 1e7):
+            print(f"  predicted CPU of {n:,.0f} pages: {(cpu_a * n + cpu_slope * n * n / 2) / 3600:,.1f} h")
     print(f"index size: {k:,.0f} bytes per page (+{s0 / 1e6:.0f} MB); 10,000,000 pages: {(s0 + k * 1e7) / 1e9:,.0f} GB")
     if searches:
         print("\n| pages | searched | mix | p50 | p95 | p99 | requests/s | /health p50 | first search | server RSS |")
