@@ -28,6 +28,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -73,7 +74,10 @@ def tree_cpu(pids: list[int]) -> float:
         seen.add(pid)
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            # Children are listed per thread that started them (a nanny starts its worker from another thread).
+            children = [
+                c for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()
+            ]
         except OSError:
             continue
         # utime, stime, cutime, cstime: fields 14-17 of stat, 11-14 after the ")".
@@ -107,6 +111,8 @@ def run(folder: Path, data_dir: Path, *how: str, cluster: LoopbackCluster | None
 
 
 def main() -> None:
+    # `kill` (SIGTERM) then unwinds like Ctrl-C: the cluster and the running command are stopped too.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="Tesseract processes on each side")
     parser.add_argument("--rounds", type=int, default=3)

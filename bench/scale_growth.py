@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -203,6 +204,8 @@ def report() -> None:
 
 
 def main() -> None:
+    # `kill` (SIGTERM) then unwinds like Ctrl-C: the cluster and the running command are stopped too.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=300_000, help="build the collection up to this many pages")
     parser.add_argument("--checkpoints", default="100000,300000", help="page counts at which to measure search")
