@@ -9,8 +9,10 @@ cannot answer) into a fresh data directory:
 - local: `index-manifest FOLDER --workers N` (N Tesseract processes);
 - cluster: `index-manifest FOLDER --cluster ADDRESS` with a real `dask scheduler` and N
   `dask worker --nthreads 1` on 127.0.0.1 (tests/indexer/loopback_cluster.py), started once
-  before the rounds, as a cluster is; the command's connection and checks are timed. The
-  folder's files go to the workers as bytes (`--shared-files`: the workers read them).
+  before the rounds, as a cluster is, and configured as docs/scale.md recommends (Dask's
+  statistical profiler off: it samples every thread every 10 ms); the command's connection
+  and checks are timed. The folder's files go to the workers as bytes (`--shared-files`:
+  the workers read them).
 
 Rounds alternate the two to share the machine's noise. Prints pages/s of each, per round
 and the medians, and the ratio cluster / local. Goal: the cluster path loses at most 10%
@@ -42,6 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import REPO, commit, machine
 from tests.indexer.loopback_cluster import LoopbackCluster
 
+#: docs/scale.md's worker settings, as environment variables (dask reads DASK_* into its config).
+RECOMMENDED_WORKER_CONFIG = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
 BOOKS = ["en_harper_half_hours_with_highwaymen_1908", "en_colum_boy_apprenticed_enchanter_1920", "de_bebel_frau_1879"]
 
 
@@ -123,7 +127,7 @@ def main() -> None:
         work = Path(tmp)
         pages = pages_folder(work / "pages", args.repeat)
         started = time.perf_counter()
-        with LoopbackCluster(work / "dask", args.workers) as cluster:
+        with LoopbackCluster(work / "dask", args.workers, worker_env=RECOMMENDED_WORKER_CONFIG) as cluster:
             print(
                 f"cluster: scheduler {cluster.address}, {args.workers} workers x 1 thread, up in {time.perf_counter() - started:.1f}s"
             )
