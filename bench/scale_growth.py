@@ -88,7 +88,8 @@ def build_until(pages_wanted: int, checkpoints: list[int], workers: int, duratio
             "pages": count * BOOK_PAGES,
             "seconds": round(seconds, 2),
             "cpu_seconds": round(cpu, 2),  # of index-manifest and its pool: steadier than seconds on a busy machine
-            "index_bytes": dir_bytes(data_dir / "index"),
+            "index_bytes": live_bytes(data_dir / "index"),
+            "retired_bytes": dir_bytes(data_dir / "index") - live_bytes(data_dir / "index"),
             "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
             "commit": commit(),
         }
@@ -112,6 +113,15 @@ def build_until(pages_wanted: int, checkpoints: list[int], workers: int, duratio
                     {"checkpoint": checkpoint, "pages": total, **collection, "book": book, "commit": commit()}
                 )
                 save("searches.json", searches)
+
+
+def live_bytes(index: Path) -> int:
+    """Bytes of the index without the files a commit gave up and the writer still keeps a while (.retired)."""
+    try:
+        retired = set(json.loads((index / ".retired").read_text()))
+    except (OSError, ValueError):
+        retired = set()
+    return sum(p.stat().st_size for p in index.iterdir() if p.is_file() and p.name not in retired)
 
 
 def _children_cpu() -> float:
