@@ -132,6 +132,12 @@ def main() -> None:
                 f"cluster: scheduler {cluster.address}, {args.workers} workers x 1 thread, up in {time.perf_counter() - started:.1f}s"
             )
             cluster_args = ["--cluster", cluster.address, *(["--shared-files"] if args.shared_files else [])]
+            # What the idle cluster burns (event-loop ticks, heartbeats, monitors): a cost per second, not per page.
+            pids = [p.pid for p in (cluster.scheduler, *cluster.nannies) if p is not None]
+            idle_from, idle_cpu = time.perf_counter(), tree_cpu(pids)
+            time.sleep(15)
+            idle_rate = (tree_cpu(pids) - idle_cpu) / (time.perf_counter() - idle_from)
+            print(f"idle cluster: {idle_rate:.3f} CPU seconds per second", flush=True)
             local_runs, cluster_runs = [], []
             for r in range(args.rounds):
                 local_runs.append(run(work / "pages", work / f"local{r}", "--workers", str(args.workers)))
@@ -155,6 +161,11 @@ def main() -> None:
         print(
             f"median CPU per page: local pool {local_cpu:.3f} s, cluster {remote_cpu:.3f} s; "
             f"pages per CPU second, cluster / local: {local_cpu / remote_cpu:.3f}"
+        )
+        busy = sorted((c - idle_rate * w) / pages for w, c in cluster_runs)[len(cluster_runs) // 2]
+        print(
+            f"cluster CPU per page without the idle cluster's {idle_rate:.3f} CPU s/s: {busy:.3f} s "
+            f"(local / that: {local_cpu / busy:.3f})"
         )
 
 
