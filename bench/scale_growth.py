@@ -106,11 +106,20 @@ def build_until(pages_wanted: int, checkpoints: list[int], workers: int, duratio
             measured = {s["checkpoint"] for s in searches}
             if total >= checkpoint and checkpoint not in measured:
                 (data_dir / "BUILT").write_text(json.dumps({"pages": total, "books": books_done, "seconds": 0}))
+                probed = probe(data_dir)
+                print(f"in-process: {probed}", flush=True)
                 collection = measure(f"growth {total:,}, every book", data_dir, None, duration, workers, 6000)
                 # One book of the big index: its search still reads each word's postings of every book.
                 book = measure(f"growth {total:,}, one book", data_dir, "peru-0", duration, workers, 80000)
                 searches.append(
-                    {"checkpoint": checkpoint, "pages": total, **collection, "book": book, "commit": commit()}
+                    {
+                        "checkpoint": checkpoint,
+                        "pages": total,
+                        **collection,
+                        "book": book,
+                        "probe": probed,
+                        "commit": commit(),
+                    }
                 )
                 save("searches.json", searches)
 
@@ -127,6 +136,37 @@ def live_bytes(index: Path) -> int:
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+#: Words of the book from common to rare, for the in-process cost of counting them.
+PROBE_WORDS = ("de", "pour", "roi", "balboa", "espagnols")
+
+
+def probe(data_dir: Path) -> dict[str, Any]:
+    """CPU ms (best of 5) to find and count each PROBE_WORDS word's pages, in one book and in every book.
+
+    In-process and by CPU time, so a busy machine disturbs it little: what the index
+    costs per query, without HTTP, JSON or queueing.
+    """
+    from indexer.store import Store
+
+    snap = Store(data_dir).snapshot()
+    try:
+        out: dict[str, Any] = {"pages": snap.searcher.doc_count() if snap.searcher else 0, "words": {}}
+        started = time.process_time()
+        snap.in_reading_order([0])  # the per-snapshot columns each search needs first (a new snapshot per commit)
+        out["order_columns_ms"] = round((time.process_time() - started) * 1000, 1)
+        for word in PROBE_WORDS:
+            best = {"book": 1e9, "all": 1e9}
+            for _ in range(5):
+                for where, book in (("book", "peru-0"), ("all", None)):
+                    started = time.process_time()
+                    snap.page_counts([word], book)
+                    best[where] = min(best[where], time.process_time() - started)
+            out["words"][word] = {k: round(v * 1000, 2) for k, v in best.items()}
+        return out
+    finally:
+        snap.close()
 
 
 def _pages() -> list[tuple[Path, int, int]]:
@@ -222,11 +262,15 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=20, help="seconds of wrk per search measurement")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--report", action="store_true", help="print the tables and fits of what was measured")
+    parser.add_argument("--probe", action="store_true", help="print the in-process word costs of the index as it is")
     parser.add_argument("--out", type=Path, default=None, help="where the collection and the figures are kept")
     args = parser.parse_args()
     if args.out is not None:
         global OUT
         OUT = args.out
+    if args.probe:
+        print(json.dumps(probe(OUT / "data")))
+        return
     if not args.report:
         OUT.mkdir(parents=True, exist_ok=True)
         print(f"machine: {machine()}; commit {commit()}; building {args.pages:,} pages in {OUT}", flush=True)
