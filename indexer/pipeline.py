@@ -198,7 +198,17 @@ def _model_choice(book: Book, options: IndexOptions, fetcher: Fetcher, cluster: 
         workers=options.workers,
     )
     if cluster is not None:
-        inputs = dataclasses.replace(inputs, installed=cluster.languages())
+        # The models the workers have, and the sampled pages read there: no Tesseract needed here.
+        detect = functools.partial(
+            cluster.detect_scripts,
+            book.id,
+            cache=cache,
+            ocr_width=options.ocr_width,
+            fetch_timeout=options.fetch_timeout,
+            remote_only=_remote_only(book),
+            shared_files=options.shared_files,
+        )
+        inputs = dataclasses.replace(inputs, installed=cluster.languages(), detect=detect)
     return choose_model(book, options.lang, inputs)
 
 
@@ -389,7 +399,10 @@ def index(
     progress = progress or Progress()
     store = Store(options.data_dir)
     reports: list[BookReport] = []
-    cluster = _open_cluster(options) if options.cluster else None
+    cluster = None
+    if options.cluster:
+        cluster, lang = _open_cluster(options)
+        options = dataclasses.replace(options, lang=lang)  # --lang spelled as the workers have the models
     fetcher = fetcher_factory() if fetcher_factory is not None else Fetcher(read_timeout=options.fetch_timeout)
     pool = None
     if options.workers > 1 and cluster is None:
@@ -427,7 +440,8 @@ def index(
     return reports
 
 
-def _open_cluster(options: IndexOptions) -> Cluster:
+def _open_cluster(options: IndexOptions) -> tuple[Cluster, str | None]:
+    """The connected, checked cluster, and --lang's models as its workers spell them."""
     assert options.cluster is not None
     try:
         from indexer.cluster.client import Cluster
@@ -437,8 +451,8 @@ def _open_cluster(options: IndexOptions) -> Cluster:
         ) from exc
     cluster = Cluster.connect(options.cluster, timeout=options.cluster_timeout)
     try:
-        cluster.check(tesseract=options.ocr != "existing", lang=options.lang)
+        lang = cluster.check(tesseract=options.ocr != "existing", lang=options.lang, tessdata_dir=_tessdata(options))
     except BaseException:
         cluster.close()
         raise
-    return cluster
+    return cluster, lang

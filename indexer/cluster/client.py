@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from importlib import metadata
@@ -37,8 +37,11 @@ from indexer.cluster.tasks import LoadedImage, WorkerProbe
 from indexer.errors import ClusterLost, ClusterUnfit, ClusterUnreachable
 from indexer.fetch import Fetcher
 from indexer.model import Canvas
-from ocr.cache import OcrCache
+from ocr.cache import Kind, OcrCache
+from ocr.errors import MissingModel
+from ocr.languages import resolve
 from ocr.model import OcrSettings
+from ocr.tesseract import ScriptGuess, parse_osd
 
 log = logging.getLogger("indexer")
 T = TypeVar("T")
@@ -134,10 +137,14 @@ class Cluster:
 
     # -- the workers --------------------------------------------------------------------------
 
-    def check(self, *, tesseract: bool, lang: str | None = None) -> None:
-        """Raise ClusterUnfit when the workers cannot OCR as asked; warn about Tesseracts sharing cores."""
+    def check(self, *, tesseract: bool, lang: str | None = None, tessdata_dir: str | None = None) -> str | None:
+        """Raise ClusterUnfit when the workers cannot OCR as asked; warn about Tesseracts sharing cores.
+
+        Returns `lang` with each model spelled as the workers have it (as `ocr.languages.resolve`
+        spells it for a local run: 'script/Fraktur' may be installed as 'Fraktur'), or None.
+        """
         try:
-            probes: dict[str, WorkerProbe] = self._call(lambda: self.client.run(tasks.probe))
+            probes: dict[str, WorkerProbe] = self._call(lambda: self.client.run(tasks.probe, tessdata_dir))
         except (ClusterLost, ClusterUnfit):
             raise
         except Exception as exc:  # e.g. ModuleNotFoundError: the worker cannot unpickle our function
@@ -153,7 +160,7 @@ class Cluster:
         if others:
             log.warning("workers run iiif-search %s, this client %s: install the same version", ", ".join(others), ours)
         if not tesseract:
-            return
+            return lang
         broken = {address: p.error for address, p in sorted(probes.items()) if p.tesseract is None}
         if broken:
             address, error = next(iter(broken.items()))
@@ -167,17 +174,27 @@ class Cluster:
                 f"the workers of {self.address} run different Tesseracts ({', '.join(sorted(map(str, versions)))}); "
                 "their OCR would differ page by page: install one version everywhere"
             )
-        if lang:
-            codes = lang.split("+")
-            lacking = {a: [c for c in codes if c not in p.languages] for a, p in sorted(probes.items())}
-            lacking = {a: missing for a, missing in lacking.items() if missing}
-            if lacking:
-                address, missing = next(iter(lacking.items()))
-                raise ClusterUnfit(
-                    f"{len(lacking)} of {len(probes)} workers of {self.address} have no Tesseract model for "
-                    f"{', '.join(missing)} ({address} on {probes[address].host}); "
-                    f"install tesseract-ocr-{missing[0]} there"
-                )
+        if not lang:
+            return None
+        spelled: dict[str, str] = {}
+        lacking: dict[str, MissingModel] = {}
+        for address, probe in sorted(probes.items()):
+            try:
+                spelled[address] = resolve(lang, probe.languages)
+            except MissingModel as exc:
+                lacking[address] = exc
+        if lacking:
+            address, missing = next(iter(lacking.items()))
+            raise ClusterUnfit(
+                f"{len(lacking)} of {len(probes)} workers of {self.address} have no Tesseract model for "
+                f"{', '.join(missing.names)} ({address} on {probes[address].host}); {missing.hint} there"
+            )
+        if len(set(spelled.values())) > 1:
+            raise ClusterUnfit(
+                f"the workers of {self.address} have the models of {lang!r} under different names "
+                f"({', '.join(sorted(set(spelled.values())))}): install them the same way everywhere"
+            )
+        return next(iter(spelled.values()))
 
     def _warn_about_threads(self, probes: dict[str, WorkerProbe], threads: dict[str, int]) -> None:
         several = {a: n for a, n in sorted(threads.items()) if n > 1}
@@ -251,7 +268,50 @@ class Cluster:
         `shared_files`: the workers read a folder's files at their paths themselves;
         otherwise this process reads them and sends the bytes.
         """
+        return self._stream(
+            book_id, canvases, settings, cache, "hocr", ocr_width, fetch_timeout, remote_only, shared_files
+        )
+
+    def detect_scripts(
+        self,
+        book_id: str,
+        canvases: Sequence[Canvas],
+        settings: OcrSettings,
+        *,
+        cache: OcrCache,
+        ocr_width: int,
+        fetch_timeout: float,
+        remote_only: bool,
+        shared_files: bool = False,
+    ) -> list[ScriptGuess | None]:
+        """Tesseract's script detection of each canvas (the pages sampled to choose a book's models, #14).
+
+        Cached like a local run's (`kind="osd"`); a page that fails gives None: no vote.
+        """
+        guesses: dict[int, ScriptGuess | None] = {}
+        for text in self._stream(
+            book_id, canvases, settings, cache, "osd", ocr_width, fetch_timeout, remote_only, shared_files
+        ):
+            if text.hocr is None:
+                log.info("%s: script detection on canvas %d failed: %s", book_id, text.canvas.index + 1, text.error)
+            guesses[text.canvas.index] = parse_osd(text.hocr.decode("utf-8", "replace")) if text.hocr else None
+        return [guesses.get(canvas.index) for canvas in canvases]
+
+    def _stream(
+        self,
+        book_id: str,
+        canvases: Iterable[Canvas],
+        settings: OcrSettings,
+        cache: OcrCache,
+        kind: Kind,
+        ocr_width: int,
+        fetch_timeout: float,
+        remote_only: bool,
+        shared_files: bool,
+    ) -> Iterator[RemoteText]:
+        """Each canvas through fetch (or hold) and key, and on a cache miss Tesseract: hOCR, or OSD for `kind="osd"`."""
         self._same_key_everywhere(settings)
+        final, final_name = (tasks.ocr, "iiif-ocr") if kind == "hocr" else (tasks.detect, "iiif-osd")
         queue = iter(canvases)
         flights: dict[Any, _Flight] = {}
         finished: as_completed = as_completed(loop=self.client.loop)
@@ -298,23 +358,23 @@ class Cluster:
                 return RemoteText(flight.canvas, error=f"{type(exc).__name__}: {exc}")
             if flight.stage == "key":
                 flight.key, flight.source = result
-                hocr = cache.get(flight.key)
+                hocr = cache.get(flight.key, kind)
                 if hocr is not None:
                     return RemoteText(flight.canvas, hocr, flight.source, "cache")
                 flight.stage = "ocr"
                 name = f"{book_id} p{flight.canvas.index + 1}"
                 flight.future = self.client.submit(
-                    tasks.ocr,
+                    final,
                     flight.image,
                     settings,
-                    key=("iiif-ocr", name, self._token()),
+                    key=(final_name, name, self._token()),
                     priority=_FOLLOW_UP_PRIORITY,
                 )
                 flights[flight.future.key] = flight
                 finished.add(flight.future)
                 return None
             try:
-                cache.put(flight.key, result)
+                cache.put(flight.key, result, kind)
             except (ValueError, OSError) as exc:
                 return RemoteText(flight.canvas, error=f"{type(exc).__name__}: {exc}")
             return RemoteText(flight.canvas, result, flight.source, "ocr")

@@ -7,9 +7,11 @@ and the client, which keeps the OCR cache, decides whether Tesseract runs at all
     image = hold_image(LoadedImage(...)) the client sent a folder's file as bytes
     key, source = cache_key(image, settings)   the client looks the key up in its cache
     hocr = ocr(image, settings)          only on a miss; the client parses and caches the hOCR
+    osd = detect(image, settings)        or, for a page sampled to choose a book's models (#14),
+                                         Tesseract's script detection, cached by the client too
 
 The key is computed here, by `ocr.cache.key_for` like a local run, so it names the
-Tesseract (and models) that will OCR the page. Errors leave as `CanvasFailed(reason)`:
+Tesseract and the model files (by digest) that will read the page. Errors leave as `CanvasFailed(reason)`:
 the packages' own exceptions take several constructor arguments and would not unpickle
 on the client, and the reason is all the run's summary shows.
 """
@@ -32,7 +34,7 @@ from indexer.model import ImageRef
 from ocr.cache import key_for
 from ocr.errors import OcrError
 from ocr.model import OcrSettings
-from ocr.tesseract import available_languages, ocr_image, tesseract_version
+from ocr.tesseract import available_languages, detect_script, format_osd, ocr_image, tesseract_version
 
 #: The digest whose key every worker computes for the same settings: equal keys mean
 #: equal Tesseract versions and models, so any worker's key is every worker's key.
@@ -113,14 +115,21 @@ def ocr(image: LoadedImage, settings: OcrSettings) -> bytes:
         return ocr_image(image.path or image.data, settings)
 
 
+def detect(image: LoadedImage, settings: OcrSettings) -> bytes:
+    """Tesseract's script detection (OSD) of the image, as the text the OCR cache keeps (`format_osd`)."""
+    with _failures():
+        check_pixels(image.data, image.source)
+        return format_osd(detect_script(image.path or image.data, settings)).encode("utf-8")
+
+
 def settings_key(settings: OcrSettings) -> str:
     """This worker's cache key of PROBE_DIGEST under `settings`, to compare workers."""
     with _failures():
         return key_for(PROBE_DIGEST, settings)
 
 
-def probe() -> WorkerProbe:
-    """Host, cores, Tesseract and its languages on this worker."""
+def probe(tessdata_dir: str | None = None) -> WorkerProbe:
+    """Host, cores, Tesseract and its models (in `tessdata_dir`, or Tesseract's own folder) on this worker."""
     try:
         package = metadata.version("iiif-search")
     except metadata.PackageNotFoundError:
@@ -128,7 +137,7 @@ def probe() -> WorkerProbe:
     found = WorkerProbe(socket.gethostname(), os.getpid(), os.cpu_count() or 1, package, None, ())
     try:
         version = tesseract_version()
-        languages = tuple(available_languages())
+        languages = tuple(available_languages(tessdata_dir))
     except OcrError as exc:
         return WorkerProbe(found.host, found.pid, found.cpus, package, None, (), str(exc))
     return WorkerProbe(found.host, found.pid, found.cpus, package, version, languages)

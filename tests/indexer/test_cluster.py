@@ -38,6 +38,7 @@ pytestmark = pytest.mark.slow
 
 HARPER = "en_harper_half_hours_with_highwaymen_1908"  # 10 pages
 COLUM = "en_colum_boy_apprenticed_enchanter_1920"  # 14 pages
+BEBEL = "de_bebel_frau_1879"  # 4 pages, German in Antiqua
 POISON = Path(__file__).with_name("cluster_poison.py")
 INDEX_MANIFEST = str(Path(sys.executable).with_name("index-manifest"))
 
@@ -196,6 +197,31 @@ def test_shared_files_are_read_by_the_workers_at_their_path(
     assert_same_pages(tmp_path / "data", "colum-shared", reference, COLUM, 2)
     local = _index_manifest(str(folder), "--data-dir", str(tmp_path / "local"), "--shared-files")
     assert local.returncode == 2 and "--shared-files is for --cluster" in local.stderr
+
+
+def test_the_pages_sampled_to_choose_a_books_models_are_read_by_the_workers(
+    cluster: LoopbackCluster, tmp_path: Path
+) -> None:
+    """#14 picks a German book's models from the script Tesseract sees on a few pages: with --cluster, the workers look."""
+    from indexer.cluster.client import Cluster
+    from indexer.fetch import Fetcher
+    from indexer.pipeline import _model_choice
+    from indexer.sources import read_source
+
+    with Fetcher() as fetcher:
+        [book] = list(read_source(str(REPO / "sample_books" / BEBEL), fetcher))
+        local = _model_choice(book, IndexOptions(data_dir=tmp_path / "local", workers=2), fetcher)
+        connected = Cluster.connect(cluster.address)
+        try:
+            assert connected.check(tesseract=True) is None
+            options = IndexOptions(data_dir=tmp_path / "remote", cluster=cluster.address)
+            remote = _model_choice(book, options, fetcher, connected)
+        finally:
+            connected.close()
+    assert remote == local, (remote, local)
+    assert "on 3 of 3 sampled pages" in remote.reason, remote
+    # Cached here, as a local run caches them: a re-run asks no worker.
+    assert len(list((tmp_path / "remote" / "ocr-cache").rglob("*.osd"))) == 3
 
 
 def test_a_language_some_worker_lacks_is_refused_before_the_run(cluster: LoopbackCluster, tmp_path: Path) -> None:
