@@ -84,9 +84,15 @@ class LiveServer:
     """`iiif-search serve` in a subprocess on a free port of 127.0.0.1 (`wrapper` runs it, e.g. in a mount namespace)."""
 
     def __init__(
-        self, data_dir: Path, *extra: str, env: dict[str, str] | None = None, wrapper: Sequence[str] = ()
+        self,
+        data_dir: Path,
+        *extra: str,
+        env: dict[str, str] | None = None,
+        wrapper: Sequence[str] = (),
+        startup: float = 30,
     ) -> None:
-        """`extra` are more `serve` options; `env` more IIIF_SEARCH_* settings; `wrapper` a command prefix."""
+        """`extra` are more `serve` options; `env` more IIIF_SEARCH_* settings; `wrapper` a command prefix;
+        `startup` the seconds it may take to answer."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         # A file, not a pipe: a server that logs a lot must never block on a full pipe.
@@ -108,7 +114,7 @@ class LiveServer:
             stdout=subprocess.DEVNULL,
             stderr=self.log,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + startup
         while True:
             if self.process.poll() is not None:
                 pytest.fail(f"iiif-search serve exited with {self.process.returncode}: {self.stop()}")
@@ -118,7 +124,7 @@ class LiveServer:
             except OSError:
                 if time.monotonic() > deadline:
                     self.stop()
-                    pytest.fail("iiif-search serve did not answer within 30 s")
+                    pytest.fail(f"iiif-search serve did not answer within {startup:g} s")
                 time.sleep(0.1)
 
     def get(self, path: str, timeout: float = 10) -> tuple[int, bytes]:

@@ -87,7 +87,8 @@ def test_two_replicas_answer_old_or_new_while_a_book_is_replaced_and_see_a_new_o
 
     write(old, BOOK)
     wrapper = read_only_wrapper(data_dir)
-    replicas = [LiveServer(data_dir, wrapper=wrapper or ()) for _ in range(2)]
+    # A server starts in ~3 s on a quiet machine; two of them beside the writer and other jobs may take much longer.
+    replicas = [LiveServer(data_dir, wrapper=wrapper or (), startup=120) for _ in range(2)]
 
     def judge(path: str, data: dict[str, Any]) -> str | None:
         total = data["within"]["total"]
