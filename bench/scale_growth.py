@@ -63,6 +63,8 @@ def build_until(pages_wanted: int, checkpoints: list[int], workers: int, duratio
     batches: list[dict[str, Any]] = load("batches.json", [])
     searches: list[dict[str, Any]] = load("searches.json", [])
     books_done = sum(b["books"] for b in batches)
+    # A run stopped between a checkpoint's last command and its measurement measures it first.
+    measure_due(data_dir, books_done * BOOK_PAGES, books_done, checkpoints, searches, workers, duration)
     while books_done * BOOK_PAGES < pages_wanted:
         # Commands of BATCH books, one ending at each checkpoint (the first book count at or above it).
         stop = min(c for c in [*checkpoints, pages_wanted] if c > books_done * BOOK_PAGES)
@@ -102,26 +104,39 @@ def build_until(pages_wanted: int, checkpoints: list[int], workers: int, duratio
             f"index {batch['index_bytes'] / 1e6:.0f} MB",
             flush=True,
         )
-        for checkpoint in checkpoints:
-            measured = {s["checkpoint"] for s in searches}
-            if total >= checkpoint and checkpoint not in measured:
-                (data_dir / "BUILT").write_text(json.dumps({"pages": total, "books": books_done, "seconds": 0}))
-                probed = probe(data_dir)
-                print(f"in-process: {probed}", flush=True)
-                collection = measure(f"growth {total:,}, every book", data_dir, None, duration, workers, 6000)
-                # One book of the big index: its search still reads each word's postings of every book.
-                book = measure(f"growth {total:,}, one book", data_dir, "peru-0", duration, workers, 80000)
-                searches.append(
-                    {
-                        "checkpoint": checkpoint,
-                        "pages": total,
-                        **collection,
-                        "book": book,
-                        "probe": probed,
-                        "commit": commit(),
-                    }
-                )
-                save("searches.json", searches)
+        measure_due(data_dir, total, books_done, checkpoints, searches, workers, duration)
+
+
+def measure_due(
+    data_dir: Path,
+    total: int,
+    books_done: int,
+    checkpoints: list[int],
+    searches: list[dict[str, Any]],
+    workers: int,
+    duration: int,
+) -> None:
+    """Measure search at each checkpoint the collection has reached and no run has measured yet."""
+    for checkpoint in checkpoints:
+        measured = {s["checkpoint"] for s in searches}
+        if total >= checkpoint and checkpoint not in measured:
+            (data_dir / "BUILT").write_text(json.dumps({"pages": total, "books": books_done, "seconds": 0}))
+            probed = probe(data_dir)
+            print(f"in-process: {probed}", flush=True)
+            collection = measure(f"growth {total:,}, every book", data_dir, None, duration, workers, 6000)
+            # One book of the big index: its search still reads each word's postings of every book.
+            book = measure(f"growth {total:,}, one book", data_dir, "peru-0", duration, workers, 80000)
+            searches.append(
+                {
+                    "checkpoint": checkpoint,
+                    "pages": total,
+                    **collection,
+                    "book": book,
+                    "probe": probed,
+                    "commit": commit(),
+                }
+            )
+            save("searches.json", searches)
 
 
 def live_bytes(index: Path) -> int:
@@ -148,7 +163,7 @@ def probe(data_dir: Path) -> dict[str, Any]:
     In-process and by CPU time, so a busy machine disturbs it little: what the index
     costs per query, without HTTP, JSON or queueing.
     """
-    from indexer.store import Store
+    from indexer.index.store import Store
 
     snap = Store(data_dir).snapshot()
     try:
