@@ -31,10 +31,10 @@ from distributed.comm.addressing import get_address_host_port, parse_address
 from distributed.comm.registry import get_backend
 from distributed.scheduler import KilledWorker
 
-from indexer.canvas_text import CanvasFailed, read_image
+from indexer.canvas_text import read_image
 from indexer.cluster import tasks
 from indexer.cluster.tasks import LoadedImage, WorkerProbe
-from indexer.errors import ClusterLost, ClusterUnfit, ClusterUnreachable
+from indexer.errors import CanvasFailed, ClusterLost, ClusterUnfit, ClusterUnreachable
 from indexer.fetch import Fetcher
 from indexer.model import Canvas
 from ocr.cache import Kind, OcrCache

@@ -27,8 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 
-from indexer.canvas_text import CanvasFailed, check_pixels, read_image
-from indexer.errors import IndexerError
+from indexer.canvas_text import check_pixels, read_image
+from indexer.errors import CanvasFailed, IndexerError
 from indexer.fetch import Fetcher
 from indexer.model import ImageRef
 from ocr.cache import key_for
