@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/scale_growth.py [--pages 300000] [--checkpoints 100000,300000] [--duration 20]
     .venv/bin/python bench/scale_growth.py --report      # the tables and fits of the last run, nothing built
+    .venv/bin/python bench/scale_growth.py --mix 400     # in-process CPU of 400 distinct collection searches, as it is
 
 Builds one collection in bench/out/growth/ from existing OCR: the 347-page hOCR book of
 bench/ingest_existing.py, each copy its own book (its own manifest id), 50 books per
@@ -185,6 +186,49 @@ def probe(data_dir: Path) -> dict[str, Any]:
         snap.close()
 
 
+def mix_cost(data_dir: Path, count: int) -> dict[str, Any]:
+    """CPU ms of the first `count` queries of the collection's distinct mix, searched in-process (no HTTP).
+
+    Counting, the first 100 hits drawn, one fresh snapshot: what one new collection search
+    costs the server, less HTTP and JSON; by CPU time, so a busy machine disturbs it little.
+    """
+    import statistics
+
+    from bench.search_latency import queries
+    from indexer.index.store import Store
+    from search_service.hits import search
+    from search_service.query import parse_query
+
+    mix = queries(data_dir, None, 6000, seed=2)[:count]  # the HTTP measurement's distinct list
+    snap = Store(data_dir).snapshot()
+    try:
+        started = time.process_time()
+        snap.in_reading_order([0])
+        out: dict[str, Any] = {"order_columns_ms": round((time.process_time() - started) * 1000, 1)}
+        out["pages"] = sum(b.page_count for b in snap.books())
+        kinds: dict[str, list[float]] = {}
+        for q in mix:
+            kind = "phrase" if q.startswith('"') else "prefix" if q.endswith("*") else "word"
+            started = time.process_time()
+            search(snap, parse_query(q), None, 0, 100)
+            kinds.setdefault(kind, []).append((time.process_time() - started) * 1000)
+        every = [ms for values in kinds.values() for ms in values]
+        out["all"] = {
+            "n": len(every),
+            "mean": round(statistics.mean(every), 1),
+            "median": round(statistics.median(every), 1),
+        }
+        for kind, values in kinds.items():
+            out[kind] = {
+                "n": len(values),
+                "mean": round(statistics.mean(values), 1),
+                "median": round(statistics.median(values), 1),
+            }
+        return out
+    finally:
+        snap.close()
+
+
 def _pages() -> list[tuple[Path, int, int]]:
     from lxml import html
 
@@ -279,6 +323,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--report", action="store_true", help="print the tables and fits of what was measured")
     parser.add_argument("--probe", action="store_true", help="print the in-process word costs of the index as it is")
+    parser.add_argument("--mix", type=int, default=0, help="print the in-process CPU of this many distinct searches")
     parser.add_argument("--out", type=Path, default=None, help="where the collection and the figures are kept")
     args = parser.parse_args()
     if args.out is not None:
@@ -286,6 +331,9 @@ def main() -> None:
         OUT = args.out
     if args.probe:
         print(json.dumps(probe(OUT / "data")))
+        return
+    if args.mix:
+        print(json.dumps(mix_cost(OUT / "data", args.mix)))
         return
     if not args.report:
         OUT.mkdir(parents=True, exist_ok=True)
