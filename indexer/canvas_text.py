@@ -122,6 +122,18 @@ def _existing(canvas: Canvas, fetcher: Fetcher, remote_only: bool = False) -> Pa
     return parse_ocr(fetched.data, canvas.ocr.format, source=canvas.ocr.url)
 
 
+def needs_tesseract(canvas: Canvas, mode: OcrMode) -> bool:
+    """Whether `page_for` would OCR this canvas's image (rather than read linked OCR, or fail)."""
+    if canvas.ocr is not None and mode in ("auto", "existing"):
+        return False
+    return mode != "existing" and canvas.image is not None
+
+
+def text_of_hocr(hocr: bytes, source: str, origin: Origin) -> CanvasText:
+    """Tesseract's hOCR of an image (fresh or cached) as the canvas's text."""
+    return CanvasText(parse_ocr(hocr, "hocr", source=source), origin)
+
+
 def page_for(
     canvas: Canvas,
     *,
@@ -153,4 +165,4 @@ def page_for(
         hocr = ocr_image(canvas.image.path or data, settings)
         cache.put(key, hocr)
         origin = "ocr"
-    return CanvasText(parse_ocr(hocr, "hocr", source=source), origin)
+    return text_of_hocr(hocr, source, origin)

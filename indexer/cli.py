@@ -36,6 +36,7 @@ class TerminalProgress(Progress):
         self._started = 0.0
         self._last_line = 0.0
         self._book = ""
+        self._workers: int | None = None  # Dask workers, with --cluster
 
     def book_started(self, book: Book, total: int) -> None:
         self._book, self._total, self._done = book.id, total, 0
@@ -64,8 +65,14 @@ class TerminalProgress(Progress):
             elapsed = max(now - self._started, 1e-6)
             rate = self._done / elapsed
             eta = (self._total - self._done) / rate if rate else 0
-            self._line(f"{self._book}: {self._done}/{self._total} pages, {rate:.2f} pages/s, ETA {eta:.0f}s")
+            where = f" on {_workers(self._workers)}" if self._workers is not None else ""
+            self._line(f"{self._book}: {self._done}/{self._total} pages, {rate:.2f} pages/s{where}, ETA {eta:.0f}s")
             self._last_line = now
+
+    def workers_changed(self, workers: int) -> None:
+        self._workers = workers
+        if self._bar is not None:
+            self._bar.set_postfix_str(_workers(workers))
 
     def book_finished(self, report: BookReport) -> None:
         if self._bar is not None:
@@ -76,7 +83,7 @@ class TerminalProgress(Progress):
         print(text, file=self.stream, flush=True)
 
 
-def summary_text(reports: list[BookReport], seconds: float) -> str:
+def summary_text(reports: list[BookReport], seconds: float, cluster: str | None = None) -> str:
     lines = []
     for r in reports:
         if r.error and not r.committed:
@@ -94,11 +101,20 @@ def summary_text(reports: list[BookReport], seconds: float) -> str:
         for failure in r.failed:
             lines.append(f"        canvas {int(str(failure['canvas'])) + 1} ({failure['label']}): {failure['reason']}")
     total_pages = sum(r.ocr + r.cached + r.existing for r in reports)
-    lines.append(f"{len(reports)} book(s), {total_pages} pages indexed in {seconds:.1f}s")
+    where = f" with the Dask cluster at {cluster} ({_workers(_cluster_workers(reports))})" if cluster else ""
+    lines.append(f"{len(reports)} book(s), {total_pages} pages indexed in {seconds:.1f}s{where}")
     return "\n".join(lines)
 
 
-def summary_json(reports: list[BookReport], seconds: float) -> dict[str, object]:
+def _workers(count: int) -> str:
+    return f"{count} worker" if count == 1 else f"{count} workers"
+
+
+def _cluster_workers(reports: list[BookReport]) -> int:
+    return max((r.workers for r in reports), default=0)
+
+
+def summary_json(reports: list[BookReport], seconds: float, cluster: str | None = None) -> dict[str, object]:
     return {
         "books": [r.to_json() for r in reports],
         "canvases": sum(r.canvases for r in reports),
@@ -109,6 +125,7 @@ def summary_json(reports: list[BookReport], seconds: float) -> dict[str, object]
         "words": sum(r.words for r in reports),
         "seconds": round(seconds, 3),
         "ok": all(r.ok for r in reports),
+        "cluster": {"scheduler": cluster, "workers": _cluster_workers(reports)} if cluster else None,
     }
 
 
@@ -143,7 +160,26 @@ def summary_json(reports: list[BookReport], seconds: float) -> dict[str, object]
     type=click.IntRange(1, 256),
     default=lambda: os.cpu_count() or 1,
     show_default="one per core",
-    help="Tesseract processes in parallel.",
+    help="Tesseract processes in parallel (not used with --cluster).",
+)
+@click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    envvar="IIIF_SEARCH_CLUSTER",
+    show_envvar=True,
+    help="OCR on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786); needs iiif-search[cluster].",
+)
+@click.option(
+    "--cluster-timeout",
+    type=click.FloatRange(1, 86400),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for the Dask scheduler and its first worker.",
+)
+@click.option(
+    "--shared-files",
+    is_flag=True,
+    help="With --cluster: workers read a folder's images at the same path (shared storage) instead of getting the bytes.",
 )
 @click.option(
     "--ocr",
@@ -187,6 +223,9 @@ def main(
     lang: str,
     tessdata_dir: Path | None,
     workers: int,
+    cluster: str | None,
+    cluster_timeout: float,
+    shared_files: bool,
     ocr_mode: str,
     ocr_width: int,
     timeout: float,
@@ -203,7 +242,12 @@ def main(
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     if book_id and len(sources) > 1:
         raise click.UsageError("--id names one book: give one SOURCE with it")
-    forced = _forced_models(lang, tessdata_dir)
+    if shared_files and not cluster:
+        raise click.UsageError("--shared-files is for --cluster (a local run reads the files itself)")
+    # With --cluster the models are looked up on the workers, before the run (indexer/cluster/client.py).
+    forced = (
+        (None if lang.strip().lower() == "auto" else lang.strip()) if cluster else _forced_models(lang, tessdata_dir)
+    )
     options = IndexOptions(
         data_dir=data_dir,
         lang=forced,
@@ -215,6 +259,9 @@ def main(
         psm=psm,
         book_id=book_id,
         wait=wait,
+        cluster=cluster or None,
+        cluster_timeout=cluster_timeout,
+        shared_files=shared_files,
     )
     progress = Progress() if quiet else TerminalProgress()
     started = time.monotonic()
@@ -227,9 +274,9 @@ def main(
         raise click.ClickException(str(exc)) from exc
     seconds = time.monotonic() - started
     if as_json:
-        click.echo(json.dumps(summary_json(reports, seconds), ensure_ascii=False))
+        click.echo(json.dumps(summary_json(reports, seconds, options.cluster), ensure_ascii=False))
     else:
-        click.echo(summary_text(reports, seconds))
+        click.echo(summary_text(reports, seconds, options.cluster))
     sys.exit(0 if reports and all(r.ok for r in reports) else 1)
 
 

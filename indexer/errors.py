@@ -6,7 +6,11 @@ IndexerError
  ├── CanvasFailed   one canvas could not be turned into text (the run goes on; its summary says why)
  ├── StoreError     the index could not be opened, locked or written
  │    └── IndexBusy another job holds the index's write lock
- └── QueryTooCostly a search needs more work than its time budget (the server answers 400)
+ ├── QueryTooCostly a search needs more work than its time budget (the server answers 400)
+ └── ClusterError   `--cluster`: the Dask cluster cannot do the OCR (names the scheduler)
+      ├── ClusterUnreachable  no scheduler answers at the address (or no worker joins it)
+      ├── ClusterUnfit        its workers lack Tesseract, a language, or our package; checked before the run
+      └── ClusterLost         the scheduler went away during the run; the book in progress is not written
 """
 
 from __future__ import annotations
@@ -44,3 +48,19 @@ class IndexBusy(StoreError):
 
 class QueryTooCostly(IndexerError):
     """A search passed its deadline (index.counting.Deadline) before it was counted."""
+
+
+class ClusterError(IndexerError):
+    """The Dask cluster given with `--cluster` cannot OCR the pages; nothing half-written."""
+
+
+class ClusterUnreachable(ClusterError):
+    """No Dask scheduler answers at the address, or no worker joined it in time."""
+
+
+class ClusterUnfit(ClusterError):
+    """The cluster's workers cannot OCR as asked (no Tesseract, a missing language, ...)."""
+
+
+class ClusterLost(ClusterError):
+    """The connection to the scheduler was lost during the run."""

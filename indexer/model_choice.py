@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -54,6 +54,10 @@ class ChoiceInputs:
     timeout: float = 300.0
     remote_only: bool = False
     workers: int = 1  # Tesseract processes at once, as for the OCR
+    # With --cluster (#15): the models every worker has, and script detection run there
+    # (the sampled canvases and the osd settings in, one guess per canvas out).
+    installed: frozenset[str] | None = None
+    detect: Callable[[Sequence[Canvas], OcrSettings], list[ScriptGuess | None]] | None = None
 
 
 def choose_model(book: Book, lang: str | None, inputs: ChoiceInputs) -> ModelChoice:
@@ -66,11 +70,11 @@ def choose_model(book: Book, lang: str | None, inputs: ChoiceInputs) -> ModelCho
     if not candidates:
         # Linked OCR only: Tesseract is not asked, not even for its languages.
         return ModelChoice(declared or "eng", f"{from_manifest}; every page has linked OCR")
-    installed = _installed(inputs.tessdata_dir)
+    installed = inputs.installed if inputs.installed is not None else _installed(inputs.tessdata_dir)
     script = None
     detection = ""
     if may_be_fraktur(declared):
-        has_osd, osd_folder = _osd_folder(inputs.tessdata_dir, installed)
+        has_osd, osd_folder = _osd_folder(inputs.tessdata_dir, installed, inputs.installed is None)
         if not has_osd:
             detection = "; script not detected: no osd model (install tesseract-ocr-osd)"
         else:
@@ -116,12 +120,15 @@ def _installed(tessdata_dir: str | None) -> frozenset[str]:
         return frozenset()
 
 
-def _osd_folder(tessdata_dir: str | None, installed: frozenset[str]) -> tuple[bool, str | None]:
-    """Whether the osd model is installed, and in which folder: --tessdata-dir's, or Tesseract's own (None)."""
+def _osd_folder(tessdata_dir: str | None, installed: frozenset[str], here: bool = True) -> tuple[bool, str | None]:
+    """Whether the osd model is installed, and in which folder: --tessdata-dir's, or Tesseract's own (None).
+
+    `here`: Tesseract runs on this machine, whose own folder can be asked too (not a cluster's workers).
+    """
     if "osd" in installed:
         return True, tessdata_dir
     # A folder of better models often lacks osd; Tesseract's own folder can still tell the script.
-    return tessdata_dir is not None and "osd" in _installed(None), None
+    return here and tessdata_dir is not None and "osd" in _installed(None), None
 
 
 def _detect(
@@ -130,6 +137,8 @@ def _detect(
     """Script detection on the sampled pages, a few at once (each is one Tesseract process)."""
     pages = sample(candidates)
     settings = OcrSettings(lang="osd", psm=0, timeout=inputs.timeout, tessdata_dir=osd_folder)
+    if inputs.detect is not None:
+        return inputs.detect(pages, settings)
     with ThreadPoolExecutor(max_workers=max(1, min(len(pages), inputs.workers)), thread_name_prefix="osd") as threads:
         return list(threads.map(lambda canvas: _detect_page(book, canvas, inputs, settings), pages))
 

@@ -1,6 +1,8 @@
 """index(sources, options) -> reports: read each source, get every canvas's text, commit each book.
 
-Canvases run in a pool of worker processes (one Tesseract each). A canvas that
+Canvases run in a pool of worker processes (one Tesseract each), or with
+`options.cluster` as tasks on a Dask cluster (indexer/cluster/), while this process
+keeps the manifests, the OCR cache, parsing and the one index writer. A canvas that
 fails is recorded and the rest carry on; the book is then committed in one Whoosh
 commit, keeping the previously indexed text of any canvas that failed this time,
 so a flaky run never loses what was there. An interrupted run resumes from the
@@ -9,6 +11,8 @@ OCR cache without OCRing finished pages again.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 import os
 import time
@@ -16,10 +20,10 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from indexer import paths
-from indexer.canvas_text import OcrMode, Origin, page_for
+from indexer.canvas_text import CanvasText, OcrMode, Origin, needs_tesseract, page_for, text_of_hocr
 from indexer.errors import FetchError, IndexerError, SourceError
 from indexer.fetch import Fetcher
 from indexer.index.records import BookRecord, PageRecord
@@ -31,6 +35,9 @@ from indexer.sources import read_source
 from ocr.cache import OcrCache
 from ocr.errors import OcrError
 from ocr.model import OcrSettings
+
+if TYPE_CHECKING:  # the cluster module needs the optional `cluster` extra: imported only with --cluster
+    from indexer.cluster.client import Cluster
 
 log = logging.getLogger("indexer")
 
@@ -50,6 +57,9 @@ class IndexOptions:
     wait: float = 300.0  # seconds to wait for another job's write lock
     fetch_timeout: float = 60.0  # seconds a download may stall before it is retried (then failed)
     tessdata_dir: Path | None = None  # Tesseract's models; None: its own folder
+    cluster: str | None = None  # a Dask scheduler's address: OCR there instead of in `workers` processes
+    cluster_timeout: float = 60.0  # seconds to wait for the scheduler and its first worker
+    shared_files: bool = False  # with `cluster`: workers read a folder's files at their paths themselves
 
 
 @dataclass(slots=True)
@@ -77,6 +87,7 @@ class BookReport:
     existing: int = 0
     kept: int = 0  # failed now, previous text kept
     words: int = 0
+    workers: int = 0  # local Tesseract processes, or the Dask workers connected at the end of the book
     failed: list[dict[str, object]] = field(default_factory=list)
     lang: str = ""  # the Tesseract models the book was OCR'd with
     script: str | None = None  # the script detected on its sampled pages, if asked
@@ -101,6 +112,9 @@ class Progress:
 
     def canvas_done(self, outcome: CanvasOutcome) -> None:
         pass
+
+    def workers_changed(self, workers: int) -> None:
+        """The number of Dask workers changed (with --cluster; also said once at each book's start)."""
 
     def book_finished(self, report: BookReport) -> None:
         pass
@@ -136,9 +150,10 @@ def _canvas_job(
         _init_worker(cache_dir, fetch_timeout)
     assert _worker is not None
     _, fetcher, cache = _worker
-    outcome = CanvasOutcome(canvas.index, canvas.label)
-    try:
-        text = page_for(
+    return _outcome(
+        book_id,
+        canvas,
+        lambda: page_for(
             canvas,
             mode=mode,
             settings=settings,
@@ -146,7 +161,15 @@ def _canvas_job(
             cache=cache,
             ocr_width=ocr_width,
             remote_only=remote_only,
-        )
+        ),
+    )
+
+
+def _outcome(book_id: str, canvas: Canvas, text_of: Callable[[], CanvasText]) -> CanvasOutcome:
+    """The record of `text_of()`, or the reason it failed; never raises, so one page cannot stop a book."""
+    outcome = CanvasOutcome(canvas.index, canvas.label)
+    try:
+        text = text_of()
         outcome.record = page_record(book_id, canvas, text.page)
         outcome.origin = text.origin
         outcome.words = len(outcome.record.texts)
@@ -161,11 +184,12 @@ def _canvas_job(
 # -- driver side ------------------------------------------------------------------
 
 
-def _model_choice(book: Book, options: IndexOptions, fetcher: Fetcher) -> ModelChoice:
-    """The book's models, chosen once for all its canvases (#14)."""
+def _model_choice(book: Book, options: IndexOptions, fetcher: Fetcher, cluster: Cluster | None = None) -> ModelChoice:
+    """The book's models, chosen once for all its canvases (#14); with a cluster, from its workers' models and Tesseract."""
+    cache = OcrCache(paths.ocr_cache_dir(options.data_dir))
     inputs = ChoiceInputs(
         fetcher=fetcher,
-        cache=OcrCache(paths.ocr_cache_dir(options.data_dir)),
+        cache=cache,
         mode=options.ocr,
         tessdata_dir=_tessdata(options),
         ocr_width=options.ocr_width,
@@ -173,6 +197,18 @@ def _model_choice(book: Book, options: IndexOptions, fetcher: Fetcher) -> ModelC
         remote_only=_remote_only(book),
         workers=options.workers,
     )
+    if cluster is not None:
+        # The models the workers have, and the sampled pages read there: no Tesseract needed here.
+        detect = functools.partial(
+            cluster.detect_scripts,
+            book.id,
+            cache=cache,
+            ocr_width=options.ocr_width,
+            fetch_timeout=options.fetch_timeout,
+            remote_only=_remote_only(book),
+            shared_files=options.shared_files,
+        )
+        inputs = dataclasses.replace(inputs, installed=cluster.languages(), detect=detect)
     return choose_model(book, options.lang, inputs)
 
 
@@ -233,6 +269,38 @@ def first_image(book: Book) -> dict[str, Any] | None:
     return None
 
 
+def _cluster_canvases(
+    book: Book, options: IndexOptions, settings: OcrSettings, cluster: Cluster, progress: Progress
+) -> Iterator[CanvasOutcome]:
+    """Tesseract's pages on the cluster; linked OCR (and canvases that cannot be read) here, as a local run would."""
+    remote_only = _remote_only(book)
+    cache_dir = str(paths.ocr_cache_dir(options.data_dir))
+    here = [c for c in book.canvases if not needs_tesseract(c, options.ocr)]
+    for canvas in here:
+        yield _canvas_job(
+            book.id, canvas, options.ocr, settings, options.ocr_width, cache_dir, options.fetch_timeout, remote_only
+        )
+    workers = cluster.workers()
+    progress.workers_changed(workers)
+    for text in cluster.ocr(
+        book.id,
+        [c for c in book.canvases if needs_tesseract(c, options.ocr)],
+        settings,
+        OcrCache(Path(cache_dir)),
+        ocr_width=options.ocr_width,
+        fetch_timeout=options.fetch_timeout,
+        remote_only=remote_only,
+        shared_files=options.shared_files,
+    ):
+        if text.hocr is not None and text.origin is not None:
+            yield _outcome(book.id, text.canvas, functools.partial(text_of_hocr, text.hocr, text.source, text.origin))
+        else:
+            yield CanvasOutcome(text.canvas.index, text.canvas.label, error=text.error)
+        if cluster.workers() != workers:
+            workers = cluster.workers()
+            progress.workers_changed(workers)
+
+
 def index_book(
     book: Book,
     store: Store,
@@ -240,20 +308,28 @@ def index_book(
     progress: Progress,
     pool: ProcessPoolExecutor | None,
     fetcher: Fetcher,
+    cluster: Cluster | None = None,
 ) -> BookReport:
     """OCR or read every canvas of `book` and commit it; the report says what happened.
 
-    `fetcher` fetches the few pages whose script decides the book's models; canvases use their worker's own.
+    `fetcher` fetches the few pages whose script decides the book's models; canvases use their
+    worker's own. With a `cluster`, the script is detected and the pages OCR'd there, and
+    ClusterLost passes through before anything of the book is written.
     """
     started = time.monotonic()
     report = BookReport(id=book.id, label=book.label, source=book.source, canvases=len(book.canvases))
     progress.book_started(book, len(book.canvases))
-    choice = _model_choice(book, options, fetcher)
+    choice = _model_choice(book, options, fetcher, cluster)
     report.lang, report.script, report.lang_reason = choice.lang, choice.script, choice.reason
     settings = OcrSettings(lang=choice.lang, psm=options.psm, timeout=options.timeout, tessdata_dir=_tessdata(options))
     records: dict[int, PageRecord] = {}
     failures: dict[int, CanvasOutcome] = {}
-    for outcome in _run_canvases(book, options, settings, pool):
+    outcomes = (
+        _cluster_canvases(book, options, settings, cluster, progress)
+        if cluster is not None
+        else _run_canvases(book, options, settings, pool)
+    )
+    for outcome in outcomes:
         if outcome.record is not None:
             records[outcome.index] = outcome.record
             report.words += outcome.words
@@ -293,6 +369,7 @@ def index_book(
         )
         store.replace_book(record, (records[i] for i in sorted(records)), wait=options.wait)
         report.committed = True
+    report.workers = cluster.workers() if cluster is not None else (options.workers if pool is not None else 1)
     report.seconds = round(time.monotonic() - started, 3)
     progress.book_finished(report)
     return report
@@ -315,14 +392,20 @@ def index(
     """Index every book of every source; a bad source is reported and the rest go on.
 
     `fetcher_factory` makes the Fetcher of manifests and Collections (default: one
-    with `options.fetch_timeout`); canvases use their worker's own.
+    with `options.fetch_timeout`); canvases use their worker's own. With
+    `options.cluster`, the cluster is reached and checked before any source is read
+    (ClusterUnreachable, ClusterUnfit) and a lost scheduler stops the run (ClusterLost).
     """
     progress = progress or Progress()
     store = Store(options.data_dir)
     reports: list[BookReport] = []
+    cluster = None
+    if options.cluster:
+        cluster, lang = _open_cluster(options)
+        options = dataclasses.replace(options, lang=lang)  # --lang spelled as the workers have the models
     fetcher = fetcher_factory() if fetcher_factory is not None else Fetcher(read_timeout=options.fetch_timeout)
     pool = None
-    if options.workers > 1:
+    if options.workers > 1 and cluster is None:
         pool = ProcessPoolExecutor(
             max_workers=options.workers,
             initializer=_init_worker,
@@ -339,7 +422,7 @@ def index(
             before = len(reports)
             try:
                 for book in read_source(location, fetcher, book_id=options.book_id, on_error=member_failed):
-                    reports.append(index_book(book, store, options, progress, pool, fetcher))
+                    reports.append(index_book(book, store, options, progress, pool, fetcher, cluster))
             except (SourceError, FetchError) as exc:
                 reports.append(BookReport(id="", label="", source=location, error=str(exc)))
                 progress.book_finished(reports[-1])
@@ -352,4 +435,24 @@ def index(
         fetcher.close()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+        if cluster is not None:
+            cluster.close()
     return reports
+
+
+def _open_cluster(options: IndexOptions) -> tuple[Cluster, str | None]:
+    """The connected, checked cluster, and --lang's models as its workers spell them."""
+    assert options.cluster is not None
+    try:
+        from indexer.cluster.client import Cluster
+    except ImportError as exc:
+        raise IndexerError(
+            f"--cluster needs Dask ({exc.name or exc} is missing): pip install 'iiif-search[cluster]'"
+        ) from exc
+    cluster = Cluster.connect(options.cluster, timeout=options.cluster_timeout)
+    try:
+        lang = cluster.check(tesseract=options.ocr != "existing", lang=options.lang, tessdata_dir=_tessdata(options))
+    except BaseException:
+        cluster.close()
+        raise
+    return cluster, lang

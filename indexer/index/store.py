@@ -24,6 +24,7 @@ from indexer import paths
 from indexer.errors import IndexBusy, StoreError
 from indexer.index.postings_codec import ColumnarCodec
 from indexer.index.records import BookRecord, PageRecord
+from indexer.index.retiring_storage import RETIRE_AFTER, RetiringStorage
 from indexer.index.schema import PAIRS_FIELD, SCHEMA, document_key, pairs_text
 from indexer.index.snapshot import Snapshot
 
@@ -43,10 +44,11 @@ class Store:
     ['b1']
     """
 
-    def __init__(self, data_dir: Path, *, refresh_interval: float = 0.25) -> None:
+    def __init__(self, data_dir: Path, *, refresh_interval: float = 0.25, retire_after: float = RETIRE_AFTER) -> None:
         self.data_dir = Path(data_dir)
         self.path = paths.index_dir(self.data_dir)
         self._refresh_interval = refresh_interval
+        self._retire_after = retire_after  # seconds a commit keeps the files it gave up (retiring_storage.py)
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._checked = 0.0
@@ -65,14 +67,16 @@ class Store:
             raise StoreError(f"cannot open the index in {self.path}: {exc}") from exc
 
     def _open_or_create(self) -> whoosh_index.Index:
-        if whoosh_index.exists_in(str(self.path)):
-            ix = whoosh_index.open_dir(str(self.path))
+        # Readers on the commit before this one may still need its files: they go a while later.
+        storage = RetiringStorage(str(self.path), self._retire_after)
+        if storage.index_exists():
+            ix = storage.open_index()
             if "manifest" not in ix.schema:  # an index from before the field existed
                 with ix.writer() as writer:
                     writer.add_field("manifest", STORED)
-                ix = whoosh_index.open_dir(str(self.path))
+                ix = storage.open_index()
             return ix
-        return whoosh_index.create_in(str(self.path), SCHEMA)
+        return storage.create_index(SCHEMA)
 
     def _writer(self, wait: float) -> Any:
         ix = self._open_for_write()

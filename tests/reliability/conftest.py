@@ -26,7 +26,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -81,16 +81,25 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """`iiif-search serve` in a subprocess on a free port of 127.0.0.1."""
+    """`iiif-search serve` in a subprocess on a free port of 127.0.0.1 (`wrapper` runs it, e.g. in a mount namespace)."""
 
-    def __init__(self, data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> None:
-        """`extra` are more `serve` options; `env` more IIIF_SEARCH_* settings."""
+    def __init__(
+        self,
+        data_dir: Path,
+        *extra: str,
+        env: dict[str, str] | None = None,
+        wrapper: Sequence[str] = (),
+        startup: float = 30,
+    ) -> None:
+        """`extra` are more `serve` options; `env` more IIIF_SEARCH_* settings; `wrapper` a command prefix;
+        `startup` the seconds it may take to answer."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         # A file, not a pipe: a server that logs a lot must never block on a full pipe.
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (open for the server's life; closed in stop())
         self.process = subprocess.Popen(
             [
+                *wrapper,
                 *IIIF_SEARCH,
                 "serve",
                 "--port",
@@ -105,7 +114,7 @@ class LiveServer:
             stdout=subprocess.DEVNULL,
             stderr=self.log,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + startup
         while True:
             if self.process.poll() is not None:
                 pytest.fail(f"iiif-search serve exited with {self.process.returncode}: {self.stop()}")
@@ -115,7 +124,7 @@ class LiveServer:
             except OSError:
                 if time.monotonic() > deadline:
                     self.stop()
-                    pytest.fail("iiif-search serve did not answer within 30 s")
+                    pytest.fail(f"iiif-search serve did not answer within {startup:g} s")
                 time.sleep(0.1)
 
     def get(self, path: str, timeout: float = 10) -> tuple[int, bytes]:
