@@ -93,11 +93,11 @@ class Settings(BaseSettings):
         default=1000, ge=1, description="Open connections per worker process; more are answered 503 and closed."
     )
     search_threads: int = Field(
-        default=2,
+        default=1,
         ge=1,
         le=64,
-        description="Threads per worker that build search and autocomplete answers not already cached (CPU-bound "
-        "work: more than the cores only adds contention).",
+        description="Threads per worker that build search and autocomplete answers not already cached. The work is "
+        "CPU-bound Python under one GIL per worker: a second thread adds contention, not speed (run more workers).",
     )
     heavy_search_threads: int = Field(
         default=1,
