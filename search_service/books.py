@@ -14,7 +14,6 @@ Knows no output format: `discovery.py` writes it as JSON (`/api/search`),
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from indexer.sources import read_manifest_v2, read_manifest_v3
 from ocr.model import Box
 from search_service.hits import Hit, page_hits_of, plan_query, rank_collection
 from search_service.image_links import fitted_size, padded, region_url
+from search_service.paging import Paged
 from search_service.query import Query
 
 #: The picture of a hit's line fits this box (pixels): a line of a book page, readable on a phone.
@@ -74,7 +74,7 @@ class BookResult:
 
 
 @dataclass(frozen=True, slots=True)
-class BookPage:
+class BookPage(Paged):
     """One page of books: `books[0]` is book number `start` (0-based) of `total_books`."""
 
     books: tuple[BookResult, ...]
@@ -84,22 +84,8 @@ class BookPage:
     size: int
 
     @property
-    def number(self) -> int:
-        """This page's number, 0-based."""
-        return self.start // self.size
-
-    @property
-    def last(self) -> int:
-        """Number of the last page (0 when no book matches)."""
-        return max(0, math.ceil(self.total_books / self.size) - 1)
-
-    @property
-    def next(self) -> int | None:
-        return self.number + 1 if self.number < self.last else None
-
-    @property
-    def prev(self) -> int | None:
-        return min(self.number - 1, self.last) if self.number > 0 else None
+    def items(self) -> int:
+        return self.total_books
 
 
 def search_books(

@@ -26,7 +26,6 @@ rule. So `total` and the hits listed always agree.
 
 from __future__ import annotations
 
-import math
 from array import array
 from dataclasses import dataclass
 
@@ -37,6 +36,7 @@ from indexer.index.snapshot import Snapshot
 from ocr.dehyphenate import HYPHENS
 from ocr.model import Box
 from ocr.text import tokens as text_tokens
+from search_service.paging import Paged
 from search_service.query import Query, Slot
 
 #: A prefix (`a*`) stands for at most this many index terms: the most frequent ones of
@@ -96,7 +96,7 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
-class HitPage:
+class HitPage(Paged):
     """One page of results: `hits[0]` is hit number `start` (0-based) of `total`."""
 
     hits: tuple[Hit, ...]
@@ -105,24 +105,8 @@ class HitPage:
     size: int
 
     @property
-    def number(self) -> int:
-        """This page's number, 0-based."""
-        return self.start // self.size
-
-    @property
-    def last(self) -> int:
-        """Number of the last page (0 when there are no hits: the first page is also the last)."""
-        return max(0, math.ceil(self.total / self.size) - 1)
-
-    @property
-    def next(self) -> int | None:
-        """Number of the following page, if one holds hits."""
-        return self.number + 1 if self.number < self.last else None
-
-    @property
-    def prev(self) -> int | None:
-        """Number of the previous page (the last one when this page is past the end)."""
-        return min(self.number - 1, self.last) if self.number > 0 else None
+    def items(self) -> int:
+        return self.total
 
 
 @dataclass(frozen=True, slots=True)
