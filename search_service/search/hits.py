@@ -11,7 +11,7 @@ rule. So `total` and the hits listed always agree.
 >>> from pathlib import Path
 >>> from indexer.index.records import BookRecord, PageRecord
 >>> from indexer.index.store import Store
->>> from search_service.query import parse_query
+>>> from search_service.search.query import parse_query
 >>> store = Store(Path(tempfile.mkdtemp()))
 >>> words = [("The", 0, 0, 20, 10, 0), ("bird", 25, 0, 30, 10, 0), ("birds", 0, 20, 35, 10, 1)]
 >>> page = PageRecord.build("b1", 0, "https://example.org/c0", "p. 1", 100, 50, words,
@@ -36,8 +36,8 @@ from indexer.index.snapshot import Snapshot
 from ocr.dehyphenate import HYPHENS
 from ocr.model import Box
 from ocr.text import tokens as text_tokens
-from search_service.paging import Paged
-from search_service.query import Query, Slot
+from search_service.search.paging import Paged
+from search_service.search.query import Query, Slot
 
 #: A prefix (`a*`) stands for at most this many index terms: the most frequent ones of
 #: the first PREFIX_SCAN terms that start with it, so `a*` in a huge index answers fast.

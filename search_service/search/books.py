@@ -25,10 +25,10 @@ from indexer.index.records import BookRecord, PageRecord
 from indexer.index.snapshot import Snapshot
 from indexer.sources import read_manifest_v2, read_manifest_v3
 from ocr.model import Box
-from search_service.hits import Hit, page_hits_of, plan_query, rank_collection
-from search_service.image_links import fitted_size, padded, region_url
-from search_service.paging import Paged
-from search_service.query import Query
+from search_service.search.hits import Hit, page_hits_of, plan_query, rank_collection
+from search_service.search.image_links import fitted_size, padded, region_url
+from search_service.search.paging import Paged
+from search_service.search.query import Query
 
 #: The picture of a hit's line fits this box (pixels): a line of a book page, readable on a phone.
 LINE_IMAGE_BOX = (800, 80)
