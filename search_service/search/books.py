@@ -20,7 +20,7 @@ from typing import Any
 
 from indexer.errors import IndexerError
 from indexer.index.counting import Deadline, Plan
-from indexer.index.ranking import Ranked, RankedBook
+from indexer.index.ranking import CorpusStats, Ranked, RankedBook
 from indexer.index.records import BookRecord, PageRecord
 from indexer.index.snapshot import Snapshot
 from indexer.sources import read_manifest_v2, read_manifest_v3
@@ -95,17 +95,19 @@ def search_books(
     size: int,
     hits_per_book: int,
     time_limit: float | None = None,
+    corpus: CorpusStats | None = None,
 ) -> BookPage:
     """Books `start`..`start + size` of those matching `query`, best first, with their first hits.
 
     Counting and ranking are shared with the collection-wide Search services (one cached
     `Ranked` per query and snapshot), so the counts here are theirs. Raises
-    QueryTooCostly past `time_limit` seconds.
+    QueryTooCostly past `time_limit` seconds. `corpus`: the whole collection's stats when
+    this index is one shard of it (the scores are then the one index's).
     """
     plan = plan_query(snapshot, query)
     if plan is None:
         return BookPage((), 0, 0, start, size)
-    ranked = rank_collection(snapshot, plan, Deadline(time_limit))
+    ranked = rank_collection(snapshot, plan, Deadline(time_limit), corpus)
     results: list[BookResult] = []
     for place, ranked_book in enumerate(ranked.books(start, start + size), start=start + 1):
         record = snapshot.book(ranked_book.book_id)
