@@ -25,7 +25,7 @@ from indexer.errors import IndexBusy, StoreError
 from indexer.index.postings_codec import ColumnarCodec
 from indexer.index.records import BookRecord, PageRecord
 from indexer.index.retiring_storage import RETIRE_AFTER, RetiringStorage
-from indexer.index.schema import PAIRS_FIELD, SCHEMA, document_key, pairs_text
+from indexer.index.schema import BOOK_COUNTS_FIELD, PAIRS_FIELD, SCHEMA, book_counts, document_key, pairs_text
 from indexer.index.snapshot import Snapshot
 
 T = TypeVar("T")
@@ -150,10 +150,19 @@ class Store:
         when another job holds the lock for longer than `wait` seconds.
         """
 
+        pages = list(pages)
+
         def change(writer: Any) -> None:
             # An index made before the pairs field keeps its schema (then every page
             # lacks pairs, and phrases are counted from positions, more slowly).
             with_pairs = PAIRS_FIELD in writer.schema
+            # Likewise an index made before the book counts (#20): its collection searches
+            # count every page, as they did.
+            counts = (
+                {BOOK_COUNTS_FIELD: book_counts(page.tokens for page in pages)}
+                if BOOK_COUNTS_FIELD in writer.schema
+                else {}
+            )
             writer.delete_by_term("book", book.id)
             writer.add_document(
                 key=document_key(book.id),
@@ -162,6 +171,7 @@ class Store:
                 canvas=0,
                 data=book.to_blob(),
                 manifest=book.manifest_blob(),
+                **counts,
             )
             for page in pages:
                 extra = {PAIRS_FIELD: pairs_text(page.tokens)} if with_pairs else {}
