@@ -75,13 +75,17 @@ class BookResult:
 
 @dataclass(frozen=True, slots=True)
 class BookPage(Paged):
-    """One page of books: `books[0]` is book number `start` (0-based) of `total_books`."""
+    """One page of books: `books[0]` is book number `start` (0-based) of `total_books`.
+
+    `total_exact` is False when `total_books` and `total_hits` are lower bounds (#20).
+    """
 
     books: tuple[BookResult, ...]
     total_books: int
     total_hits: int
     start: int
     size: int
+    total_exact: bool = True
 
     @property
     def items(self) -> int:

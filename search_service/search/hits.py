@@ -97,12 +97,17 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class HitPage(Paged):
-    """One page of results: `hits[0]` is hit number `start` (0-based) of `total`."""
+    """One page of results: `hits[0]` is hit number `start` (0-based) of `total`.
+
+    `total_exact` is False when `total` is a lower bound: a collection-wide search that
+    stopped counting once its page was settled (#20); one book's search is always exact.
+    """
 
     hits: tuple[Hit, ...]
     total: int
     start: int
     size: int
+    total_exact: bool = True
 
     @property
     def items(self) -> int:
