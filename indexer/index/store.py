@@ -51,11 +51,14 @@ class Store:
         refresh_interval: float = 0.25,
         retire_after: float = RETIRE_AFTER,
         writer_mb: int = 128,
+        merge_policy: Callable[[Any, list[Any]], list[Any]] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         # Memory a commit's postings may take before Whoosh sorts them through temporary
         # files (pickled one posting at a time: two thirds of a bulk load's CPU at 128 MB).
         self._writer_mb = writer_mb
+        # Which segments a commit merges (Whoosh's `mergetype`); None: Whoosh's own policy.
+        self._merge_policy = merge_policy
         self.path = paths.index_dir(self.data_dir)
         self._refresh_interval = refresh_interval
         self._retire_after = retire_after  # seconds a commit keeps the files it gave up (retiring_storage.py)
@@ -113,7 +116,7 @@ class Store:
         writer = self._writer(wait)
         try:
             result = change(writer)
-            writer.commit()
+            writer.commit(mergetype=self._merge_policy)
             return result
         except BaseException as exc:
             self._abandon(writer, before)
