@@ -142,17 +142,20 @@ class Shards:
         if response.status_code != 200:
             return _error_answer(position, response, self.describe(position))
         data = response.json()
-        recorded = (data.get("position"), data.get("count"))
-        if recorded != (position, len(self.urls)) and not (len(self.urls) == 1 and recorded == (None, None)):
+        recorded, count = data.get("position"), data.get("count")
+        if recorded != position and not (len(self.urls) == 1 and recorded is None):
             where = (
                 "was not written as a shard (index-manifest --shards)"
-                if recorded[0] is None
-                else f"holds shard {recorded[0] + 1} of {recorded[1]}"
+                if recorded is None
+                else f"holds shard {recorded + 1} of {count}"
             )
             log.error("%s (%s) %s: check the order of --shard", self.describe(position), self.urls[position], where)
             return ShardFailure(
                 position, f"{self.describe(position)} is misconfigured: the server listed there {where}"
             )
+        if count != len(self.urls):
+            # While the shards grow (docs/scale.md#growing) the directories know the new count first.
+            log.warning("%s records %s shards; this front lists %d", self.describe(position), count, len(self.urls))
         self.stats[position] = CorpusStats(*(int(v) for v in data["corpus"]))
         self.verified.add(position)
         return None

@@ -251,3 +251,16 @@ def test_a_shard_slow_past_its_time_limit_then_back(sharded: Sharded) -> None:
     finally:
         server.process.send_signal(signal.SIGCONT)
     _check_whole(sharded)
+
+
+def test_a_front_with_the_shards_in_another_order_refuses_them(sharded: Sharded, tmp_path: Path) -> None:
+    swapped = [sharded.shards[1], sharded.shards[0], sharded.shards[2]]
+    front = LiveServer(tmp_path / "front", *[arg for s in swapped for arg in ("--shard", s.base)], env=PAGING)
+    try:
+        data = json.loads(front.get("/api/search?q=de")[1])
+        assert data["partial"] is True
+        assert [u["shard"] for u in data["unavailable"]] == [1, 2]
+        assert all("misconfigured" in u["reason"] for u in data["unavailable"])
+        assert front.get(f"/iiif/{_book_on(sharded, 2)}/search/1?q=de")[0] == 200  # the third is in its place
+    finally:
+        front.stop()
