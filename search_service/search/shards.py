@@ -7,7 +7,6 @@ score, then more hits, then book id. Restricted to one shard, the merged order i
 shard's own order, so any window of the merged answer (books `start..stop`, or hits
 `start..stop`) asks each shard for one contiguous window of its own answer: the front
 asks each shard for a prefix of its ranking, merges, then asks each for its window.
-For the first page the prefix and the window are the same request.
 
 Pure: the front's HTTP (search_service/web/shard_client.py) sends what this computes.
 

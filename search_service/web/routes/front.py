@@ -159,25 +159,25 @@ async def _ranked_windows(
     stop: int,
     extra: Mapping[str, str],
 ) -> tuple[list[RankedEntry], dict[int, dict[str, Any]], dict[int, tuple[int, int]], list[ShardFailure]]:
-    """Ask every shard for its ranking prefix (and, for the first page, its window) and merge.
+    """Ask every shard for its ranking prefix, merge, then ask each for its own window of the page.
 
     Returns the merged ranking, each shard's answer for its window, the windows, and the
-    failures. For a later page, a second request asks each shard for its own window only.
-    The corpus stats are re-read and everything asked again once when a shard's changed
-    (a commit there) during the answer.
+    failures. Two requests per shard: the ranking prefix is cheap (the shard keeps its
+    ranking per query), and asking for windows only draws the hits and first hits the
+    page shows, where asking every shard for a whole page drew N pages of them (measured
+    in docs/benchmarks.md#shards). The corpus stats are re-read and the ranking asked
+    again once when a shard's changed (a commit there) during the answer.
     """
     by_hits = path == "/shard/hits"
     for attempt in range(2):
         corpus = await shards.corpus()
         common = {**params, **extra, "corpus": f"{corpus.books},{corpus.words},{corpus.books_with_words}"}
-        first = {**common, "start": "0", "size": str(stop if start == 0 else 0), "ranking": str(stop)}
+        first = {**common, "start": "0", "size": "0", "ranking": str(stop)}
         answers, failures = await shards.fan_out(path, shards.every(first))
         if attempt == 0 and total_corpus([shards.stats[p] for p in sorted(shards.stats)]) != corpus:
             continue  # a shard committed meanwhile: rank again with the collection's new stats
         merged = merge_rankings([ranking_from_json(answer["ranking"], p) for p, answer in answers.items()])
         windows = hit_windows(merged, start, stop) if by_hits else book_windows(merged, start, stop)
-        if start == 0:
-            return merged, answers, {p: (0, w[1]) for p, w in windows.items()}, failures
         own = {p: {**common, "start": str(low), "size": str(high - low)} for p, (low, high) in windows.items()}
         second, more = await shards.fan_out(path, own)
         for p in second:
