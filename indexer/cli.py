@@ -141,6 +141,18 @@ def summary_json(reports: list[BookReport], seconds: float, cluster: str | None 
     help="Where the index and the OCR cache live.",
 )
 @click.option(
+    "--shards",
+    metavar="DIR1,DIR2,...",
+    help="Split the collection over these shard data directories (comma-separated, always in the same order): "
+    "each book goes to the shard its id hashes to; the OCR cache is the first one's. Instead of --data-dir.",
+)
+@click.option(
+    "--only-shard",
+    type=click.IntRange(1, 1024),
+    metavar="N",
+    help="With --shards: index only the books of shard N (1-based), so that one job per shard can run at once.",
+)
+@click.option(
     "--lang",
     default="auto",
     show_default=True,
@@ -220,6 +232,8 @@ def main(
     sources: tuple[str, ...],
     book_id: str | None,
     data_dir: Path,
+    shards: str | None,
+    only_shard: int | None,
     lang: str,
     tessdata_dir: Path | None,
     workers: int,
@@ -244,6 +258,11 @@ def main(
         raise click.UsageError("--id names one book: give one SOURCE with it")
     if shared_files and not cluster:
         raise click.UsageError("--shared-files is for --cluster (a local run reads the files itself)")
+    shard_dirs = _shard_dirs(shards, only_shard)
+    if shard_dirs:
+        if click.get_current_context().get_parameter_source("data_dir") == click.core.ParameterSource.COMMANDLINE:
+            raise click.UsageError("give --shards or --data-dir, not both (the OCR cache is the first shard's)")
+        data_dir = shard_dirs[0]
     # With --cluster the models are looked up on the workers, before the run (indexer/cluster/client.py).
     forced = (
         (None if lang.strip().lower() == "auto" else lang.strip()) if cluster else _forced_models(lang, tessdata_dir)
@@ -262,6 +281,8 @@ def main(
         cluster=cluster or None,
         cluster_timeout=cluster_timeout,
         shared_files=shared_files,
+        shards=shard_dirs,
+        only_shard=only_shard - 1 if only_shard is not None else None,
     )
     progress = Progress() if quiet else TerminalProgress()
     started = time.monotonic()
@@ -278,6 +299,20 @@ def main(
     else:
         click.echo(summary_text(reports, seconds, options.cluster))
     sys.exit(0 if reports and all(r.ok for r in reports) else 1)
+
+
+def _shard_dirs(shards: str | None, only_shard: int | None) -> tuple[Path, ...]:
+    """--shards as paths, in their order; UsageError for an empty entry or --only-shard out of the list."""
+    if shards is None:
+        if only_shard is not None:
+            raise click.UsageError("--only-shard is for --shards")
+        return ()
+    parts = [part.strip() for part in shards.split(",")]
+    if not all(parts):
+        raise click.UsageError(f"--shards {shards!r}: an empty directory name (DIR1,DIR2,... without spaces)")
+    if only_shard is not None and only_shard > len(parts):
+        raise click.UsageError(f"--only-shard {only_shard}: --shards lists {len(parts)} directories")
+    return tuple(Path(part) for part in parts)
 
 
 def _forced_models(lang: str, tessdata_dir: Path | None) -> str | None:

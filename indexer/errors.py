@@ -7,6 +7,7 @@ IndexerError
  ├── StoreError     the index could not be opened, locked or written
  │    └── IndexBusy another job holds the index's write lock
  ├── QueryTooCostly a search needs more work than its time budget (the server answers 400)
+ ├── ShardMismatch  `--shards`: the list is not in the order its directories were first written in
  └── ClusterError   `--cluster`: the Dask cluster cannot do the OCR (names the scheduler)
       ├── ClusterUnreachable  no scheduler answers at the address (or no worker joins it)
       ├── ClusterUnfit        its workers lack Tesseract, a language, or our package; checked before the run
@@ -48,6 +49,10 @@ class IndexBusy(StoreError):
 
 class QueryTooCostly(IndexerError):
     """A search passed its deadline (index.counting.Deadline) before it was counted."""
+
+
+class ShardMismatch(IndexerError):
+    """A list of shard data directories that does not match their recorded positions (indexer/shards.py)."""
 
 
 class ClusterError(IndexerError):

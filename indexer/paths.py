@@ -4,6 +4,7 @@ DATA_DIR/index/        the Whoosh index (books and pages)
 DATA_DIR/ocr-cache/    hOCR by cache key (image digest + OCR settings)
 DATA_DIR/derivatives/  tiled pyramid TIFFs made for the image endpoint
 DATA_DIR/index.lock    held while a job opens or creates the index (creation must not race)
+DATA_DIR/shard.json    a shard's position and the number of shards (indexer/shards.py), when it is one
 """
 
 from __future__ import annotations
@@ -29,3 +30,7 @@ def derivatives_dir(data_dir: Path) -> Path:
 
 def lock_file(data_dir: Path) -> Path:
     return data_dir / "index.lock"
+
+
+def shard_file(data_dir: Path) -> Path:
+    return data_dir / "shard.json"

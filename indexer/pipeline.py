@@ -31,6 +31,7 @@ from indexer.index.store import Store
 from indexer.model import Book, Canvas
 from indexer.model_choice import ChoiceInputs, ModelChoice, choose_model
 from indexer.page_record import page_record
+from indexer.shards import claim, shard_of
 from indexer.sources import read_source
 from ocr.cache import OcrCache
 from ocr.errors import OcrError
@@ -60,6 +61,10 @@ class IndexOptions:
     cluster: str | None = None  # a Dask scheduler's address: OCR there instead of in `workers` processes
     cluster_timeout: float = 60.0  # seconds to wait for the scheduler and its first worker
     shared_files: bool = False  # with `cluster`: workers read a folder's files at their paths themselves
+    # Shard data directories in their order (#20): each book goes to shards[shard_of(id)], and
+    # `data_dir` only holds the OCR cache. Empty: one index in `data_dir`.
+    shards: tuple[Path, ...] = ()
+    only_shard: int | None = None  # with `shards`: index only the books of this position (one job per shard)
 
 
 @dataclass(slots=True)
@@ -397,7 +402,9 @@ def index(
     (ClusterUnreachable, ClusterUnfit) and a lost scheduler stops the run (ClusterLost).
     """
     progress = progress or Progress()
-    store = Store(options.data_dir)
+    if options.shards:
+        claim(options.shards)  # ShardMismatch before anything is read when the list is out of order
+    stores = [Store(d) for d in options.shards] if options.shards else [Store(options.data_dir)]
     reports: list[BookReport] = []
     cluster = None
     if options.cluster:
@@ -420,13 +427,20 @@ def index(
                 progress.book_finished(reports[-1])
 
             before = len(reports)
+            skipped = 0
             try:
                 for book in read_source(location, fetcher, book_id=options.book_id, on_error=member_failed):
-                    reports.append(index_book(book, store, options, progress, pool, fetcher, cluster))
+                    position = shard_of(book.id, len(stores))
+                    if options.only_shard is not None and position != options.only_shard:
+                        skipped += 1  # another job writes that shard
+                        continue
+                    reports.append(index_book(book, stores[position], options, progress, pool, fetcher, cluster))
+                    if reports[-1].committed and len(stores) > 1:
+                        _remove_elsewhere(book.id, stores, position, options.wait)
             except (SourceError, FetchError) as exc:
                 reports.append(BookReport(id="", label="", source=location, error=str(exc)))
                 progress.book_finished(reports[-1])
-            if len(reports) == before:
+            if len(reports) == before and not skipped:
                 # A Collection with no members, or only itself: say so rather than "0 books".
                 error = f"{location}: the Collection lists no manifest (repeats and cycles are skipped)"
                 reports.append(BookReport(id="", label="", source=location, error=error))
@@ -438,6 +452,16 @@ def index(
         if cluster is not None:
             cluster.close()
     return reports
+
+
+def _remove_elsewhere(book_id: str, stores: list[Store], position: int, wait: float) -> None:
+    """Remove `book_id` from the shards other than its own: a copy left where it was before the shards grew."""
+    for other, store in enumerate(stores):
+        if other != position and store.snapshot().book(book_id) is not None:
+            store.remove_book(book_id, wait=wait)
+            log.warning(
+                "%s moved to shard %d of %d (removed from shard %d)", book_id, position + 1, len(stores), other + 1
+            )
 
 
 def _open_cluster(options: IndexOptions) -> tuple[Cluster, str | None]:

@@ -14,8 +14,10 @@ from typing import Any
 import click
 
 from indexer.errors import IndexerError
+from indexer.index.records import BookRecord
 from indexer.index.store import Store
 from indexer.paths import DEFAULT_DATA_DIR
+from indexer.shards import read_place, shard_of
 
 data_dir_option = click.option(
     "--data-dir",
@@ -25,6 +27,30 @@ data_dir_option = click.option(
     show_default="$IIIF_SEARCH_DATA_DIR or ./data",
     help="Data directory holding the index.",
 )
+
+
+shards_option = click.option(
+    "--shards",
+    metavar="DIR1,DIR2,...",
+    help="The shard data directories of a split collection (as given to index-manifest --shards, same order); "
+    "instead of --data-dir.",
+)
+
+
+def _stores(data_dir: Path, shards: str | None) -> list[Store]:
+    """The Store of each shard in order, or the one of --data-dir."""
+    if not shards:
+        return [Store(data_dir)]
+    parts = [part.strip() for part in shards.split(",")]
+    if not all(parts):
+        raise click.UsageError(f"--shards {shards!r}: an empty directory name (DIR1,DIR2,... without spaces)")
+    for position, part in enumerate(parts):
+        place = read_place(Path(part))
+        if place is not None and place.position != position:
+            raise click.UsageError(
+                f"{part} is shard {place.position + 1} of {place.count}, but --shards lists it {position + 1}"
+            )
+    return [Store(Path(part)) for part in parts]
 
 
 @click.group()
@@ -58,6 +84,14 @@ def main() -> None:
     "socket, and keep-alive connections are evened out between them.",
 )
 @click.option(
+    "--shard",
+    "shard_urls",
+    multiple=True,
+    metavar="URL",
+    help="Serve as the front of a sharded collection: the base URL of each shard's server (repeatable), in the "
+    "order of index-manifest --shards; books and searches are answered by them. Also IIIF_SEARCH_SHARDS.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -70,6 +104,7 @@ def serve(
     public_url: str | None,
     image_roots: tuple[Path, ...],
     workers: int,
+    shard_urls: tuple[str, ...],
     log_level: str,
 ) -> None:
     """Run the HTTP server (uvicorn)."""
@@ -86,7 +121,12 @@ def serve(
         given["public_url"] = public_url
     if image_roots:
         given["image_roots"] = [p.resolve() for p in image_roots]
-    settings = Settings(**given)
+    if shard_urls:
+        given["shards"] = ",".join(shard_urls)
+    try:
+        settings = Settings(**given)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     if workers > 1:
         if not worker_processes.supported():
             raise click.ClickException("--workers needs SO_REUSEPORT, which this platform lacks; run one worker")
@@ -98,16 +138,32 @@ def serve(
 
 @main.command(name="list")
 @data_dir_option
+@shards_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per book.")
 @click.option(
     "--links", "base_url", metavar="BASE_URL", help="Also print each book's manifest and viewer URLs on this server."
 )
-def list_books(data_dir: Path, as_json: bool, base_url: str | None) -> None:
+@click.option(
+    "--misplaced",
+    is_flag=True,
+    help="With --shards: only the books on another shard than their id hashes to (after the shards grew); "
+    "index them again with the same --shards to move them.",
+)
+def list_books(data_dir: Path, shards: str | None, as_json: bool, base_url: str | None, misplaced: bool) -> None:
     """List the indexed books."""
+    if misplaced and not shards:
+        raise click.UsageError("--misplaced is for --shards")
+    stores = _stores(data_dir, shards)
+    placed: list[tuple[int, BookRecord]] = []
     try:
-        books = Store(data_dir).snapshot().books()
+        for position, store in enumerate(stores):
+            placed.extend((position, book) for book in store.snapshot().books())
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from exc
+    if misplaced:
+        placed = [(position, book) for position, book in placed if shard_of(book.id, len(stores)) != position]
+    books = [book for _, book in placed]
+    shard_names = {id(book): position + 1 for position, book in placed} if shards else {}
     for book in books:
         if base_url and not as_json:
             base = base_url.rstrip("/")
@@ -129,27 +185,37 @@ def list_books(data_dir: Path, as_json: bool, base_url: str | None) -> None:
                         "pages": book.page_count,
                         "words": book.word_count,
                         "source": book.source,
+                        **({"shard": shard_names[id(book)]} if shards else {}),
                     }
                 )
             )
         else:
-            click.echo(f"{book.id}\t{book.page_count}/{book.canvas_count} pages\t{book.word_count} words\t{book.label}")
+            where = f"shard {shard_names[id(book)]}\t" if shards else ""
+            click.echo(
+                f"{book.id}\t{where}{book.page_count}/{book.canvas_count} pages\t{book.word_count} words\t{book.label}"
+            )
     if not books and not as_json:
-        click.echo(f"no books indexed in {data_dir}", err=True)
+        click.echo("no misplaced books" if misplaced else f"no books indexed in {shards or data_dir}", err=True)
 
 
 @main.command()
 @data_dir_option
+@shards_option
 @click.argument("book_ids", nargs=-1, required=True)
 @click.option("--wait", default=60.0, show_default=True, help="Seconds to wait for another job's write lock.")
-def remove(data_dir: Path, book_ids: tuple[str, ...], wait: float) -> None:
-    """Remove books from the index."""
-    store = Store(data_dir)
+def remove(data_dir: Path, shards: str | None, book_ids: tuple[str, ...], wait: float) -> None:
+    """Remove books from the index (with --shards: from whichever shard holds them)."""
+    stores = _stores(data_dir, shards)
     missing = []
     for book_id in book_ids:
         try:
-            if store.remove_book(book_id, wait=wait):
-                click.echo(f"removed {book_id}")
+            # Its own shard first; any other only if a copy was left there (the shards grew).
+            own = shard_of(book_id, len(stores))
+            order = [own, *(p for p in range(len(stores)) if p != own)]
+            removed = [p for p in order if stores[p].remove_book(book_id, wait=wait)]
+            if removed:
+                where = f" from shard {', '.join(str(p + 1) for p in removed)}" if shards else ""
+                click.echo(f"removed {book_id}{where}")
             else:
                 missing.append(book_id)
         except IndexerError as exc:

@@ -11,7 +11,8 @@
      │    ├── UnknownImage
      │    └── SizeAboveLimits  Image API 3.0 §7.3 puts over-limit sizes under 404
      ├── NotImplementedFeature 501 (Image API features above level 1, e.g. `^`)
-     └── Overloaded            503 (more searches waiting for a thread than the queue holds)
+     ├── Overloaded            503 (more searches waiting for a thread than the queue holds)
+     └── ShardUnavailable      503 (the shard holding the book did not answer; a front of shards, #20)
 
 Route handlers only raise; `search_service.web.error_handlers` is the one place each becomes
 a response: one JSON shape `{"error", "status", "parameter"}` (search, manifests) or plain
@@ -70,6 +71,17 @@ class Overloaded(ServiceError):
     """Too many searches wait for a thread: answered at once, with Retry-After, instead of queued."""
 
     status = 503
+    retry_after = 1
+
+
+class ShardUnavailable(ServiceError):
+    """The shard that holds a book is down or slow past its time limit: try again later (#20)."""
+
+    status = 503
+
+    def __init__(self, message: str, parameter: str | None = None, retry_after: int = 5) -> None:
+        super().__init__(message, parameter)
+        self.retry_after = retry_after
 
 
 def error_body(message: str, status: int, parameter: str | None = None) -> dict[str, object]:

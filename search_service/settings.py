@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexer.paths import DEFAULT_DATA_DIR
@@ -122,3 +122,26 @@ class Settings(BaseSettings):
         description="Seconds of work one search may take; past it the search stops with a 400 that says so "
         "(docs/query-language.md).",
     )
+    shards: str = Field(
+        default="",
+        description="Serve as the front of a collection split into shards: the shards' base URLs, comma-separated, "
+        "in the order of index-manifest --shards (docs/scale.md#shards). Empty: serve the data directory's own index.",
+    )
+    shard_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds the front waits for a shard's answer; past it a collection answer says the shard is "
+        "missing (docs/api.md#shards) and a book of that shard gets a 503.",
+    )
+
+    @field_validator("shards")
+    @classmethod
+    def _shard_urls_are_http(cls, value: str) -> str:
+        for url in (part.strip() for part in value.split(",")):
+            if url and not (url.startswith(("http://", "https://")) and len(url.split("/", 3)[2]) > 0):
+                raise ValueError(f"shard URL {url!r} is not an http:// or https:// URL")
+        return value
+
+    def shard_urls(self) -> list[str]:
+        """`shards` as a list of base URLs (no trailing slash), in order."""
+        return [url.strip().rstrip("/") for url in self.shards.split(",") if url.strip()]

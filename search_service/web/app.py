@@ -14,7 +14,20 @@ from search_service.web.error_handlers import install_error_handlers
 from search_service.web.load_sharing import ShareLoad
 from search_service.web.middleware import IiifHttpMiddleware
 from search_service.web.response_cache import GZIP_LEVEL, GZIP_MINIMUM, ResponseCache
-from search_service.web.routes import books, collection, docs, health, home, image, manifest, search, viewer
+from search_service.web.routes import (
+    books,
+    collection,
+    docs,
+    front,
+    health,
+    home,
+    image,
+    manifest,
+    search,
+    shard,
+    viewer,
+)
+from search_service.web.shard_client import Shards
 
 __version__ = "0.1.0"
 
@@ -44,12 +57,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.costly_search_threads = anyio.CapacityLimiter(settings.heavy_search_threads)
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(home.router)
-    app.include_router(manifest.router)
-    app.include_router(search.router)
-    app.include_router(collection.router)
-    app.include_router(books.router)
-    app.include_router(image.router)
+    if settings.shard_urls():
+        # The front of a sharded collection (#20): books and collection answers come from the shards.
+        shards = Shards(settings.shard_urls(), settings.shard_timeout)
+        app.state.shards = shards
+        app.router.on_shutdown.append(shards.close)
+        app.include_router(front.router)
+    else:
+        app.include_router(home.router)
+        app.include_router(manifest.router)
+        app.include_router(search.router)
+        app.include_router(collection.router)
+        app.include_router(books.router)
+        app.include_router(image.router)
+    # Every server can be a shard: the internal API its front asks (routes/shard.py).
+    app.include_router(shard.router)
     app.include_router(viewer.router)
     app.include_router(docs.router)
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM, compresslevel=GZIP_LEVEL)

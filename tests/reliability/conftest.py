@@ -90,10 +90,11 @@ class LiveServer:
         env: dict[str, str] | None = None,
         wrapper: Sequence[str] = (),
         startup: float = 30,
+        port: int | None = None,
     ) -> None:
         """`extra` are more `serve` options; `env` more IIIF_SEARCH_* settings; `wrapper` a command prefix;
-        `startup` the seconds it may take to answer."""
-        self.port = free_port()
+        `startup` the seconds it may take to answer; `port` a given one (a server started again where it was)."""
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         # A file, not a pipe: a server that logs a lot must never block on a full pipe.
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (open for the server's life; closed in stop())

@@ -76,7 +76,11 @@ def _open_any_form() -> str:
 @router.get("/", response_class=HTMLResponse, summary="Landing page listing the indexed books")
 def home(request: Request, snapshot: SnapshotDep, base: BaseUrlDep) -> Response:
     """List the indexed books with their manifests, viewer links and a search box each."""
-    books = snapshot.books()
+    return home_page(request, snapshot.books(), base)
+
+
+def home_page(request: Request, books: list[BookRecord], base: str, notice: str = "") -> Response:
+    """The landing page for `books` (a front of shards passes every shard's, and a notice when some are missing)."""
     missing = [key for key, version in installed_viewers(request).items() if version is None]
     parts = [
         '<nav class="bar"><a class="home" href="/">iiif-search</a></nav><main class="page">',
@@ -84,6 +88,8 @@ def home(request: Request, snapshot: SnapshotDep, base: BaseUrlDep) -> Response:
         '<p class="lead">Search inside these books in Mirador, the Universal Viewer or Clover: '
         "type a word, and every hit is listed and highlighted on the page.</p>",
     ]
+    if notice:
+        parts.append(notice)
     if missing:
         parts.append(not_installed_html(missing))
     if books:
