@@ -3,6 +3,7 @@
     .venv/bin/python bench/scale_growth.py [--pages 300000] [--checkpoints 100000,300000] [--duration 20]
     .venv/bin/python bench/scale_growth.py --report      # the tables and fits of the last run, nothing built
     .venv/bin/python bench/scale_growth.py --mix 400     # in-process CPU of 400 distinct collection searches, as it is
+    .venv/bin/python bench/scale_growth.py --probe --out DIR   # the in-process probe of an existing build (DIR/data)
 
 Builds one collection in bench/out/growth/ from existing OCR: the 347-page hOCR book of
 bench/ingest_existing.py, each copy its own book (its own manifest id), 50 books per
@@ -156,6 +157,8 @@ def _children_cpu() -> float:
 
 #: Words of the book from common to rare, for the in-process cost of counting them.
 PROBE_WORDS = ("de", "pour", "roi", "balboa", "espagnols")
+#: Collection searches timed both ways (#20): the commonest word, phrases with it, a prefix, several words.
+PROBE_SEARCHES = ("de", '"de la"', '"roi de"', "de*", "es*", "roi espagnols")
 
 
 def probe(data_dir: Path) -> dict[str, Any]:
@@ -181,9 +184,61 @@ def probe(data_dir: Path) -> dict[str, Any]:
                     snap.reading_order(ids)
                     best[where] = min(best[where], time.process_time() - started)
             out["words"][word] = {k: round(v * 1000, 2) for k, v in best.items()}
-        return out
     finally:
         snap.close()
+    out["searches"] = search_costs(data_dir)
+    return out
+
+
+def _fresh_snapshot(data_dir: Path) -> Any:
+    """A new snapshot with its per-snapshot columns read (a server has them after its first search), no result cached."""
+    from indexer.index.ranking import book_lengths
+    from indexer.index.store import Store
+
+    snap = Store(data_dir).snapshot()
+    snap.in_reading_order([0])
+    snap.book_ordinals()
+    book_lengths(snap)
+    return snap
+
+
+def search_costs(data_dir: Path, queries: tuple[str, ...] = PROBE_SEARCHES, repeat: int = 3) -> dict[str, Any]:
+    """CPU ms (best of `repeat`, each on a fresh snapshot) of each query's first page over every book, old and new (#20).
+
+    `books`: the first page of /api/search (`search_books`, 10 books, 3 hits each);
+    `hits`: the first page of the collection's Search 2.0 (`hits.search`, 100 hits).
+    `exhaustive` counts every page of every book (`exact_total=True`, the path before
+    #20, and what `total=exact` asks for); `new` is the default path. Both in this process,
+    on the same index, so the ratio is the figure to read.
+    """
+    from search_service.search.books import search_books
+    from search_service.search.hits import search
+    from search_service.search.query import parse_query
+
+    out: dict[str, Any] = {}
+    for q in queries:
+        query = parse_query(q)
+        row: dict[str, Any] = {}
+        for what, run in (
+            ("books", lambda snap, exact, query=query: search_books(snap, query, 0, 10, 3, exact_total=exact)),
+            ("hits", lambda snap, exact, query=query: search(snap, query, None, 0, 100, exact_total=exact)),
+        ):
+            for path, exact in (("exhaustive", True), ("new", False)):
+                best = 1e9
+                for _ in range(repeat):
+                    snap = _fresh_snapshot(data_dir)
+                    try:
+                        started = time.process_time()
+                        found = run(snap, exact)
+                        best = min(best, time.process_time() - started)
+                    finally:
+                        snap.close()
+                row[f"{what}_{path}_ms"] = round(best * 1000, 2)
+                if path == "new":
+                    row[f"{what}_total_exact"] = found.total_exact
+            row[f"{what}_ratio"] = round(row[f"{what}_new_ms"] / max(row[f"{what}_exhaustive_ms"], 1e-3), 3)
+        out[q] = row
+    return out
 
 
 def mix_cost(data_dir: Path, count: int) -> dict[str, Any]:
@@ -201,10 +256,14 @@ def mix_cost(data_dir: Path, count: int) -> dict[str, Any]:
 
     mix = queries(data_dir, None, 6000, seed=2)[:count]  # the HTTP measurement's distinct list
     snap = Store(data_dir).snapshot()
+    # The path before #20 (every page counted, `exact_total=True`) on a snapshot of its own,
+    # so that neither path finds the other's counting in its cache.
+    old = Store(data_dir).snapshot()
     try:
         started = time.process_time()
         snap.in_reading_order([0])
         out: dict[str, Any] = {"order_columns_ms": round((time.process_time() - started) * 1000, 1)}
+        old.in_reading_order([0])
         out["pages"] = sum(b.page_count for b in snap.books())
         kinds: dict[str, list[float]] = {}
         for q in mix:
@@ -212,7 +271,10 @@ def mix_cost(data_dir: Path, count: int) -> dict[str, Any]:
             started = time.process_time()
             search(snap, parse_query(q), None, 0, 100)
             kinds.setdefault(kind, []).append((time.process_time() - started) * 1000)
-        every = [ms for values in kinds.values() for ms in values]
+            started = time.process_time()
+            search(old, parse_query(q), None, 0, 100, exact_total=True)
+            kinds.setdefault(f"{kind} exhaustive", []).append((time.process_time() - started) * 1000)
+        every = [ms for kind, values in kinds.items() if "exhaustive" not in kind for ms in values]
         out["all"] = {
             "n": len(every),
             "mean": round(statistics.mean(every), 1),
@@ -227,6 +289,7 @@ def mix_cost(data_dir: Path, count: int) -> dict[str, Any]:
         return out
     finally:
         snap.close()
+        old.close()
 
 
 def _pages() -> list[tuple[Path, int, int]]:
@@ -297,6 +360,17 @@ def report() -> None:
                         f"{r['p99']:.1f} ms | {r['rps']:.0f} | {m['health']['p50']:.1f} ms | "
                         f"{m.get('first_ms', 0):.0f} ms | {m['rss_end']:.0f} MB |"
                     )
+    probed = [s for s in searches if s.get("probe", {}).get("searches")]
+    if probed:
+        print("\n| pages | query | books: exhaustive | new | ratio | hits: exhaustive | new | ratio | totals exact |")
+        print("|---:|---|---:|---:|---:|---:|---:|---:|---|")
+        for s in probed:
+            for q, r in s["probe"]["searches"].items():
+                print(
+                    f"| {s['pages']:,} | `{q}` | {r['books_exhaustive_ms']} ms | {r['books_new_ms']} ms | "
+                    f"{r['books_ratio']} | {r['hits_exhaustive_ms']} ms | {r['hits_new_ms']} ms | {r['hits_ratio']} | "
+                    f"{r['books_total_exact']} |"
+                )
     for where, key in (("every book", None), ("one book", "book")):
         points = [(s["pages"], (s[key] if key else s)["distinct"]["p50"]) for s in searches if not key or s.get(key)]
         if len(points) < 2:

@@ -73,14 +73,24 @@ class Ranked:
     hits: np.ndarray
     pages: np.ndarray
     ends: np.ndarray
+    #: Set when these are only the first books of the ranking (top_books.py, #20): the
+    #: hits and books of every match, exact or (total_exact False) a lower bound.
+    known_hits: int | None = None
+    known_books: int | None = None
+    total_exact: bool = True
 
     @property
     def total(self) -> int:
-        """Hits in every book."""
-        return int(self.hits.sum())
+        """Hits in every book (a lower bound when not `total_exact`)."""
+        return int(self.hits.sum()) if self.known_hits is None else self.known_hits
+
+    @property
+    def total_books(self) -> int:
+        """Number of matching books (a lower bound when not `total_exact`)."""
+        return len(self.ordinals) if self.known_books is None else self.known_books
 
     def __len__(self) -> int:
-        """Number of matching books."""
+        """Number of books held here, in rank order (every matching book, unless only the first are)."""
         return len(self.ordinals)
 
     def books(self, start: int = 0, stop: int | None = None) -> list[RankedBook]:

@@ -167,6 +167,7 @@ class Snapshot:
         self._lock = threading.Lock()
         self._books: dict[str, BookRecord] | None = None
         self._book_docs: dict[str, list[int]] = {}
+        self._pages_by_book: tuple[np.ndarray, np.ndarray] | None = None
         self._images: dict[str, str] | None = None
         self._keys: list[tuple[str, int]] | None = None
         self._ranks: array[int] | None = None
@@ -254,9 +255,45 @@ class Snapshot:
     def docs_of(self, book_id: str) -> list[int]:
         docs = self._book_docs.get(book_id)
         if docs is None and self.searcher is not None:
-            docs = sorted(self.searcher.document_numbers(book=book_id, kind="page"))
+            table = self._pages_by_book
+            if table is not None:  # a collection search read every book's pages at once (#20)
+                ordinal = {record.id: n for n, record in enumerate(self.books())}.get(book_id)
+                docs = [] if ordinal is None else table[0][table[1][ordinal] : table[1][ordinal + 1]].tolist()
+            else:
+                docs = sorted(self.searcher.document_numbers(book=book_id, kind="page"))
             self._book_docs[book_id] = docs
         return docs or []
+
+    def pages_by_book(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every live page's docnum grouped by book: (docnums, starts), book n's pages `docnums[starts[n]:starts[n + 1]]`.
+
+        Books by ordinal (`books()` order), pages ascending. Once per snapshot, in O(pages)
+        with numpy from the columns `book_ordinals` reads; afterwards `docs_of` answers from
+        it instead of asking Whoosh per book, which cost milliseconds for each book a
+        collection search counts on its own (#20). One book's search does not build it.
+        """
+        with self._lock:
+            found = self._pages_by_book
+        if found is not None:
+            return found
+        ordinals = self.book_ordinals()
+        live = ordinals >= 0
+        with self._io:
+            if self.searcher is not None:
+                books = np.fromiter(self.searcher.document_numbers(kind="book"), np.int64)
+                live[books[books < len(live)]] = False
+                for leaf, base in self.searcher.reader().leaf_readers():
+                    deleted = leaf.deleted_docs_set
+                    if deleted:
+                        live[np.fromiter(deleted, np.int64, len(deleted)) + base] = False
+        docnums = np.flatnonzero(live).astype(np.int64)
+        owners = ordinals[docnums]
+        order = np.argsort(owners, kind="stable")  # docnums ascending within each book
+        docnums = docnums[order]
+        starts = np.searchsorted(owners[order], np.arange(len(self.books()) + 1)).astype(np.int64)
+        with self._lock:
+            self._pages_by_book = (docnums, starts)
+        return docnums, starts
 
     def rank(self) -> array[int]:
         """rank[docnum]: the document's place in reading order (book id, canvas index)."""

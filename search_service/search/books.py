@@ -100,18 +100,22 @@ def search_books(
     hits_per_book: int,
     time_limit: float | None = None,
     corpus: CorpusStats | None = None,
+    exact_total: bool = False,
 ) -> BookPage:
     """Books `start`..`start + size` of those matching `query`, best first, with their first hits.
 
     Counting and ranking are shared with the collection-wide Search services (one cached
     `Ranked` per query and snapshot), so the counts here are theirs. Raises
     QueryTooCostly past `time_limit` seconds. `corpus`: the whole collection's stats when
-    this index is one shard of it (the scores are then the one index's).
+    this index is one shard of it (the scores are then the one index's). Only the books up
+    to this page are counted page by page, so the totals may be lower bounds
+    (`total_exact` False); `exact_total` counts every page of every book for exact ones.
     """
     plan = plan_query(snapshot, query)
     if plan is None:
         return BookPage((), 0, 0, start, size)
-    ranked = rank_collection(snapshot, plan, Deadline(time_limit), corpus)
+    depth = None if exact_total else (start + size, 0)
+    ranked = rank_collection(snapshot, plan, Deadline(time_limit), corpus, depth)
     results: list[BookResult] = []
     for place, ranked_book in enumerate(ranked.books(start, start + size), start=start + 1):
         record = snapshot.book(ranked_book.book_id)
@@ -119,7 +123,7 @@ def search_books(
             continue  # the ranking and the book list come from one snapshot: cannot happen
         first = _first_hits(snapshot, plan, ranked, ranked_book, record, hits_per_book)
         results.append(BookResult(place, record, ranked_book.score, ranked_book.hits, ranked_book.pages, tuple(first)))
-    return BookPage(tuple(results), len(ranked), ranked.total, start, size)
+    return BookPage(tuple(results), ranked.total_books, ranked.total, start, size, ranked.total_exact)
 
 
 def _first_hits(

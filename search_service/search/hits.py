@@ -33,6 +33,7 @@ from indexer.index.counting import Deadline, Plan, UnitPlan, count_pages, hit_sp
 from indexer.index.ranking import CorpusStats, Ranked, rank_books
 from indexer.index.records import PageRecord
 from indexer.index.snapshot import Snapshot
+from indexer.index.top_books import top_books
 from ocr.dehyphenate import HYPHENS
 from ocr.model import Box
 from ocr.text import tokens as text_tokens
@@ -186,6 +187,7 @@ def search(
     page_size: int,
     time_limit: float | None = None,
     corpus: CorpusStats | None = None,
+    exact_total: bool = False,
 ) -> HitPage:
     """Hits `start`..`start + page_size` of `query` in one book (or every book when None).
 
@@ -197,6 +199,10 @@ def search(
     one shard of it). Hits of near spellings are marked `near`. Only the pages
     holding the requested hits are loaded from the store. Raises QueryTooCostly when
     counting takes more than `time_limit` seconds.
+
+    Over every book, only the books up to the requested hits are counted page by page
+    (indexer/index/top_books.py); `total` may then be a lower bound (`total_exact`
+    False). `exact_total` counts every page of every book instead, for an exact total.
     """
     deadline = Deadline(time_limit)
     plan = plan_query(snapshot, query)
@@ -204,9 +210,11 @@ def search(
         return HitPage((), 0, start, page_size)
     near = near_only_terms(snapshot, query, plan)
 
+    exact = True
     if book_id is None:
-        ranked = rank_collection(snapshot, plan, deadline, corpus)
+        ranked = rank_collection(snapshot, plan, deadline, corpus, None if exact_total else (0, start + page_size))
         docnums, counts = ranked.docnums, ranked.counts
+        total, exact = ranked.total, ranked.total_exact
     else:
         # The next page of the same search, or another reader's same search, reuses the
         # matched pages (16 bytes a page, in the snapshot's byte budget).
@@ -221,7 +229,7 @@ def search(
                 lambda: _as_typed_first(snapshot, query, book_id, docnums, counts, deadline),
                 lambda result: 16 * len(result[0]) + _plan_bytes(plan),
             )
-    total = sum(counts)
+        total = sum(counts)
     hits: list[Hit] = []
     end = start + page_size
     seen = 0
@@ -232,17 +240,37 @@ def search(
             page_hits = page_hits_of(snapshot.page(docnum), plan, near)
             hits.extend(page_hits[max(0, start - seen) : end - seen])
         seen += count
-    return HitPage(tuple(hits), total, start, page_size)
+    return HitPage(tuple(hits), total, start, page_size, exact)
 
 
-def rank_collection(snapshot: Snapshot, plan: Plan, deadline: Deadline, corpus: CorpusStats | None = None) -> Ranked:
-    """The pages of every book matching `plan`, best book first, counted and ranked once per snapshot.
+def rank_collection(
+    snapshot: Snapshot,
+    plan: Plan,
+    deadline: Deadline,
+    corpus: CorpusStats | None = None,
+    depth: tuple[int, int] | None = None,
+) -> Ranked:
+    """The books matching `plan`, best first, with their matched pages, counted and ranked once per snapshot.
 
     `corpus` is the whole collection's stats when this index is one shard of it (None: its own).
+    Without `depth`, every page of every book is counted (exact totals). With `depth`
+    (books, hits), only the first books are held, at least `books` of them and enough to
+    hold `hits` hits, when book counts let the rest be skipped (indexer/index/top_books.py);
+    the totals may then be lower bounds. Either way the order is the same.
     """
+
+    def every_page() -> Ranked:
+        return snapshot.cached(
+            ("ranked", plan, corpus),
+            lambda: rank_books(snapshot, *count_pages(snapshot, plan, None, deadline), corpus),
+            lambda ranked: ranked.weight() + _plan_bytes(plan),
+        )
+
+    if depth is None:
+        return every_page()
     return snapshot.cached(
-        ("ranked", plan, corpus),
-        lambda: rank_books(snapshot, *count_pages(snapshot, plan, None, deadline), corpus),
+        ("top", plan, corpus, depth),
+        lambda: top_books(snapshot, plan, depth[0], depth[1], deadline, corpus) or every_page(),
         lambda ranked: ranked.weight() + _plan_bytes(plan),
     )
 

@@ -54,13 +54,15 @@ def annotation_list(
     }
     if label:
         body["label"] = label  # Presentation 2.1 allows a label on any resource
-    within: dict[str, Any] = {
-        "@id": links.collection,
-        "@type": "sc:Layer",
-        "total": page.total,
-        "first": links.page(0),
-        "last": links.page(page.last),
-    }
+    within: dict[str, Any] = {"@id": links.collection, "@type": "sc:Layer"}
+    if page.total_exact:
+        within["total"] = page.total
+        within["first"] = links.page(0)
+        within["last"] = links.page(page.last)
+    else:
+        # A collection-wide total that is only a lower bound (#20): no number rather than a
+        # wrong one, and no last page; `next` still leads on (docs/api.md#totals).
+        within["first"] = links.page(0)
     if ignored:
         within["ignored"] = list(ignored)  # §3.4.1: the Layer MUST be present and list them
     body["within"] = within

@@ -64,15 +64,15 @@ def annotation_page(
         body["ignored"] = list(ignored)  # §4.2.4: MUST list parameters received but not implemented
     if is_paged(page):
         # A one-element array: `partOf` is a set in JSON-LD, and Clover 3.x drops an object (see above).
-        body["partOf"] = [
-            {
-                "id": links.collection,
-                "type": "AnnotationCollection",
-                "total": page.total,
-                "first": _page_ref(links.page(0)),
-                "last": _page_ref(links.page(page.last)),
-            }
-        ]
+        collection: dict[str, Any] = {"id": links.collection, "type": "AnnotationCollection"}
+        if page.total_exact:
+            collection["total"] = page.total
+        collection["first"] = _page_ref(links.page(0))
+        if page.total_exact:
+            collection["last"] = _page_ref(links.page(page.last))
+        # Else a collection-wide total that is only a lower bound (#20): `total` and `last` are
+        # MAY (§4.2.2), and left out rather than wrong; `next` still leads on (docs/api.md#totals).
+        body["partOf"] = [collection]
         if page.next is not None:
             body["next"] = _page_ref(links.page(page.next))
         if page.prev is not None:

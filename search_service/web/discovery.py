@@ -23,10 +23,14 @@ def book_results(page: BookPage, links: ResultLinks, base: str, q: str, viewer: 
         "q": q,
         "total_books": page.total_books,
         "total_hits": page.total_hits,
+        # False when the totals are lower bounds: the search stopped counting once this page
+        # was settled (#20); `total=exact` counts them all (docs/api.md#totals).
+        "total_exact": page.total_exact,
         "page": page.number,
         "first": links.page(0),
-        "last": links.page(page.last),
     }
+    if page.total_exact:
+        body["last"] = links.page(page.last)
     if page.prev is not None:
         body["prev"] = links.page(page.prev)
     if page.next is not None:

@@ -40,8 +40,11 @@ def search_form(q: str = "", viewer: str = DEFAULT_VIEWER, *, autofocus: bool = 
     )
 
 
-def results_html(page: BookPage, q: str, viewer: str, base: str) -> str:
-    """The body of the results page for one page of books (inside the site layout)."""
+def results_html(page: BookPage, q: str, viewer: str, base: str, exact: bool = False) -> str:
+    """The body of the results page for one page of books (inside the site layout).
+
+    `exact`: the page was asked with `total=exact`, which its page links repeat.
+    """
     parts = [
         '<nav class="bar"><a class="home" href="/">iiif-search</a></nav>',
         '<main class="page results-page">',
@@ -56,15 +59,23 @@ def results_html(page: BookPage, q: str, viewer: str, base: str) -> str:
         parts.append("</main>")
         return "".join(parts)
     first, last = page.start + 1, page.start + len(page.books)
+    if page.total_exact:
+        counted = f"{_plural(page.total_hits, 'hit', 'hits')} in {_plural(page.total_books, 'book', 'books')}"
+        pages = f"page {page.number + 1:,} of {page.last + 1:,}"
+    else:
+        # The search stopped counting once this page was settled (#20): what it counted is a lower bound.
+        counted = (
+            f"At least {_plural(page.total_hits, 'hit', 'hits')} in at least "
+            f"{_plural(page.total_books, 'book', 'books')}"
+        )
+        pages = f"page {page.number + 1:,}"
     parts.append(
-        f'<p class="summary" id="summary" role="status">{_plural(page.total_hits, "hit", "hits")} in '
-        f"{_plural(page.total_books, 'book', 'books')}, best first. "
-        f"Books {first:,}–{last:,}, page {page.number + 1:,} of {page.last + 1:,}.</p>"
+        f'<p class="summary" id="summary" role="status">{counted}, best first. Books {first:,}–{last:,}, {pages}.</p>'
     )
     parts.append(f'<ol class="results" start="{first}" aria-labelledby="summary">')
     parts.extend(_book(result, q, viewer, base) for result in page.books)
     parts.append("</ol>")
-    parts.append(_pager(page, q, viewer))
+    parts.append(_pager(page, q, viewer, exact))
     parts.append("</main>")
     return "".join(parts)
 
@@ -116,7 +127,7 @@ def _hit(found: BookHit, q: str, viewer: str, manifest: str, base: str) -> str:
     )
 
 
-def _pager(page: BookPage, q: str, viewer: str) -> str:
+def _pager(page: BookPage, q: str, viewer: str, exact: bool) -> str:
     if page.last == 0 and page.number == 0:
         return ""
 
@@ -124,13 +135,16 @@ def _pager(page: BookPage, q: str, viewer: str) -> str:
         params: list[tuple[str, str]] = [("q", q)]
         if viewer != DEFAULT_VIEWER:
             params.append(("viewer", viewer))
+        if exact:
+            params.append(("total", "exact"))
         params.append(("page", str(number)))
         return url_with("/search", params)
 
     parts = ['<nav class="pager" aria-label="Result pages">']
     if page.prev is not None:
         parts.append(f'<a rel="prev" href="{esc(link(page.prev))}">← Previous books</a>')
-    parts.append(f'<span aria-current="page">Page {page.number + 1:,} of {page.last + 1:,}</span>')
+    of = f" of {page.last + 1:,}" if page.total_exact else ""
+    parts.append(f'<span aria-current="page">Page {page.number + 1:,}{of}</span>')
     if page.next is not None:
         parts.append(f'<a rel="next" href="{esc(link(page.next))}">Next books →</a>')
     parts.append("</nav>")

@@ -6,8 +6,8 @@ query time limit, costly shapes in their own threads. The JSON is kept in the re
 cache; the page is rendered per request (it is `no-cache`, like every page), from the
 same cached counting.
 
-    /api/search?q=&page=&viewer=      JSON, docs/api.md
-    /search?q=&page=&viewer=          HTML, the home page's search box
+    /api/search?q=&page=&viewer=&total=      JSON, docs/api.md
+    /search?q=&page=&viewer=&total=          HTML, the home page's search box
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from search_service.web.discovery import book_results
 from search_service.web.pages import esc, render_page
 from search_service.web.responses import encode_json
 from search_service.web.results_page import DEFAULT_VIEWER, results_html, search_form
-from search_service.web.routes.search import build_in_thread, cached_json, page_number, required_q
+from search_service.web.routes.search import Total, build_in_thread, cached_json, exact_total, page_number, required_q
 from search_service.web.viewers import VIEWERS
 
 router = APIRouter(tags=["discovery"])
@@ -48,12 +48,18 @@ def _viewer(value: str | None) -> str:
     return value
 
 
-def _books(ctx: SearchContext, text: str, number: int) -> BookPage:
+def _books(ctx: SearchContext, text: str, number: int, exact: bool) -> BookPage:
     snapshot, settings, _ = ctx
     query = parse_query(text, max_length=settings.max_query_length)
     size = settings.books_page_size
     return search_books(
-        snapshot, query, number * size, size, settings.hits_per_book, time_limit=settings.query_time_limit
+        snapshot,
+        query,
+        number * size,
+        size,
+        settings.hits_per_book,
+        time_limit=settings.query_time_limit,
+        exact_total=exact,
     )
 
 
@@ -65,28 +71,41 @@ def _books(ctx: SearchContext, text: str, number: int) -> BookPage:
     "viewer at a hit. Same counts and order as /iiif/search/2. Shape: docs/api.md.",
 )
 async def api_search(
-    request: Request, ctx: SearchContextDep, q: Q = None, page: PageParam = None, viewer: ViewerParam = None
+    request: Request,
+    ctx: SearchContextDep,
+    q: Q = None,
+    page: PageParam = None,
+    viewer: ViewerParam = None,
+    total: Total = None,
 ) -> Response:
     _, settings, base = ctx
     text = required_q(q, settings)
     query = parse_query(text, max_length=settings.max_query_length)
     number = page_number(page)
     chosen = _viewer(viewer)
+    exact = exact_total(total)
     params: list[tuple[str, str]] = [("q", text)]
     if viewer:
         params.append(("viewer", chosen))
+    if exact:
+        params.append(("total", "exact"))
     links = ResultLinks(f"{base}/api/search", tuple(params))
 
     def build() -> bytes:
-        return encode_json(book_results(_books(ctx, text, number), links, base, text, chosen), base)
+        return encode_json(book_results(_books(ctx, text, number, exact), links, base, text, chosen), base)
 
-    key = ("books", text, number, chosen, bool(viewer))
+    key = ("books", text, number, chosen, bool(viewer), exact)
     return await cached_json(request, ctx, None, key, query.may_be_costly, build)
 
 
 @router.get("/search", response_class=HTMLResponse, summary="Results page: books matching a query, best first")
 async def search_page(
-    request: Request, ctx: SearchContextDep, q: Q = None, page: PageParam = None, viewer: ViewerParam = None
+    request: Request,
+    ctx: SearchContextDep,
+    q: Q = None,
+    page: PageParam = None,
+    viewer: ViewerParam = None,
+    total: Total = None,
 ) -> Response:
     """The home page's search over every book as a page of books, each hit a picture of its line."""
     _, settings, base = ctx
@@ -101,8 +120,9 @@ async def search_page(
         text = required_q(q, settings)
         query = parse_query(text, max_length=settings.max_query_length)
         number = page_number(page)
+        exact = exact_total(total)
         # The search threads' lanes and their wait (#16), as /iiif/search and /api/search.
-        found = await build_in_thread(request, settings, query.may_be_costly, lambda: _books(ctx, text, number))
+        found = await build_in_thread(request, settings, query.may_be_costly, lambda: _books(ctx, text, number, exact))
         if found is None:
             return Response(status_code=499)  # the client left while its search waited
     except Overloaded:
@@ -116,5 +136,5 @@ async def search_page(
         )
         return render_page("Search every book", body, status_code=400, body_class="results")
     title = f"{q.strip()} · search every book"
-    page_html = results_html(found, text, chosen, base)
+    page_html = results_html(found, text, chosen, base, exact)
     return render_page(title, page_html, body_class="results")

@@ -6,7 +6,7 @@ identical request. Parameters are plain strings so that odd input gets our 400 w
 a JSON body rather than a validation error.
 
     /iiif/{book}/search/{1,2}?q=&motivation=&page=     one book's hits
-    /iiif/search/{1,2}?q=&motivation=&page=            every book's hits, each naming its manifest
+    /iiif/search/{1,2}?q=&motivation=&page=&total=     every book's hits, each naming its manifest
     /iiif/{book}/autocomplete/{1,2}?q=&motivation=&min=
     /iiif/autocomplete/{1,2}?q=&motivation=&min=
 """
@@ -58,6 +58,13 @@ Motivation = Annotated[
 PageParam = Annotated[str | None, Query(description="Result page, 0-based.")]
 Ignored = Annotated[str | None, Query(description="Accepted and reported in `ignored`; not implemented.")]
 Min = Annotated[str | None, Query(alias="min", description="Least number of occurrences of a term (default 1).")]
+Total = Annotated[
+    str | None,
+    Query(
+        description="`exact`: count every hit of every book for an exact total (slower on a big collection); "
+        "by default a collection-wide total may be a lower bound (docs/api.md#totals)."
+    ),
+]
 
 
 @dataclass
@@ -69,6 +76,7 @@ class SearchParams:
     page: PageParam = None
     date: Ignored = None
     user: Ignored = None
+    total: Total = None
 
 
 @dataclass
@@ -88,9 +96,14 @@ class AutocompleteParams:
 
 
 async def search_params(
-    q: Q = None, motivation: Motivation = None, page: PageParam = None, date: Ignored = None, user: Ignored = None
+    q: Q = None,
+    motivation: Motivation = None,
+    page: PageParam = None,
+    date: Ignored = None,
+    user: Ignored = None,
+    total: Total = None,
 ) -> SearchParams:
-    return SearchParams(q, motivation, page, date, user)
+    return SearchParams(q, motivation, page, date, user, total)
 
 
 async def autocomplete_params(
@@ -136,6 +149,15 @@ def page_number(page: str | None) -> int:
     return _whole_number(page, "page", 10**9, ", 0 for the first page")
 
 
+def exact_total(value: str | None) -> bool:
+    """The `total` parameter (#20): `exact` asks a collection-wide search for an exact total; absent or empty, the fast answer."""
+    if value is None or value == "":
+        return False
+    if value != "exact":
+        raise BadQuery("total must be exact, or left out for the fast answer", parameter="total")
+    return True
+
+
 def _min_count(value: str | None) -> int:
     if value is None or value == "":
         return 1
@@ -159,13 +181,15 @@ def _ignored(request: Request) -> list[str]:
     return [name for name in IGNORED_PARAMETERS if name in request.query_params]
 
 
-def _kept_params(q: str | None, motivation: str | None) -> tuple[tuple[str, str], ...]:
+def _kept_params(q: str | None, motivation: str | None, exact: bool = False) -> tuple[tuple[str, str], ...]:
     """The parameters every page URL repeats; ignored ones are dropped (2.0 §4.2.4, 1.0 §3.3.1 MAY)."""
     params: list[tuple[str, str]] = []
     if q is not None:
         params.append(("q", q))
     if motivation:
         params.append(("motivation", motivation))
+    if exact:
+        params.append(("total", "exact"))
     return tuple(params)
 
 
@@ -259,6 +283,7 @@ async def _search(
     motivation: str | None,
     page: str | None,
     ctx: SearchContext,
+    total: str | None = None,
 ) -> Response:
     snapshot, settings, _ = ctx
     # Checked here, cheaply: a bad request never takes a thread, and the cache key is built from these.
@@ -267,8 +292,10 @@ async def _search(
     query = parse_query(text, max_length=settings.max_query_length)
     number = page_number(page)
     motivation = _motivation(motivation)
+    # One book's total is always exact (#20): the parameter only matters over every book.
+    exact = exact_total(total) and book_id is None
     ignored = _ignored(request)
-    key = ("search", version, book_id, text, motivation, number, tuple(ignored))
+    key = ("search", version, book_id, text, motivation, number, tuple(ignored), exact)
     context = SEARCH2_CONTEXT if version == 2 else PRESENTATION2_CONTEXT
     # With the fuzzy retry on (#14), a search that finds nothing is asked again with its words
     # made fuzzy, in the costly threads, and its response says so.
@@ -277,7 +304,7 @@ async def _search(
     if forgiving != query:
         label = fallback_label(text)
         retry = lambda: _search_body(  # noqa: E731
-            version, book_id, text, forgiving, motivation, number, ignored, ctx, label=label
+            version, book_id, text, forgiving, motivation, number, ignored, ctx, label=label, exact=exact
         )
     return await cached_json(
         request,
@@ -286,7 +313,7 @@ async def _search(
         key,
         query.may_be_costly,
         lambda: _search_body(
-            version, book_id, text, query, motivation, number, ignored, ctx, then_retry=retry is not None
+            version, book_id, text, query, motivation, number, ignored, ctx, then_retry=retry is not None, exact=exact
         ),
         retry,
     )
@@ -308,20 +335,21 @@ def _search_body(
     *,
     then_retry: bool = False,
     label: str | None = None,
+    exact: bool = False,
 ) -> bytes:
     """The response body; NOTHING_AS_TYPED when nothing is found and `then_retry` (the fuzzy retry follows).
 
-    `label` is the result page's label (the retry's, fallback_label).
+    `label` is the result page's label (the retry's, fallback_label); `exact`: `total=exact`.
     """
     snapshot, settings, base = ctx
     size = settings.page_size
     if _motivation_allows(motivation, version):
-        results = search(snapshot, query, book_id, number * size, size, settings.query_time_limit)
+        results = search(snapshot, query, book_id, number * size, size, settings.query_time_limit, exact_total=exact)
         if then_retry and not results.total:
             return NOTHING_AS_TYPED
     else:
         results = HitPage((), 0, number * size, size)  # none of our annotations has that motivation
-    links = ResultLinks(search_url(base, book_id, version), _kept_params(text, motivation))
+    links = ResultLinks(search_url(base, book_id, version), _kept_params(text, motivation, exact))
     manifests = None
     if book_id is None:
         manifests = {}
@@ -409,10 +437,10 @@ _TERM_SHAPES = {2: "a TermPage", 1: "a search:TermList"}
 
 def _search_routes(version: Version) -> None:
     async def search_book(request: Request, book_id: str, ctx: SearchContextDep, params: SearchParamsDep) -> Response:
-        return await _search(request, version, book_id, params.q, params.motivation, params.page, ctx)
+        return await _search(request, version, book_id, params.q, params.motivation, params.page, ctx, params.total)
 
     async def search_all(request: Request, ctx: SearchContextDep, params: SearchParamsDep) -> Response:
-        return await _search(request, version, None, params.q, params.motivation, params.page, ctx)
+        return await _search(request, version, None, params.q, params.motivation, params.page, ctx, params.total)
 
     async def autocomplete_book(
         request: Request, book_id: str, ctx: SearchContextDep, params: AutocompleteParamsDep
