@@ -9,8 +9,6 @@ window `start..start + size`. The HTTP route is search_service/web/routes/shard.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
 from typing import Any
 
 from indexer.index.ranking import CorpusStats, corpus_stats
@@ -22,11 +20,6 @@ from search_service.search.shard_wire import book_result_to_json, hit_to_json, r
 
 #: Books asked of search_books at a time while a hits ranking prefix is gathered (then doubled).
 _RANKING_CHUNK = 64
-
-
-def _exact_total(function: Callable[..., Any], exact: bool) -> dict[str, bool]:
-    """`exact_total=True` for `function` when asked and it takes it (the parameter of #20's first part)."""
-    return {"exact_total": True} if exact and "exact_total" in inspect.signature(function).parameters else {}
 
 
 def stats_json(stats: CorpusStats) -> list[int]:
@@ -50,15 +43,14 @@ def books_window(
     exact: bool = False,
 ) -> dict[str, Any]:
     """This shard's books `start..start + size` with their first hits, and its ranking's first `ranking_end` books."""
-    extra = _exact_total(search_books, exact)
-    page = search_books(snapshot, query, start, size, hits_per_book, time_limit, corpus, **extra)
+    page = search_books(snapshot, query, start, size, hits_per_book, time_limit, corpus, exact_total=exact)
     answer = _totals(snapshot, page)
     answer["books"] = [book_result_to_json(result) for result in page.books]
     if ranking_end:
         if start == 0 and ranking_end <= size:
             ranked = page
         else:
-            ranked = search_books(snapshot, query, 0, ranking_end, 0, time_limit, corpus, **extra)
+            ranked = search_books(snapshot, query, 0, ranking_end, 0, time_limit, corpus, exact_total=exact)
         answer["ranking"] = ranking_to_json(list(ranked.books))
     return answer
 
@@ -78,7 +70,7 @@ def hits_window(
     The ranking prefix holds the books whose hits come before hit `ranking_end`, and the
     one that reaches it: all a merge of hits up to `ranking_end` can need of this shard.
     """
-    page = search(snapshot, query, None, start, size, time_limit, corpus, **_exact_total(search, exact))
+    page = search(snapshot, query, None, start, size, time_limit, corpus, exact_total=exact)
     answer: dict[str, Any] = {
         "generation": snapshot.generation,
         "corpus": stats_json(corpus_stats(snapshot)),
@@ -94,7 +86,7 @@ def hits_window(
     if ranking_end:
         wanted = _RANKING_CHUNK
         while True:
-            ranked = search_books(snapshot, query, 0, wanted, 0, time_limit, corpus)
+            ranked = search_books(snapshot, query, 0, wanted, 0, time_limit, corpus, exact_total=exact)
             if sum(result.hits for result in ranked.books) >= ranking_end or len(ranked.books) < wanted:
                 break
             wanted *= 2

@@ -27,6 +27,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,6 +122,19 @@ def test_each_book_is_on_the_shard_its_id_hashes_to(sharded: Sharded) -> None:
 QUERIES = ["de", '"de la"', "con*", "roi espagnols", "inca*", "pizarre", "highwaymen"]
 
 
+def _without_totals(answer: Any) -> Any:
+    """An answer less what may differ between one index and shards that stop counting at other points (#20)."""
+    if isinstance(answer, dict):
+        return {
+            k: _without_totals(v)
+            for k, v in answer.items()
+            if k not in ("total", "total_hits", "total_books", "total_exact", "last", "within")
+        }
+    if isinstance(answer, list):
+        return [_without_totals(v) for v in answer]
+    return answer
+
+
 @pytest.mark.parametrize("q", QUERIES)
 def test_collection_answers_are_the_single_index_answers(sharded: Sharded, q: str) -> None:
     quoted = urllib.parse.quote(q)
@@ -133,9 +147,15 @@ def test_collection_answers_are_the_single_index_answers(sharded: Sharded, q: st
         f"/api/search?q={quoted}&page=1",
         f"/api/search?q={quoted}&page=2&viewer=uv",
     ):
-        one, many = sharded.same(path)
+        # With exact totals the answers are the same to the byte's meaning.
+        one, many = sharded.same(f"{path}&total=exact")
         assert json.loads(many) == json.loads(one), path
         assert b'"partial"' not in many
+        # The fast answers hold the same hits and books; one index and three shards may stop
+        # counting at different points, so a total may be exact on one side and a lower
+        # bound (left out, or said to be one) on the other, never larger than the exact one.
+        one, many = sharded.same(path)
+        assert _without_totals(json.loads(many)) == _without_totals(json.loads(one)), path
 
 
 def test_the_commonest_word_has_later_pages_and_they_match(sharded: Sharded) -> None:

@@ -67,6 +67,7 @@ from search_service.web.routes.search import (
     _min_count,
     _motivation,
     _motivation_allows,
+    exact_total,
     fallback_label,
     near_label,
     page_number,
@@ -210,7 +211,8 @@ def _collection_search_route(version: Version) -> None:
         size = settings.page_size
         start, stop = number * size, number * size + size
         context = SEARCH2_CONTEXT if version == 2 else PRESENTATION2_CONTEXT
-        extra = {"total": "exact"} if request.query_params.get("total") == "exact" else {}
+        exact = exact_total(request.query_params.get("total"))
+        extra = {"total": "exact"} if exact else {}
         label = None
         failures: list[ShardFailure] = []
         labels: dict[str, str] = {}
@@ -222,7 +224,7 @@ def _collection_search_route(version: Version) -> None:
                 # As a single server does (#14): nothing as typed, so the words made fuzzy, and said so.
                 results, labels, failures = await _hit_page(shards, {"q": text, "fuzzy": "1"}, start, stop, size, extra)
                 label = fallback_label(text) if results.total else None
-        links = ResultLinks(search_url(base, None, version), _kept_params(text, motivation))
+        links = ResultLinks(search_url(base, None, version), _kept_params(text, motivation, exact))
         manifests = {book: ManifestRef(manifest_url(base, book), labels.get(book, book)) for book in labels}
         render = annotation_page if version == 2 else annotation_list
         data = render(
@@ -330,8 +332,11 @@ async def api_search(request: Request, settings: SettingsDep, base: BaseUrlDep) 
     params: list[tuple[str, str]] = [("q", text)]
     if viewer:
         params.append(("viewer", chosen))
+    exact = exact_total(request.query_params.get("total"))
+    if exact:
+        params.append(("total", "exact"))
     links = ResultLinks(f"{base}/api/search", tuple(params))
-    extra = {"total": "exact"} if request.query_params.get("total") == "exact" else {}
+    extra = {"total": "exact"} if exact else {}
     page, failures = await _book_page(shards, settings, text, number, extra)
     data = book_results(page, links, base, text, chosen)
     if failures:
@@ -354,7 +359,8 @@ async def search_page(request: Request, settings: SettingsDep, base: BaseUrlDep)
         text = required_q(q, settings)
         parse_query(text, max_length=settings.max_query_length)
         number = page_number(request.query_params.get("page"))
-        extra = {"total": "exact"} if request.query_params.get("total") == "exact" else {}
+        exact = exact_total(request.query_params.get("total"))
+        extra = {"total": "exact"} if exact else {}
         page, failures = await _book_page(shards, settings, text, number, extra)
     except ShardUnavailable:
         raise
@@ -365,7 +371,7 @@ async def search_page(request: Request, settings: SettingsDep, base: BaseUrlDep)
             f'<p class="notice" role="alert">{esc(exc.message)}</p></main>'
         )
         return render_page("Search every book", body, status_code=400, body_class="results")
-    page_html = results_html(page, text, chosen, base)
+    page_html = results_html(page, text, chosen, base, exact)
     if failures:
         page_html = page_html.replace("</h1>", f"</h1>{_partial_notice(failures, shards)}", 1)
     response = render_page(f"{q.strip()} · search every book", page_html, body_class="results")
