@@ -213,6 +213,30 @@ async def test_unusable_canvas_ids_get_a_400_form(client: httpx.AsyncClient, can
     assert "javascript:" not in response.text
 
 
+@pytest.mark.parametrize("key", ["mirador", "mirador3", "uv", "clover"])
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize(
+    ("parameter", "value", "named"),
+    [
+        ("manifest", "http://[::1", "the manifest URL"),
+        ("manifest", "https://[x/manifest", "the manifest URL"),
+        ("manifest", "https://example.org:99999/manifest", "the manifest URL"),
+        ("canvas", "https://[x", "the canvas id"),
+        ("canvas", "http://example.org:port/c1", "the canvas id"),
+    ],
+)
+async def test_a_malformed_url_is_a_400_naming_its_parameter(
+    client: httpx.AsyncClient, key: str, method: str, parameter: str, value: str, named: str
+) -> None:
+    """Was: `urlsplit` raised ValueError (Invalid IPv6 URL) and the page was a 500 with a logged traceback (#23)."""
+    params = {"manifest": MANIFEST, parameter: value}
+    response = await client.request(method, f"/viewer/{key}", params=params)
+    assert response.status_code == 400
+    if method == "GET":
+        assert f"{named} is not a valid URL" in response.text
+        assert 'role="alert"' in response.text and "viewer-config" not in response.text
+
+
 async def test_too_long_query_gets_a_400(tmp_path: Path, viewers_dir: Path) -> None:
     async with make_client(tmp_path, viewers_dir, max_query_length=10) as http:
         assert (await http.get("/viewer/uv", params={"manifest": MANIFEST, "q": "x" * 10})).status_code == 200

@@ -37,20 +37,13 @@ def resolve_manifest(raw: str, base: str) -> str:
     """An absolute http(s) manifest URL from the `manifest` parameter.
 
     A path (`/iiif/book/manifest`) is taken as relative to this server. Anything else
-    (javascript:, data:, file:, control characters) is refused: the URL ends up in
-    links and in the viewer's fetches.
+    (javascript:, data:, file:, control characters, a malformed host) is refused: the
+    URL ends up in links and in the viewer's fetches.
     """
     raw = raw.strip()
-    if len(raw) > MAX_MANIFEST_URL:
-        raise BadViewerInput(f"the manifest URL is longer than {MAX_MANIFEST_URL} characters")
-    if any(ord(ch) < 0x20 or ch.isspace() or ord(ch) == 0x7F for ch in raw):
-        raise BadViewerInput("the manifest URL contains spaces or control characters")
     if raw.startswith("/") and not raw.startswith("//"):
         raw = base + raw  # base may have a path of its own (public_url behind a proxy)
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BadViewerInput("the manifest must be an http:// or https:// URL (or a path on this server)")
-    return raw
+    return _http_url(raw, "manifest", "the manifest URL", "or a path on this server")
 
 
 def check_canvas(raw: str | None) -> str | None:
@@ -61,14 +54,26 @@ def check_canvas(raw: str | None) -> str | None:
     """
     if raw is None or not raw.strip():
         return None
-    raw = raw.strip()
+    return _http_url(raw.strip(), "canvas", "the canvas id", "a canvas id of the manifest")
+
+
+def _http_url(raw: str, parameter: str, what: str, hint: str) -> str:
+    """`raw` when it is an absolute http(s) URL with a host; else BadViewerInput naming `parameter`.
+
+    `urlsplit` raises ValueError for a malformed IPv6 host (`http://[::1`): that is
+    the client's mistake, a 400 like any other, never a 500 with a traceback (#23).
+    """
     if len(raw) > MAX_MANIFEST_URL:
-        raise BadViewerInput(f"the canvas id is longer than {MAX_MANIFEST_URL} characters")
+        raise BadViewerInput(f"{what} is longer than {MAX_MANIFEST_URL} characters", parameter=parameter)
     if any(ord(ch) < 0x20 or ch.isspace() or ord(ch) == 0x7F for ch in raw):
-        raise BadViewerInput("the canvas id contains spaces or control characters")
-    parts = urlsplit(raw)
+        raise BadViewerInput(f"{what} contains spaces or control characters", parameter=parameter)
+    try:
+        parts = urlsplit(raw)
+        _ = parts.port  # raises ValueError too, for a port that is out of range or not a number
+    except ValueError as exc:
+        raise BadViewerInput(f"{what} is not a valid URL ({exc})", parameter=parameter) from exc
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BadViewerInput("the canvas must be an http:// or https:// canvas id of the manifest")
+        raise BadViewerInput(f"{parameter} must be an http:// or https:// URL ({hint})", parameter=parameter)
     return raw
 
 
