@@ -80,6 +80,24 @@ def _gzip_etag(headers: list[tuple[bytes, bytes]], status: int, if_none_match: b
     return headers
 
 
+def _one_vary(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """One Vary header, each field named once: ours names Accept-Encoding on every answer of a
+    body that has a gzip form, 304s too (#23), and the GZip middleware adds it again to the 200s.
+
+    >>> _one_vary([(b"vary", b"Accept, Accept-Encoding"), (b"etag", b'"x"'), (b"vary", b"accept-encoding")])
+    [(b'etag', b'"x"'), (b'vary', b'Accept, Accept-Encoding')]
+    """
+    values = [v for k, v in headers if k.lower() == b"vary"]
+    if len(values) < 2 and (not values or b"," not in values[0]):
+        return headers
+    fields: dict[bytes, bytes] = {}
+    for value in values:
+        for field in value.split(b","):
+            fields.setdefault(field.strip().lower(), field.strip())
+    others = [(k, v) for k, v in headers if k.lower() != b"vary"]
+    return [*others, (b"vary", b", ".join(fields.values()))]
+
+
 class IiifHttpMiddleware:
     """Checks the Host, adds CORS and nosniff headers, answers preflight OPTIONS, serves HEAD as GET.
 
@@ -127,7 +145,7 @@ class IiifHttpMiddleware:
                 headers.append((b"access-control-allow-origin", self.allow_origin))
                 # Error texts echo what the client sent: never let a browser sniff them as HTML.
                 headers.append((b"x-content-type-options", b"nosniff"))
-                headers = _gzip_etag(headers, message["status"], if_none_match)
+                headers = _one_vary(_gzip_etag(headers, message["status"], if_none_match))
                 message = dict(message, headers=headers)
             elif is_head and message["type"] == "http.response.body":
                 message = dict(message, body=b"")

@@ -221,6 +221,34 @@ async def test_weak_validators_and_the_gzip_form(client: httpx.AsyncClient) -> N
             assert weak.headers["etag"] == etag
 
 
+@pytest.mark.parametrize(
+    "url", ["/iiif/fish/search/2?q=de", "/iiif/fish/manifest", "/iiif/collection", "/iiif/stanford/search/1?q=die"]
+)
+async def test_the_json_and_json_ld_forms_have_their_own_etags_and_304s_vary_like_200s(
+    client: httpx.AsyncClient, url: str
+) -> None:
+    """Was: one strong ETag for both forms, and a 304 that said `Vary: Accept` where its 200 also named Accept-Encoding (#23)."""
+    ld = {"Accept": "application/ld+json"}
+    for encoding in ("gzip", "identity"):
+        plain = await client.get(url, headers={"Accept-Encoding": encoding})
+        linked = await client.get(url, headers={**ld, "Accept-Encoding": encoding})
+        assert linked.headers["content-type"].startswith("application/ld+json;")
+        assert plain.headers["etag"] != linked.headers["etag"], (url, encoding)
+        # A client holding the JSON form gets the JSON-LD form in full, not a 304, and the other way round.
+        crossed = await client.get(
+            url, headers={**ld, "Accept-Encoding": encoding, "If-None-Match": plain.headers["etag"]}
+        )
+        assert crossed.status_code == 200 and crossed.headers["etag"] == linked.headers["etag"]
+        back = await client.get(url, headers={"Accept-Encoding": encoding, "If-None-Match": linked.headers["etag"]})
+        assert back.status_code == 200 and back.headers["etag"] == plain.headers["etag"]
+        for answer, headers in ((plain, {}), (linked, ld)):
+            same = await client.get(
+                url, headers={**headers, "Accept-Encoding": encoding, "If-None-Match": answer.headers["etag"]}
+            )
+            assert same.status_code == 304 and same.headers["etag"] == answer.headers["etag"]
+            assert same.headers["vary"] == answer.headers["vary"] == "Accept, Accept-Encoding", (url, encoding)
+
+
 async def test_accept_with_q_zero_refuses_json_ld(client: httpx.AsyncClient) -> None:
     url = "/iiif/fish/search/2?q=de"
     refused = await client.get(url, headers={"Accept": "application/ld+json;q=0, application/json"})

@@ -35,7 +35,7 @@ from search_service.search.urls import ManifestRef, ResultLinks, autocomplete_ur
 from search_service.settings import Settings
 from search_service.web.deps import SearchContext, SearchContextDep
 from search_service.web.response_cache import GZIP_MINIMUM, CachedBody, ResponseCache
-from search_service.web.responses import encode_json, etag_for, gzip_etag, json_body_response
+from search_service.web.responses import encode_json, etag_for, json_body_response
 
 router = APIRouter(tags=["search"])
 
@@ -201,14 +201,17 @@ async def cached_json(
         found = await _build_once(request, cache, generation, full_key, settings, costly, build, retry)
         if found is None:
             return Response(status_code=499)  # the client left while its search waited: nobody to answer
-    if len(found.body) < GZIP_MINIMUM or "gzip" not in request.headers.get("accept-encoding", ""):
+    if len(found.body) < GZIP_MINIMUM:
         return json_body_response(request, found.body, context=context, settings=settings, etag=found.etag)
+    # The answer depends on Accept-Encoding whichever form is sent: every answer says so, 304s too (#23).
+    vary = "Accept, Accept-Encoding"
+    if "gzip" not in request.headers.get("accept-encoding", ""):
+        return json_body_response(request, found.body, context=context, settings=settings, etag=found.etag, vary=vary)
     response = json_body_response(
-        request, found.gzipped(), context=context, settings=settings, etag=gzip_etag(found.etag)
+        request, found.gzipped(), context=context, settings=settings, etag=found.etag, gzipped=True, vary=vary
     )
     if response.status_code == 200:
         response.headers["Content-Encoding"] = "gzip"
-        response.headers["Vary"] = "Accept, Accept-Encoding"
     return response
 
 
