@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import re
 from functools import cache
 from pathlib import Path
 from string import Template
@@ -34,9 +35,20 @@ def script_json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+#: What a page never shows (#23): C0 and C1 controls but tab and line ends, and the bidi embeddings,
+#: overrides and isolates (U+202A-U+202E, U+2066-U+2069), which reorder the text after them: a
+#: query ending in U+202E showed `<title>` and `<h1>` reversed. Left-to-right and right-to-left
+#: marks (U+200E, U+200F) stay: right-to-left text needs them and they reorder nothing.
+_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def esc(value: object) -> str:
-    """Escape text for HTML element content and quoted attributes."""
-    return html.escape(str(value), quote=True)
+    """Escape text for HTML element content and quoted attributes, without controls or bidi overrides.
+
+    >>> esc("<b>roi\u202e</b>\x00")
+    '&lt;b&gt;roi&lt;/b&gt;'
+    """
+    return html.escape(_HIDDEN.sub("", str(value)), quote=True)
 
 
 @cache
