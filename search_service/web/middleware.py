@@ -56,6 +56,22 @@ def host_allowed(name: str, allowed: Sequence[str]) -> bool:
     return False
 
 
+_NOTHING_RUNS = [
+    (b"content-security-policy", b"default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+def _may_show_as_page(headers: list[tuple[bytes, bytes]]) -> bool:
+    """True for an answer without a policy of its own that is not a script.
+
+    A script keeps no policy header: a viewer's worker script (UV's PDF.js) would run under
+    it, with `default-src 'none'`, and could fetch nothing.
+    """
+    values = {k.lower(): v for k, v in headers}
+    return b"content-security-policy" not in values and b"javascript" not in values.get(b"content-type", b"")
+
+
 _PREFLIGHT_HEADERS = [
     (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
     (b"access-control-allow-headers", b"*"),
@@ -145,6 +161,10 @@ class IiifHttpMiddleware:
                 headers.append((b"access-control-allow-origin", self.allow_origin))
                 # Error texts echo what the client sent: never let a browser sniff them as HTML.
                 headers.append((b"x-content-type-options", b"nosniff"))
+                if _may_show_as_page(headers):
+                    # Any answer a browser could show as a page, ours or an error, runs nothing and
+                    # cannot be framed unless its route says otherwise (pages.py, #23).
+                    headers.extend(_NOTHING_RUNS)
                 headers = _one_vary(_gzip_etag(headers, message["status"], if_none_match))
                 message = dict(message, headers=headers)
             elif is_head and message["type"] == "http.response.body":

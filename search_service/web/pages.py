@@ -24,6 +24,41 @@ STATIC = PACKAGE / "static"
 # Files under a versioned URL never change, and our own assets carry a content hash.
 IMMUTABLE = "public, max-age=31536000, immutable"
 
+#: The Content-Security-Policy of our own pages (home, results, forms, error pages; #23): nothing
+#: unless named. No script at all (the pages work without one); our CSS, plus the `style`
+#: attributes that place a hit's outline on its line picture; those pictures come from each
+#: book's image service, anywhere; forms submit here only; no page may be framed.
+PAGE_CSP = (
+    "default-src 'none'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' https: http: data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def viewer_csp(frame_ancestors: str) -> str:
+    """The Content-Security-Policy of a viewer page, framed by `frame_ancestors` (a setting).
+
+    Scripts come from this server only (#12: Clover inserts hit text as HTML; a manifest's
+    `homepage` of `javascript:` is a link that must not run, #23). The viewers fetch manifests,
+    search answers and annotations from any host (`connect-src`), show images and tiles from
+    any host, UV also from blob: and data: URLs (`img-src`), inject their own styles (Mirador's
+    JSS, UV's inline styles: `style-src 'unsafe-inline'`), and load fonts bundled as files or
+    data: URLs. Nothing else: no plugins, no frames, no other base URL, forms post here only.
+    """
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' https: http: data: blob:; media-src 'self' https: http: blob:; "
+        "connect-src 'self' https: http:; font-src 'self' data:; worker-src 'self' blob:; "
+        f"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors {frame_ancestors}"
+    )
+
+
+def framing_headers(policy: str, frame_ancestors: str = "'none'") -> dict[str, str]:
+    """The CSP header, and X-Frame-Options DENY for browsers without frame-ancestors when nothing may frame."""
+    headers = {"Content-Security-Policy": policy}
+    if frame_ancestors.strip() == "'none'":
+        headers["X-Frame-Options"] = "DENY"
+    return headers
+
 
 def script_json(value: Any) -> str:
     """JSON that is safe inside a `<script>` element.
@@ -68,10 +103,19 @@ def asset_url(name: str) -> str:
     return f"/viewer/assets/{name}?v={asset_hash(name)}"
 
 
-def render_page(title: str, body: str, *, status_code: int = 200, body_class: str = "", head: str = "") -> HTMLResponse:
-    """The site layout around `body` (already-escaped HTML)."""
+def render_page(
+    title: str,
+    body: str,
+    *,
+    status_code: int = 200,
+    body_class: str = "",
+    head: str = "",
+    security: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The site layout around `body` (already-escaped HTML); `security`: headers other than PAGE_CSP's."""
     page = template("layout.html").substitute(
         title=esc(title), css=esc(asset_url("site.css")), head=head, body=body, body_class=esc(body_class)
     )
     # Pages show live index state and user input: never cache them in shared caches.
-    return HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-cache"})
+    headers = {"Cache-Control": "no-cache", **(security or framing_headers(PAGE_CSP))}
+    return HTMLResponse(page, status_code=status_code, headers=headers)

@@ -12,6 +12,9 @@ tests/reliability/test_hostile_clients.py against the live server.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -194,6 +197,46 @@ async def test_swagger_ui_comes_from_the_package_not_a_cdn(client: httpx.AsyncCl
         assert response.status_code == 200 and len(response.content) > 500
         assert "immutable" in response.headers["cache-control"]
     assert (await client.get("/redoc")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/", 200),
+        ("/search", 200),
+        ("/search?q=lima", 200),
+        ("/search?q=lima&page=x", 400),
+        ("/viewer/mirador", 200),
+        ("/viewer/uv?manifest=javascript:alert(1)", 400),
+        ("/no/such/page", 404),
+        ("/iiif/no-such-book/manifest", 404),
+    ],
+)
+async def test_every_page_has_a_strict_policy_and_cannot_be_framed(
+    client: httpx.AsyncClient, url: str, status: int
+) -> None:
+    """Was: only the viewer pages had a Content-Security-Policy, and any page could be framed (#23)."""
+    response = await client.get(url)
+    assert response.status_code == status
+    policy = {
+        part.strip().split(" ", 1)[0]: part.strip() for part in response.headers["content-security-policy"].split(";")
+    }
+    assert policy["default-src"] == "default-src 'none'"
+    assert policy["frame-ancestors"] == "frame-ancestors 'none'" and response.headers["x-frame-options"] == "DENY"
+    assert "script-src" not in policy  # none of these pages runs a script
+    assert "'unsafe-inline'" not in policy.get("style-src", "")
+
+
+async def test_the_api_page_runs_only_its_own_inline_script(client: httpx.AsyncClient) -> None:
+    """/docs: Swagger UI's files and FastAPI's inline configuration script, by its hash (#23)."""
+    response = await client.get("/docs")
+    if response.status_code == 503:
+        pytest.skip("Swagger UI is not installed here (scripts/install-viewers)")
+    (inline,) = re.findall(r"<script>(.*?)</script>", response.text, re.S)
+    digest = base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and f"script-src 'self' 'sha256-{digest}'" in policy
+    assert "frame-ancestors 'none'" in policy and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
 
 
 async def test_error_texts_are_never_sniffed(client: httpx.AsyncClient) -> None:

@@ -16,18 +16,25 @@ from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 
 from search_service.errors import BadViewerInput
+from search_service.settings import Settings
 from search_service.web.deps import BaseUrlDep, SettingsDep
-from search_service.web.pages import IMMUTABLE, STATIC, asset_hash, asset_url, esc, render_page, script_json, template
+from search_service.web.pages import (
+    IMMUTABLE,
+    STATIC,
+    asset_hash,
+    asset_url,
+    esc,
+    framing_headers,
+    render_page,
+    script_json,
+    template,
+    viewer_csp,
+)
 from search_service.web.viewers import INSTALL_HINT, VIEWERS, not_installed_html, viewer_link, viewers_dir
 
 router = APIRouter()
 
 MAX_MANIFEST_URL = 2000
-# Viewer pages run scripts from this server only: markup that a manifest or a search service
-# from anywhere gets into the page (Clover inserts hit text with innerHTML, #12) cannot run
-# inline handlers or scripts. Styles, images and fetches are left open: the viewers inject
-# styles and load manifests, images and search results from any host.
-VIEWER_CSP = "script-src 'self'; object-src 'none'; base-uri 'self'"
 
 
 # -- manifest and query checks -----------------------------------------------------
@@ -117,9 +124,10 @@ def _open_form(key: str, message: str = "") -> str:
 
 
 def _viewer_page(
-    request: Request, key: str, manifest: str | None, q: str | None, canvas: str | None, base: str, max_q: int
+    request: Request, key: str, manifest: str | None, q: str | None, canvas: str | None, base: str, settings: Settings
 ) -> Response:
     viewer = VIEWERS[key]
+    max_q, frame_ancestors = settings.max_query_length, settings.frame_ancestors
     if manifest is None or not manifest.strip():
         return render_page(viewer.title, _nav(key, None, None) + _open_form(key))
     try:
@@ -142,9 +150,15 @@ def _viewer_page(
         config=script_json(config),
         scripts=scripts + f'<script src="{esc(asset_url(viewer.page_script))}"></script>',
     )
-    page = render_page(f"{viewer.title} · {manifest_url}", body, body_class=f"viewer viewer-{key}", head=styles)
-    page.headers["Content-Security-Policy"] = VIEWER_CSP
-    return page
+    # Markup that a manifest or search service from anywhere gets into the page (Clover inserts
+    # hit text with innerHTML, #12; a `javascript:` homepage link, #23) cannot run: pages.viewer_csp.
+    return render_page(
+        f"{viewer.title} · {manifest_url}",
+        body,
+        body_class=f"viewer viewer-{key}",
+        head=styles,
+        security=framing_headers(viewer_csp(frame_ancestors), frame_ancestors),
+    )
 
 
 @router.get("/viewer/mirador", response_class=HTMLResponse, summary="Mirador 4 on a manifest")
@@ -157,7 +171,7 @@ def mirador(
     canvas: str | None = None,
 ) -> Response:
     """Mirador 4 with the manifest open and, with `q`, its search panel already run."""
-    return _viewer_page(request, "mirador", manifest, q, canvas, base, settings.max_query_length)
+    return _viewer_page(request, "mirador", manifest, q, canvas, base, settings)
 
 
 @router.get("/viewer/mirador3", response_class=HTMLResponse, summary="Mirador 3 on a manifest")
@@ -170,7 +184,7 @@ def mirador3(
     canvas: str | None = None,
 ) -> Response:
     """Mirador 3 with the manifest open and, with `q`, its search panel already run."""
-    return _viewer_page(request, "mirador3", manifest, q, canvas, base, settings.max_query_length)
+    return _viewer_page(request, "mirador3", manifest, q, canvas, base, settings)
 
 
 @router.get("/viewer/uv", response_class=HTMLResponse, summary="Universal Viewer on a manifest")
@@ -183,7 +197,7 @@ def uv(
     canvas: str | None = None,
 ) -> Response:
     """Universal Viewer 4.4 with the manifest open and, with `q`, the search run (its `highlight`)."""
-    return _viewer_page(request, "uv", manifest, q, canvas, base, settings.max_query_length)
+    return _viewer_page(request, "uv", manifest, q, canvas, base, settings)
 
 
 @router.get("/viewer/clover", response_class=HTMLResponse, summary="Clover IIIF on a manifest")
@@ -196,7 +210,7 @@ def clover(
     canvas: str | None = None,
 ) -> Response:
     """Clover IIIF 3.3.8 with the manifest open and, with `q`, its Search 2.0 run and the Search tab shown."""
-    return _viewer_page(request, "clover", manifest, q, canvas, base, settings.max_query_length)
+    return _viewer_page(request, "clover", manifest, q, canvas, base, settings)
 
 
 def _safe_file(root: Path, relative: str) -> Path | None:
