@@ -80,7 +80,7 @@ _HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u
 def esc(value: object) -> str:
     """Escape text for HTML element content and quoted attributes, without controls or bidi overrides.
 
-    >>> esc("<b>roi\u202e</b>\x00")
+    >>> esc("<b>roi\\u202e</b>\\x00")
     '&lt;b&gt;roi&lt;/b&gt;'
     """
     return html.escape(_HIDDEN.sub("", str(value)), quote=True)
