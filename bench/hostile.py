@@ -18,6 +18,17 @@ there, reused from bench/out/), with `iiif-search serve --workers N` (one per co
 
 Goal: `/health` p99 under 100 ms in every case, and RSS within 50 MB of where it started.
 Prints a table and writes bench/out/hostile-<scale>.json.
+
+    .venv/bin/python bench/hostile.py --scale manifest --server-workers 1 [--reference DIR]
+
+4. **manifest flood** (#23), on a book of 4,164 pages (the 347-page book repeated 12 times,
+   a 2.4 MB manifest): first the server CPU per request of a plain `/health`, a conditional
+   GET of the manifest (`If-None-Match` its ETag, answered 304) and a plain one (gzip), each
+   measured from the server's own CPU time over requests one at a time; then `--seconds` of
+   50 connections of conditional and plain GETs in turn while `/health` is probed, and RSS
+   before and after; then, as the floor, `--seconds` of 50 connections asking `/health` itself.
+   With `--reference DIR` (a checkout of other code, e.g. `git worktree add
+   DIR main`) the same is measured on a server running that code, in the same run.
 """
 
 from __future__ import annotations
@@ -145,10 +156,14 @@ async def slow_clients(port: int, seconds: float, slow: int = 500, endless: int 
 
 
 class Server:
-    def __init__(self, data_dir: Path, workers: int) -> None:
+    def __init__(self, data_dir: Path, workers: int, code: Path | None = None) -> None:
+        """`code`: a checkout whose packages the server runs instead of this one's (a reference)."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, IIIF_SEARCH_DATA_DIR=str(data_dir))
+        if code is not None:
+            # Ahead of the editable install's finder, which comes after the path entries.
+            env["PYTHONPATH"] = str(code.resolve())
         command = [str(REPO / ".venv/bin/iiif-search"), "serve", "--port", str(self.port), "--log-level", "error"]
         self.process = subprocess.Popen([*command, "--workers", str(workers)], env=env)
         wait_for(f"{self.base}/health")
@@ -156,9 +171,21 @@ class Server:
     def rss(self) -> float:
         return tree_rss_mb(self.process.pid)
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU time of the server and its workers so far."""
+        return tree_cpu_seconds(self.process.pid)
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = [int(k) for k in children.read_text().split()] if children.exists() else []
+    return own + sum(tree_cpu_seconds(k) for k in kids)
 
 
 class Probe(threading.Thread):
@@ -309,13 +336,159 @@ def run(scale: str, data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+MANIFEST_WRK = """
+local n = 0
+request = function()
+  n = n + 1
+  if n %% 2 == 0 then
+    return wrk.format("GET", %(path)s, {["If-None-Match"] = %(etag)s, ["Accept-Encoding"] = "gzip"})
+  end
+  return wrk.format("GET", %(path)s, {["Accept-Encoding"] = "gzip"})
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %%d %%d %%d %%.0f %%.0f %%.0f %%.0f\\n", summary.requests,
+    e.connect + e.read + e.write + e.status + e.timeout, summary.duration,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.mean))
+end
+"""
+
+
+def cpu_per_request(server: Server, path: str, headers: dict[str, str], count: int) -> dict[str, Any]:
+    """Server CPU (ms) per request of `path`, asked `count` times one at a time on one connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    statuses: set[int] = set()
+    before = server.cpu_seconds()
+    began = time.perf_counter()
+    for _ in range(count):
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        statuses.add(response.status)
+    wall = time.perf_counter() - began
+    spent = server.cpu_seconds() - before
+    connection.close()
+    return {"cpu_ms": spent * 1000 / count, "wall_ms": wall * 1000 / count, "statuses": sorted(statuses)}
+
+
+def manifest_run(data_dir: Path, code: Path | None, args: argparse.Namespace, control: bool) -> dict[str, Any]:
+    """CPU per request and the 50-connection flood of conditional and plain manifest GETs, on one server.
+
+    `control`: then the same flood of `/health` itself, the least any 50-connection flood costs the probe.
+    """
+    from indexer.index.store import Store
+
+    book = Store(data_dir).snapshot().books()[0]
+    path = f"/iiif/{book.id}/manifest"
+    server = Server(data_dir, args.server_workers, code)
+    report: dict[str, Any] = {"code": str(code) if code else "this checkout", "canvases": book.canvas_count}
+    try:
+        for _ in range(3):  # warm up: the snapshot, and the kept manifest where there is one
+            first = urllib.request.urlopen(urllib.request.Request(server.base + path), timeout=60)
+            report["manifest_bytes"] = len(first.read())
+        etag = first.headers["ETag"]
+        zipped = urllib.request.urlopen(
+            urllib.request.Request(server.base + path, headers={"Accept-Encoding": "gzip"}), timeout=60
+        )
+        report["gzip_bytes"] = len(zipped.read())
+        gzip_etag = zipped.headers["ETag"]
+        conditional = {"If-None-Match": gzip_etag, "Accept-Encoding": "gzip"}
+        report["cpu"] = {
+            "health": cpu_per_request(server, "/health", {}, 500),
+            "conditional": cpu_per_request(server, path, conditional, 200),
+            "plain_gzip": cpu_per_request(server, path, {"Accept-Encoding": "gzip"}, 50),
+        }
+        health = Probe(server.base, ["/health"], 10)
+        report["idle"] = health.result()
+        with tempfile.TemporaryDirectory() as folder:
+            script = Path(folder) / "manifest.lua"
+            script.write_text(MANIFEST_WRK % {"path": json.dumps(path), "etag": json.dumps(gzip_etag)})
+            rss = server.rss()
+            cpu = server.cpu_seconds()
+            attack = subprocess.Popen(
+                ["wrk", "-t1", "-c50", f"-d{args.seconds}s", "--timeout", "10s", "-s", str(script), server.base],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            time.sleep(1)
+            health = Probe(server.base, ["/health"], args.seconds - 2)
+            report["flood"] = {
+                "attack": wrk_result(attack),
+                "health": health.result(),
+                "rss_before": rss,
+                "rss_after": server.rss(),
+                "server_cpu_s": server.cpu_seconds() - cpu,
+            }
+            if control:
+                # The floor: the same 50 connections asking /health itself. An event loop serves
+                # its connections in turn, so a probe waits for one request of each of them.
+                rss = server.rss()
+                flood = start_wrk(server.base, ["/health"], args.seconds, Path(folder), 50, "control")
+                time.sleep(1)
+                health = Probe(server.base, ["/health"], args.seconds - 2)
+                report["control"] = {
+                    "attack": wrk_result(flood),
+                    "health": health.result(),
+                    "rss_before": rss,
+                    "rss_after": server.rss(),
+                }
+        report["etag"] = etag
+    finally:
+        server.stop()
+    return report
+
+
+def manifest_flood(args: argparse.Namespace) -> dict[str, Any]:
+    data_dir = build("manifest", books=1, repeat=12, workers=args.workers)  # 4,164 pages
+    report: dict[str, Any] = {"commit": commit(), "machine": machine(), "server_workers": args.server_workers}
+    runs = [("ours", None)] + ([("reference", Path(args.reference))] if args.reference else [])
+    for name, code in runs:
+        result = report[name] = manifest_run(data_dir, code, args, control=code is None)
+        cpu, flood = result["cpu"], result["flood"]
+        print(
+            f"\nmanifest flood, {name} ({result['code']}): {result['canvases']} canvases, "
+            f"{result['manifest_bytes']:,} bytes ({result['gzip_bytes']:,} gzipped)"
+        )
+        for kind, figures in cpu.items():
+            print(
+                f"  CPU per request, {kind:11}: {figures['cpu_ms']:.2f} ms (wall {figures['wall_ms']:.2f} ms, "
+                f"status {figures['statuses']})"
+            )
+        print("  idle    " + line("/health", result["idle"]))
+        print(f"  {args.seconds} s of 50 connections, conditional and plain GETs in turn:")
+        print("    attack  " + line("manifest", flood["attack"]))
+        print("    probe   " + line("/health", flood["health"]))
+        print(
+            f"    RSS {flood['rss_before']:.0f} -> {flood['rss_after']:.0f} MB; "
+            f"server CPU {flood['server_cpu_s']:.0f} s"
+        )
+        if "control" in result:
+            print(f"  control: {args.seconds} s of 50 connections of /health itself:")
+            print("    attack  " + line("/health", result["control"]["attack"]))
+            print("    probe   " + line("/health", result["control"]["health"]))
+    if args.reference:
+        ours, ref = report["ours"], report["reference"]
+        for kind in ("conditional", "plain_gzip"):
+            print(
+                f"  CPU per {kind} GET, reference / ours: "
+                f"{ref['cpu'][kind]['cpu_ms'] / max(ours['cpu'][kind]['cpu_ms'], 1e-3):.1f}x"
+            )
+        print(
+            f"  /health p99 under the flood, reference / ours: "
+            f"{ref['flood']['health']['p99'] / ours['flood']['health']['p99']:.1f}x"
+        )
+    (OUT / "hostile-manifest.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=["book", "collection", "both"], default="both")
+    parser.add_argument("--scale", choices=["book", "collection", "both", "manifest"], default="both")
     parser.add_argument("--seconds", type=int, default=60, help="seconds of cache busting and of slow heads")
     parser.add_argument("--attack-seconds", type=int, default=30, help="seconds of costly queries")
     parser.add_argument("--server-workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="index-manifest workers if building")
+    parser.add_argument("--reference", help="manifest flood: also measure a server running the code of this checkout")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     print(f"machine: {machine()}; commit {commit()}; {args.server_workers} server worker(s)")
@@ -323,6 +496,8 @@ def main() -> None:
         run("book", build("book", books=1, repeat=3, workers=args.workers), args)
     if args.scale in ("collection", "both"):
         run("collection", build("collection", books=289, repeat=1, workers=args.workers), args)
+    if args.scale == "manifest":
+        manifest_flood(args)
 
 
 if __name__ == "__main__":

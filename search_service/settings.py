@@ -71,6 +71,12 @@ class Settings(BaseSettings):
         default=3600, ge=0, description="Cache-Control max-age in seconds for search, manifest and image responses."
     )
     cors_origins: str = Field(default="*", description="Access-Control-Allow-Origin value.")
+    frame_ancestors: str = Field(
+        default="'none'",
+        pattern=r"^[^;,\r\n]+$",
+        description="The CSP frame-ancestors of the viewer pages: the sites that may show them in a frame, e.g. "
+        "`'self' https://library.example.org` ('none': no site). Every other page may be framed by none.",
+    )
     allowed_hosts: list[str] = Field(
         default_factory=lambda: ["localhost", "127.0.0.1", "[::1]"],
         description="Without public_url: the Host names a request may carry (URLs in responses are built from it); "

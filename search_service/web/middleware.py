@@ -56,6 +56,22 @@ def host_allowed(name: str, allowed: Sequence[str]) -> bool:
     return False
 
 
+_NOTHING_RUNS = [
+    (b"content-security-policy", b"default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+def _may_show_as_page(headers: list[tuple[bytes, bytes]]) -> bool:
+    """True for an answer without a policy of its own that is not a script.
+
+    A script keeps no policy header: a viewer's worker script (UV's PDF.js) would run under
+    it, with `default-src 'none'`, and could fetch nothing.
+    """
+    values = {k.lower(): v for k, v in headers}
+    return b"content-security-policy" not in values and b"javascript" not in values.get(b"content-type", b"")
+
+
 _PREFLIGHT_HEADERS = [
     (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
     (b"access-control-allow-headers", b"*"),
@@ -78,6 +94,24 @@ def _gzip_etag(headers: list[tuple[bytes, bytes]], status: int, if_none_match: b
     if encoded or (status == 304 and gzipped.lstrip(b"W/") in if_none_match):
         return [(k, gzipped if k == b"etag" else v) for k, v in headers]
     return headers
+
+
+def _one_vary(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """One Vary header, each field named once: ours names Accept-Encoding on every answer of a
+    body that has a gzip form, 304s too (#23), and the GZip middleware adds it again to the 200s.
+
+    >>> _one_vary([(b"vary", b"Accept, Accept-Encoding"), (b"etag", b'"x"'), (b"vary", b"accept-encoding")])
+    [(b'etag', b'"x"'), (b'vary', b'Accept, Accept-Encoding')]
+    """
+    values = [v for k, v in headers if k.lower() == b"vary"]
+    if len(values) < 2 and (not values or b"," not in values[0]):
+        return headers
+    fields: dict[bytes, bytes] = {}
+    for value in values:
+        for field in value.split(b","):
+            fields.setdefault(field.strip().lower(), field.strip())
+    others = [(k, v) for k, v in headers if k.lower() != b"vary"]
+    return [*others, (b"vary", b", ".join(fields.values()))]
 
 
 class IiifHttpMiddleware:
@@ -127,7 +161,11 @@ class IiifHttpMiddleware:
                 headers.append((b"access-control-allow-origin", self.allow_origin))
                 # Error texts echo what the client sent: never let a browser sniff them as HTML.
                 headers.append((b"x-content-type-options", b"nosniff"))
-                headers = _gzip_etag(headers, message["status"], if_none_match)
+                if _may_show_as_page(headers):
+                    # Any answer a browser could show as a page, ours or an error, runs nothing and
+                    # cannot be framed unless its route says otherwise (pages.py, #23).
+                    headers.extend(_NOTHING_RUNS)
+                headers = _one_vary(_gzip_etag(headers, message["status"], if_none_match))
                 message = dict(message, headers=headers)
             elif is_head and message["type"] == "http.response.body":
                 message = dict(message, body=b"")

@@ -9,6 +9,7 @@ added, replaced or removed) empties the cache, so nothing served is ever stale.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import threading
 from collections import OrderedDict
@@ -80,6 +81,8 @@ class ResponseCache:
         self._generation: int | None = None
         self._bytes = 0
         self._lock = threading.Lock()
+        #: Bodies being built, by (generation, key): later requests for one wait for it (event loop only).
+        self.pending: dict[tuple[int, Hashable], asyncio.Future[CachedBody | None]] = {}
 
     def _switch(self, generation: int) -> None:
         if generation != self._generation:

@@ -131,18 +131,41 @@ def json_body_response(
     settings: Settings,
     status_code: int = 200,
     etag: str | None = None,
+    gzipped: bool = False,
+    vary: str = "Accept",
 ) -> Response:
     """Answer a serialised JSON body with content negotiation, an ETag, and Cache-Control.
 
     `context` None: plain JSON that is not JSON-LD (our own /api/search), whatever is asked.
+    `gzipped`: `body` is the gzip form of the body `etag` names (see `cacheable_response`).
     """
     if context is not None and wants_json_ld(request.headers.get("accept", "")):
         media_type = f'application/ld+json;profile="{context}"'
     else:
         media_type = "application/json"
     return cacheable_response(
-        request, etag or etag_for(body), body, media_type=media_type, settings=settings, status_code=status_code
+        request,
+        etag or etag_for(body),
+        body,
+        media_type=media_type,
+        settings=settings,
+        status_code=status_code,
+        gzipped=gzipped,
+        vary=vary,
     )
+
+
+def form_etag(etag: str, media_type: str, gzipped: bool = False) -> str:
+    """The ETag of one form of a body: its JSON-LD and gzip forms are other representations (RFC 9110 §8.8.3).
+
+    A cache holding the JSON form must not be told by a 304 that it is the JSON-LD form (#23).
+
+    >>> form_etag('"abc"', "application/json"), form_etag('"abc"', 'application/ld+json;profile="p"', gzipped=True)
+    ('"abc"', '"abc-ld-gzip"')
+    """
+    if media_type.startswith("application/ld+json"):
+        etag = etag[:-1] + '-ld"'
+    return gzip_etag(etag) if gzipped else etag
 
 
 def cacheable_response(
@@ -155,12 +178,16 @@ def cacheable_response(
     vary: str | None = "Accept",
     headers: Mapping[str, str] | None = None,
     status_code: int = 200,
+    gzipped: bool = False,
 ) -> Response:
     """The one place a cacheable answer gets its ETag, Cache-Control and Vary, or becomes a 304.
 
     `body` may be a function, called only when the client's copy is not current (an
-    image tile is rendered only then).
+    image tile is rendered only then). `etag` names the body's content; the answer's
+    ETag also names its form (`form_etag`: JSON-LD, `gzipped`). The 304 carries the
+    same headers as the 200, Vary included (RFC 9110 §15.4.5).
     """
+    etag = form_etag(etag, media_type, gzipped)
     # Without a configured public URL the answer's URLs come from the request's Host:
     # no shared cache may keep it for other clients (#16), only the browser that asked.
     scope = "public" if settings.public_url else "private"

@@ -53,3 +53,37 @@ def test_hit_text_is_shown_as_text_and_never_runs(
     assert page.evaluate("() => document.querySelectorAll('img[src=\"x\"], #viewer b').length") == 0
     problems = [line for line in page.console_log if line.startswith(("[dialog]", "[pageerror]"))]
     assert not problems, problems
+
+
+def test_a_javascript_homepage_in_clover_cannot_run(page: Any, live_server: str) -> None:
+    """A manifest's `homepage` of `javascript:` is a link in Clover's About panel; clicking it runs nothing (#23).
+
+    The manifest comes from "another site" (a route of the browser, no network): our harper
+    manifest with a hostile homepage. The viewer page's CSP has no 'unsafe-inline' script
+    source, so the navigation to the javascript: URL is refused and reported as a violation.
+    """
+    manifest = httpx.get(f"{live_server}/iiif/harper/manifest", timeout=30).json()
+    manifest["homepage"] = [
+        {"id": "javascript:alert(document.domain)", "type": "Text", "label": {"en": ["Visit"]}, "format": "text/html"}
+    ]
+    hostile = "https://hostile.example/manifest.json"
+    manifest["id"] = hostile  # Clover finds the manifest it loaded by its id
+    page.route(
+        hostile,
+        lambda route: route.fulfill(
+            status=200, json=manifest, headers={"Access-Control-Allow-Origin": "*", "Content-Type": "application/json"}
+        ),
+    )
+    page.goto(f"{live_server}/viewer/clover?{urlencode({'manifest': hostile})}")
+    page.evaluate(
+        "() => { window.violations = []; document.addEventListener('securitypolicyviolation',"
+        " e => window.violations.push(e.blockedURI + ' ' + e.effectiveDirective)); }"
+    )
+    link = page.locator('#viewer a[href^="javascript:"]')
+    link.first.wait_for(timeout=WAIT_MS)
+    link.first.click()
+    page.wait_for_timeout(500)
+    problems = [line for line in page.console_log if line.startswith(("[dialog]", "[pageerror]"))]
+    assert not problems, problems
+    violations = page.evaluate("() => window.violations")
+    assert any("script-src" in v for v in violations), violations

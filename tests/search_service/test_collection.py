@@ -406,6 +406,42 @@ async def test_results_page_is_paged(library: Client) -> None:
         assert '<ol class="results" start="2"' in second
 
 
+async def test_a_results_page_past_the_last_is_a_400_linking_the_last(library: Client) -> None:
+    """Was: "Books 10,000,000,001–10,000,000,000, page 1,000,000,001 of 1" and a 200 (#23)."""
+    async with library(books_page_size=1) as client:
+        last = await client.get("/search?q=man&page=2")
+        assert last.status_code == 200 and "Page 3 of 3" in last.text
+        for page in ("3", "1000000000"):
+            past = await client.get(f"/search?q=man&viewer=uv&page={page}")
+            assert past.status_code == 400 and 'role="alert"' in past.text, page
+            assert f"There is no page {int(page) + 1:,} of these results: they fill 3 pages" in past.text
+            (href,) = re.findall(r'<a rel="last" href="([^"]+)"', past.text)
+            assert href.replace("&amp;", "&") == "/search?q=man&viewer=uv&page=2"
+            assert 'class="result"' not in past.text
+
+
+@pytest.mark.parametrize("viewer", ["evil", "Mirador", "mirador "])
+async def test_an_unknown_viewer_is_refused_by_the_page_as_by_the_api(client: httpx.AsyncClient, viewer: str) -> None:
+    """Was: /search?viewer=evil silently opened Mirador while /api/search answered 400 (#23)."""
+    api = await client.get("/api/search", params={"q": "king", "viewer": viewer})
+    assert api.status_code == 400 and api.json()["parameter"] == "viewer"
+    for params in ({"q": "king", "viewer": viewer}, {"viewer": viewer}):
+        page = await client.get("/search", params=params)
+        assert page.status_code == 400 and 'role="alert"' in page.text
+        assert api.json()["error"] in page.text and 'class="result"' not in page.text
+
+
+@pytest.mark.parametrize("hidden", ["\x00", "\u202e", "\u202d", "\u2067", "\x1b", "\x9b"])
+async def test_control_and_bidi_override_characters_are_never_displayed(client: httpx.AsyncClient, hidden: str) -> None:
+    """Was: a `q` holding U+202E (right-to-left override) was echoed into <title> and <h1>, reversed (#23)."""
+    response = await client.get("/search", params={"q": f"king{hidden}gnik"})
+    assert hidden not in response.text
+    assert "<title>kinggnik · search every book</title>" in response.text
+    assert "<h1>Books with <q>kinggnik</q></h1>" in response.text
+    refused = await client.get("/search", params={"q": f"king{hidden}", "page": "x"})
+    assert refused.status_code == 400 and hidden not in refused.text
+
+
 async def test_home_page_searches_every_book_and_links_the_collection(client: httpx.AsyncClient) -> None:
     page = (await client.get("/")).text
     assert '<form class="search collection-search" method="get" action="/search"' in page

@@ -12,6 +12,9 @@ tests/reliability/test_hostile_clients.py against the live server.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -196,6 +199,46 @@ async def test_swagger_ui_comes_from_the_package_not_a_cdn(client: httpx.AsyncCl
     assert (await client.get("/redoc")).status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/", 200),
+        ("/search", 200),
+        ("/search?q=lima", 200),
+        ("/search?q=lima&page=x", 400),
+        ("/viewer/mirador", 200),
+        ("/viewer/uv?manifest=javascript:alert(1)", 400),
+        ("/no/such/page", 404),
+        ("/iiif/no-such-book/manifest", 404),
+    ],
+)
+async def test_every_page_has_a_strict_policy_and_cannot_be_framed(
+    client: httpx.AsyncClient, url: str, status: int
+) -> None:
+    """Was: only the viewer pages had a Content-Security-Policy, and any page could be framed (#23)."""
+    response = await client.get(url)
+    assert response.status_code == status
+    policy = {
+        part.strip().split(" ", 1)[0]: part.strip() for part in response.headers["content-security-policy"].split(";")
+    }
+    assert policy["default-src"] == "default-src 'none'"
+    assert policy["frame-ancestors"] == "frame-ancestors 'none'" and response.headers["x-frame-options"] == "DENY"
+    assert "script-src" not in policy  # none of these pages runs a script
+    assert "'unsafe-inline'" not in policy.get("style-src", "")
+
+
+async def test_the_api_page_runs_only_its_own_inline_script(client: httpx.AsyncClient) -> None:
+    """/docs: Swagger UI's files and FastAPI's inline configuration script, by its hash (#23)."""
+    response = await client.get("/docs")
+    if response.status_code == 503:
+        pytest.skip("Swagger UI is not installed here (scripts/install-viewers)")
+    (inline,) = re.findall(r"<script>(.*?)</script>", response.text, re.S)
+    digest = base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and f"script-src 'self' 'sha256-{digest}'" in policy
+    assert "frame-ancestors 'none'" in policy and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+
+
 async def test_error_texts_are_never_sniffed(client: httpx.AsyncClient) -> None:
     for url in ("/iiif/image/3/<script>alert(1)</script>/info.json", "/iiif/fish/search/1?q=", "/nowhere"):
         response = await client.get(url)
@@ -219,6 +262,34 @@ async def test_weak_validators_and_the_gzip_form(client: httpx.AsyncClient) -> N
             weak = await client.get(url, headers={"If-None-Match": "W/" + etag, "Accept-Encoding": encoding})
             assert weak.status_code == 304, (url, etag)
             assert weak.headers["etag"] == etag
+
+
+@pytest.mark.parametrize(
+    "url", ["/iiif/fish/search/2?q=de", "/iiif/fish/manifest", "/iiif/collection", "/iiif/stanford/search/1?q=die"]
+)
+async def test_the_json_and_json_ld_forms_have_their_own_etags_and_304s_vary_like_200s(
+    client: httpx.AsyncClient, url: str
+) -> None:
+    """Was: one strong ETag for both forms, and a 304 that said `Vary: Accept` where its 200 also named Accept-Encoding (#23)."""
+    ld = {"Accept": "application/ld+json"}
+    for encoding in ("gzip", "identity"):
+        plain = await client.get(url, headers={"Accept-Encoding": encoding})
+        linked = await client.get(url, headers={**ld, "Accept-Encoding": encoding})
+        assert linked.headers["content-type"].startswith("application/ld+json;")
+        assert plain.headers["etag"] != linked.headers["etag"], (url, encoding)
+        # A client holding the JSON form gets the JSON-LD form in full, not a 304, and the other way round.
+        crossed = await client.get(
+            url, headers={**ld, "Accept-Encoding": encoding, "If-None-Match": plain.headers["etag"]}
+        )
+        assert crossed.status_code == 200 and crossed.headers["etag"] == linked.headers["etag"]
+        back = await client.get(url, headers={"Accept-Encoding": encoding, "If-None-Match": linked.headers["etag"]})
+        assert back.status_code == 200 and back.headers["etag"] == plain.headers["etag"]
+        for answer, headers in ((plain, {}), (linked, ld)):
+            same = await client.get(
+                url, headers={**headers, "Accept-Encoding": encoding, "If-None-Match": answer.headers["etag"]}
+            )
+            assert same.status_code == 304 and same.headers["etag"] == answer.headers["etag"]
+            assert same.headers["vary"] == answer.headers["vary"] == "Accept, Accept-Encoding", (url, encoding)
 
 
 async def test_accept_with_q_zero_refuses_json_ld(client: httpx.AsyncClient) -> None:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import jsonschema
+import pytest
 
+from indexer.index.store import Store
 from indexer.model import BASE_URL_MARKER
 from search_service.search.services import is_search_service, with_search_services
-from tests.search_service.conftest import Corpus, same_shape, total_v2
+from search_service.settings import Settings
+from search_service.web.app import create_app
+from search_service.web.routes import manifest as manifest_routes
+from tests.conftest import TEST_HOSTS
+from tests.search_service.conftest import BASE, Corpus, build_book, same_shape, total_v2
 
 SEARCH1 = "http://iiif.io/api/search/1/search"
 AUTOCOMPLETE1 = "http://iiif.io/api/search/1/autocomplete"
@@ -176,7 +185,9 @@ async def test_manifest_http(client: httpx.AsyncClient) -> None:
     v2 = await client.get("/iiif/stanford/manifest", headers={"Accept": "application/ld+json"})
     assert v2.headers["content-type"] == 'application/ld+json;profile="http://iiif.io/api/presentation/2/context.json"'
     assert response.headers["access-control-allow-origin"] == "*"
-    again = await client.get("/iiif/fish/manifest", headers={"If-None-Match": response.headers["etag"]})
+    again = await client.get(
+        "/iiif/fish/manifest", headers={"If-None-Match": response.headers["etag"], "Accept": "application/ld+json"}
+    )
     assert again.status_code == 304
     head = await client.head("/iiif/fish/manifest")
     assert head.status_code == 200 and head.content == b""
@@ -194,3 +205,103 @@ def test_single_service_object_is_kept_beside_ours() -> None:
     served = with_search_services({"@id": "m", "service": image}, 2, "https://h", "b")
     assert served["service"][2:] == [image]
     assert with_search_services({"id": "m"}, 3, "https://h", "b")["service"][1]["@type"] == "SearchService1"
+
+
+# -- kept per book and snapshot, built in the costly lane (#23) ------------------------------------
+
+
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> Iterator[Builds]:
+    """Counts the manifests built; a book named in `hold` waits in its build until `release` is set."""
+    counter = Builds()
+    real = manifest_routes.with_search_services
+
+    def counting(manifest: dict[str, Any], version: int, base: str, book_id: str) -> dict[str, Any]:
+        counter.calls.append(book_id)
+        if book_id in counter.hold:
+            assert counter.release.wait(30), "never released"
+        return real(manifest, version, base, book_id)
+
+    monkeypatch.setattr(manifest_routes, "with_search_services", counting)
+    yield counter
+    counter.release.set()
+
+
+class Builds:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.hold: set[str] = set()
+        self.release = threading.Event()
+
+
+async def test_a_manifest_is_built_once_and_a_conditional_get_builds_nothing(
+    client: httpx.AsyncClient, builds: Builds
+) -> None:
+    """Was: every request built the manifest again, a 304 included (~75 ms for 4,164 canvases)."""
+    first = await client.get("/iiif/fish/manifest")
+    assert first.status_code == 200 and builds.calls == ["fish"]
+    etag = first.headers["etag"]
+    for _ in range(3):
+        assert (await client.get("/iiif/fish/manifest", headers={"If-None-Match": etag})).status_code == 304
+        again = await client.get("/iiif/fish/manifest")
+        assert again.content == first.content and again.headers["etag"] == etag
+    zipped = await client.get("/iiif/fish/manifest", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip" and zipped.json() == first.json()
+    assert builds.calls == ["fish"]
+
+
+async def test_clients_asking_at_once_share_one_build(client: httpx.AsyncClient, builds: Builds) -> None:
+    """Was: fifty clients asking at once for a manifest not kept yet made fifty builds."""
+    builds.hold.add("fish")
+    asking = [asyncio.create_task(client.get("/iiif/fish/manifest")) for _ in range(6)]
+    await asyncio.sleep(0.3)
+    builds.release.set()
+    answers = await asyncio.wait_for(asyncio.gather(*asking), timeout=20)
+    assert [a.status_code for a in answers] == [200] * 6
+    assert len({a.content for a in answers}) == 1
+    assert builds.calls == ["fish"]
+
+
+async def test_manifests_are_built_in_the_costly_lane(
+    make_client: Callable[..., httpx.AsyncClient], builds: Builds
+) -> None:
+    """Was: built in the general thread pool, beside everything else and without a bound.
+
+    One slow build holds the only costly thread: another manifest waits for it at most
+    `search_wait` and gets a 503, as a costly search does; /health and cheap searches go on.
+    """
+    builds.hold.add("fish")
+    async with make_client(heavy_search_threads=1, search_wait=0.5) as client:
+        held = asyncio.create_task(client.get("/iiif/fish/manifest"))
+        await asyncio.sleep(0.2)
+        try:
+            refused = await asyncio.wait_for(client.get("/iiif/stanford/manifest"), timeout=20)
+            assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+            assert (await client.get("/iiif/fish/search/2?q=pi*")).status_code == 503  # the same lane
+            assert (await client.get("/health")).status_code == 200
+            assert (await client.get("/iiif/fish/search/2?q=lima")).status_code == 200
+        finally:
+            builds.release.set()
+        assert (await asyncio.wait_for(held, timeout=20)).status_code == 200
+        assert (await client.get("/iiif/stanford/manifest")).status_code == 200
+
+
+async def test_a_commit_empties_the_kept_manifests(tmp_path: Path, test_data: Path) -> None:
+    """The kept manifest is the snapshot's: a book indexed again is served as it is now."""
+    source = json.loads(
+        (test_data / "iiif/manifests/v2/stanford_fg165hz3589_with_search1.json").read_text(encoding="utf-8")
+    )
+    store = Store(tmp_path)
+    build_book(store, "book", source, [], 2)
+    app = create_app(Settings(allowed_hosts=TEST_HOSTS, data_dir=tmp_path))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+        before = await client.get("/iiif/book/manifest")
+        assert before.status_code == 200
+        build_book(store, "book", {**source, "label": "Indexed again"}, [], 2)
+        for _ in range(100):  # the server looks for a new commit at most every 0.25 s
+            await asyncio.sleep(0.05)
+            after = await client.get("/iiif/book/manifest", headers={"If-None-Match": before.headers["etag"]})
+            if after.status_code == 200:
+                break
+        assert after.status_code == 200 and after.json()["label"] == "Indexed again"
+        assert after.headers["etag"] != before.headers["etag"]

@@ -213,6 +213,30 @@ async def test_unusable_canvas_ids_get_a_400_form(client: httpx.AsyncClient, can
     assert "javascript:" not in response.text
 
 
+@pytest.mark.parametrize("key", ["mirador", "mirador3", "uv", "clover"])
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize(
+    ("parameter", "value", "named"),
+    [
+        ("manifest", "http://[::1", "the manifest URL"),
+        ("manifest", "https://[x/manifest", "the manifest URL"),
+        ("manifest", "https://example.org:99999/manifest", "the manifest URL"),
+        ("canvas", "https://[x", "the canvas id"),
+        ("canvas", "http://example.org:port/c1", "the canvas id"),
+    ],
+)
+async def test_a_malformed_url_is_a_400_naming_its_parameter(
+    client: httpx.AsyncClient, key: str, method: str, parameter: str, value: str, named: str
+) -> None:
+    """Was: `urlsplit` raised ValueError (Invalid IPv6 URL) and the page was a 500 with a logged traceback (#23)."""
+    params = {"manifest": MANIFEST, parameter: value}
+    response = await client.request(method, f"/viewer/{key}", params=params)
+    assert response.status_code == 400
+    if method == "GET":
+        assert f"{named} is not a valid URL" in response.text
+        assert 'role="alert"' in response.text and "viewer-config" not in response.text
+
+
 async def test_too_long_query_gets_a_400(tmp_path: Path, viewers_dir: Path) -> None:
     async with make_client(tmp_path, viewers_dir, max_query_length=10) as http:
         assert (await http.get("/viewer/uv", params={"manifest": MANIFEST, "q": "x" * 10})).status_code == 200
@@ -312,15 +336,42 @@ async def test_own_assets_are_cached_only_under_their_hash(client: httpx.AsyncCl
     assert (await client.get("/viewer/assets/nothing.js")).status_code == 404
 
 
+def policy_of(response: httpx.Response) -> dict[str, str]:
+    """The Content-Security-Policy as directive -> sources."""
+    directives = (part.strip().split(" ", 1) for part in response.headers["content-security-policy"].split(";"))
+    return {name: (rest[0] if rest else "") for name, *rest in directives}
+
+
 @pytest.mark.parametrize("key", ["mirador", "mirador3", "uv", "clover"])
 async def test_viewer_pages_run_scripts_from_this_server_only(client: httpx.AsyncClient, key: str) -> None:
-    """Markup that a manifest or search service from elsewhere gets into the page cannot run (#12)."""
+    """Markup that a manifest or search service from elsewhere gets into the page cannot run (#12).
+
+    And nothing else is allowed than what the viewers need (#23): the policy starts from
+    `default-src 'none'`; fetches and images may come from any http(s) host, forms post here,
+    and no site may frame the page unless the setting says so.
+    """
     response = await client.get(f"/viewer/{key}", params={"manifest": MANIFEST, "q": "x"})
-    policy = response.headers["content-security-policy"]
-    assert "script-src 'self'" in policy and "object-src 'none'" in policy
+    policy = policy_of(response)
+    assert policy["default-src"] == "'none'" and policy["script-src"] == "'self'"
+    assert policy["object-src"] == "'none'" and policy["form-action"] == "'self'"
+    assert policy["connect-src"] == "'self' https: http:"
+    assert "https:" in policy["img-src"] and "blob:" in policy["img-src"] and "data:" in policy["img-src"]
+    assert policy["frame-ancestors"] == "'none'" and response.headers["x-frame-options"] == "DENY"
     # Every script the page has is a file from this server, or data that does not run.
     scripts = re.findall(r"<script([^>]*)>", response.text)
     assert all('src="/viewer/' in attrs or 'type="application/json"' in attrs for attrs in scripts), scripts
+
+
+async def test_the_sites_that_may_frame_the_viewers_are_a_setting(tmp_path: Path, viewers_dir: Path) -> None:
+    sites = "'self' https://library.example.org"
+    async with make_client(tmp_path, viewers_dir, frame_ancestors=sites) as http:
+        viewer = await http.get("/viewer/uv", params={"manifest": MANIFEST})
+        home = await http.get("/")
+    assert policy_of(viewer)["frame-ancestors"] == sites and "x-frame-options" not in viewer.headers
+    assert policy_of(home)["frame-ancestors"] == "'none'"  # only the viewers may be embedded
+    for bad in ("'self'; script-src *", "https://a.example, https://b.example", "'self'\r\nX-Evil: 1"):
+        with pytest.raises(ValueError, match="frame_ancestors"):
+            Settings(frame_ancestors=bad)
 
 
 async def test_pages_are_not_cached(client: httpx.AsyncClient) -> None:
@@ -369,3 +420,13 @@ def test_install_script_is_valid_bash_and_executable() -> None:
     script = REPO / "scripts/install-viewers"
     assert script.stat().st_mode & 0o111
     subprocess.run(["bash", "-n", str(script)], check=True)
+
+
+async def test_scripts_carry_no_policy_that_a_worker_would_run_under(client: httpx.AsyncClient) -> None:
+    """A script run as a worker (UV's PDF.js) runs under its own response's CSP: scripts get none (#23)."""
+    script = await client.get(pages.asset_url("mirador-page.js"))
+    viewer = await client.get("/viewer/static/mirador/4.0.0/mirador.min.js")
+    assert script.status_code == viewer.status_code == 200
+    assert "content-security-policy" not in script.headers and "content-security-policy" not in viewer.headers
+    css = await client.get(pages.asset_url("site.css"))
+    assert css.headers["content-security-policy"].startswith("default-src 'none'")

@@ -21,7 +21,7 @@ from indexer.errors import QueryTooCostly
 from search_service.errors import BadQuery, Overloaded, ServiceError
 from search_service.search.books import BookPage, search_books
 from search_service.search.query import parse_query
-from search_service.search.urls import ResultLinks
+from search_service.search.urls import ResultLinks, url_with
 from search_service.web.deps import SearchContext, SearchContextDep
 from search_service.web.discovery import book_results
 from search_service.web.pages import esc, render_page
@@ -44,7 +44,7 @@ def _viewer(value: str | None) -> str:
     if value is None or value == "":
         return DEFAULT_VIEWER
     if value not in VIEWERS:
-        raise BadQuery(f"viewer must be one of {', '.join(VIEWERS)}", parameter="viewer")
+        raise BadQuery(_viewer_message(), parameter="viewer")
     return value
 
 
@@ -110,6 +110,8 @@ async def search_page(
     """The home page's search over every book as a page of books, each hit a picture of its line."""
     _, settings, base = ctx
     chosen = viewer if viewer in VIEWERS else DEFAULT_VIEWER
+    if viewer and viewer not in VIEWERS:  # refused as /api/search refuses it (#23), not silently Mirador
+        return _refused(q or "", chosen, _viewer_message(), settings.max_query_length)
     if q is None or not q.strip():
         body = (
             '<nav class="bar"><a class="home" href="/">iiif-search</a></nav><main class="page results-page">'
@@ -129,12 +131,33 @@ async def search_page(
         raise  # 503 with Retry-After, as every search
     except (ServiceError, QueryTooCostly) as exc:
         message = exc.message if isinstance(exc, ServiceError) else str(exc)
-        body = (
-            '<nav class="bar"><a class="home" href="/">iiif-search</a></nav><main class="page results-page">'
-            f"<h1>Search every book</h1>{search_form(q[: settings.max_query_length], chosen)}"
-            f'<p class="notice" role="alert">{esc(message)}</p></main>'
+        return _refused(q, chosen, message, settings.max_query_length)
+    if found.number > found.last:
+        # A page past the last one is a 400 that links the last (#23): it showed "Books
+        # 10,000,000,001-10,000,000,000, page 1,000,000,001 of 1".
+        last = url_with("/search", [("q", text), *([("viewer", chosen)] if viewer else []), ("page", str(found.last))])
+        return _refused(
+            q,
+            chosen,
+            f"There is no page {found.number + 1:,} of these results: they fill {found.last + 1:,} "
+            f"page{'s' if found.last else ''}.",
+            settings.max_query_length,
+            f' <a rel="last" href="{esc(last)}">Go to the last page</a>.',
         )
-        return render_page("Search every book", body, status_code=400, body_class="results")
     title = f"{q.strip()} · search every book"
     page_html = results_html(found, text, chosen, base, exact)
     return render_page(title, page_html, body_class="results")
+
+
+def _viewer_message() -> str:
+    return f"viewer must be one of {', '.join(VIEWERS)}"
+
+
+def _refused(q: str, viewer: str, message: str, max_length: int, more: str = "") -> Response:
+    """The 400 results page: the search form again and what is wrong (`more`: HTML after it)."""
+    body = (
+        '<nav class="bar"><a class="home" href="/">iiif-search</a></nav><main class="page results-page">'
+        f"<h1>Search every book</h1>{search_form(q[:max_length], viewer)}"
+        f'<p class="notice" role="alert">{esc(message)}{more}</p></main>'
+    )
+    return render_page("Search every book", body, status_code=400, body_class="results")

@@ -8,18 +8,23 @@ installed by scripts/install-viewers) under a URL that names their version.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
-from search_service.web.pages import IMMUTABLE
+from search_service.web.pages import IMMUTABLE, framing_headers
 from search_service.web.viewers import INSTALL_HINT, viewers_dir
 
 router = APIRouter()
 
+#: An inline script of the page (FastAPI's Swagger UI configuration), its text as the browser hashes it.
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 #: The Swagger UI files the page loads; nothing else of the package is served.
 ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")
 
@@ -51,12 +56,31 @@ def docs_page(request: Request) -> Response:
     if version is None:
         return _not_installed()
     base = f"/docs/assets/{version}"
-    return get_swagger_ui_html(
+    page = get_swagger_ui_html(
         openapi_url="/openapi.json",
         title=f"{request.app.title}: API",
         swagger_js_url=f"{base}/swagger-ui-bundle.js",
         swagger_css_url=f"{base}/swagger-ui.css",
         swagger_favicon_url=f"{base}/favicon-32x32.png",
+    )
+    page.headers.update(framing_headers(docs_csp(bytes(page.body).decode())))
+    return page
+
+
+def docs_csp(page: str) -> str:
+    """The page's Content-Security-Policy (#23): Swagger UI's files, and the page's own inline script by its hash.
+
+    FastAPI writes Swagger UI's configuration as an inline script; naming its SHA-256 lets
+    that one script run and no other. Swagger UI sets inline styles and shows data: icons;
+    it fetches /openapi.json and "Try it out" requests from this server only.
+    """
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+        for script in _INLINE_SCRIPT.findall(page)
+    )
+    return (
+        f"default-src 'none'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     )
 
 

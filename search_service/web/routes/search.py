@@ -13,6 +13,7 @@ a JSON body rather than a validation error.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from search_service.search.urls import ManifestRef, ResultLinks, autocomplete_ur
 from search_service.settings import Settings
 from search_service.web.deps import SearchContext, SearchContextDep
 from search_service.web.response_cache import GZIP_MINIMUM, CachedBody, ResponseCache
-from search_service.web.responses import encode_json, etag_for, gzip_etag, json_body_response
+from search_service.web.responses import encode_json, etag_for, json_body_response
 
 router = APIRouter(tags=["search"])
 
@@ -221,22 +222,65 @@ async def cached_json(
     generation = snapshot.generation
     found = cache.get(generation, full_key)
     if found is None:
-        body = await build_in_thread(request, settings, costly, build)
-        if body == NOTHING_AS_TYPED and retry is not None:
-            body = await build_in_thread(request, settings, True, retry)
-        if body is None:
+        found = await _build_once(request, cache, generation, full_key, settings, costly, build, retry)
+        if found is None:
             return Response(status_code=499)  # the client left while its search waited: nobody to answer
-        found = CachedBody(body, etag_for(body))
-        cache.put(generation, full_key, found)
-    if len(found.body) < GZIP_MINIMUM or "gzip" not in request.headers.get("accept-encoding", ""):
+    if len(found.body) < GZIP_MINIMUM:
         return json_body_response(request, found.body, context=context, settings=settings, etag=found.etag)
+    # The answer depends on Accept-Encoding whichever form is sent: every answer says so, 304s too (#23).
+    vary = "Accept, Accept-Encoding"
+    if "gzip" not in request.headers.get("accept-encoding", ""):
+        return json_body_response(request, found.body, context=context, settings=settings, etag=found.etag, vary=vary)
     response = json_body_response(
-        request, found.gzipped(), context=context, settings=settings, etag=gzip_etag(found.etag)
+        request, found.gzipped(), context=context, settings=settings, etag=found.etag, gzipped=True, vary=vary
     )
     if response.status_code == 200:
         response.headers["Content-Encoding"] = "gzip"
-        response.headers["Vary"] = "Accept, Accept-Encoding"
     return response
+
+
+async def _build_once(
+    request: Request,
+    cache: ResponseCache,
+    generation: int,
+    key: Hashable,
+    settings: Settings,
+    costly: bool,
+    build: Callable[[], bytes],
+    retry: Callable[[], bytes] | None,
+) -> CachedBody | None:
+    """The body for `key`, built by one request while the others asking for it meanwhile wait for it.
+
+    Fifty clients asking at once for a manifest not kept yet (after a commit, #23) made
+    fifty builds of 2.4 MB, one after another in the costly lane; now one builds and the
+    others get its body (or its error). None when the builder's client left and so did ours.
+    """
+    pending = cache.pending.get((generation, key))
+    if pending is not None:
+        found = await asyncio.shield(pending)
+        if found is not None:
+            return found  # else the builder's client left before its turn: build it ourselves
+    future: asyncio.Future[CachedBody | None] = asyncio.get_running_loop().create_future()
+    cache.pending[(generation, key)] = future
+    try:
+        body = await build_in_thread(request, settings, costly, build)
+        if body == NOTHING_AS_TYPED and retry is not None:
+            body = await build_in_thread(request, settings, True, retry)
+        found = None if body is None else CachedBody(body, etag_for(body))
+        if found is not None:
+            cache.put(generation, key, found)
+        future.set_result(found)
+        return found
+    except asyncio.CancelledError:
+        future.set_result(None)  # the waiting requests build it themselves
+        raise
+    except Exception as exc:
+        future.set_exception(exc)
+        future.exception()  # retrieved: no "never retrieved" log when nobody was waiting
+        raise
+    finally:
+        if cache.pending.get((generation, key)) is future:
+            del cache.pending[(generation, key)]
 
 
 _Built = TypeVar("_Built")

@@ -16,18 +16,25 @@ from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 
 from search_service.errors import BadViewerInput
+from search_service.settings import Settings
 from search_service.web.deps import BaseUrlDep, SettingsDep
-from search_service.web.pages import IMMUTABLE, STATIC, asset_hash, asset_url, esc, render_page, script_json, template
+from search_service.web.pages import (
+    IMMUTABLE,
+    STATIC,
+    asset_hash,
+    asset_url,
+    esc,
+    framing_headers,
+    render_page,
+    script_json,
+    template,
+    viewer_csp,
+)
 from search_service.web.viewers import INSTALL_HINT, VIEWERS, not_installed_html, viewer_link, viewers_dir
 
 router = APIRouter()
 
 MAX_MANIFEST_URL = 2000
-# Viewer pages run scripts from this server only: markup that a manifest or a search service
-# from anywhere gets into the page (Clover inserts hit text with innerHTML, #12) cannot run
-# inline handlers or scripts. Styles, images and fetches are left open: the viewers inject
-# styles and load manifests, images and search results from any host.
-VIEWER_CSP = "script-src 'self'; object-src 'none'; base-uri 'self'"
 
 
 # -- manifest and query checks -----------------------------------------------------
@@ -37,20 +44,13 @@ def resolve_manifest(raw: str, base: str) -> str:
     """An absolute http(s) manifest URL from the `manifest` parameter.
 
     A path (`/iiif/book/manifest`) is taken as relative to this server. Anything else
-    (javascript:, data:, file:, control characters) is refused: the URL ends up in
-    links and in the viewer's fetches.
+    (javascript:, data:, file:, control characters, a malformed host) is refused: the
+    URL ends up in links and in the viewer's fetches.
     """
     raw = raw.strip()
-    if len(raw) > MAX_MANIFEST_URL:
-        raise BadViewerInput(f"the manifest URL is longer than {MAX_MANIFEST_URL} characters")
-    if any(ord(ch) < 0x20 or ch.isspace() or ord(ch) == 0x7F for ch in raw):
-        raise BadViewerInput("the manifest URL contains spaces or control characters")
     if raw.startswith("/") and not raw.startswith("//"):
         raw = base + raw  # base may have a path of its own (public_url behind a proxy)
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BadViewerInput("the manifest must be an http:// or https:// URL (or a path on this server)")
-    return raw
+    return _http_url(raw, "manifest", "the manifest URL", "or a path on this server")
 
 
 def check_canvas(raw: str | None) -> str | None:
@@ -61,14 +61,26 @@ def check_canvas(raw: str | None) -> str | None:
     """
     if raw is None or not raw.strip():
         return None
-    raw = raw.strip()
+    return _http_url(raw.strip(), "canvas", "the canvas id", "a canvas id of the manifest")
+
+
+def _http_url(raw: str, parameter: str, what: str, hint: str) -> str:
+    """`raw` when it is an absolute http(s) URL with a host; else BadViewerInput naming `parameter`.
+
+    `urlsplit` raises ValueError for a malformed IPv6 host (`http://[::1`): that is
+    the client's mistake, a 400 like any other, never a 500 with a traceback (#23).
+    """
     if len(raw) > MAX_MANIFEST_URL:
-        raise BadViewerInput(f"the canvas id is longer than {MAX_MANIFEST_URL} characters")
+        raise BadViewerInput(f"{what} is longer than {MAX_MANIFEST_URL} characters", parameter=parameter)
     if any(ord(ch) < 0x20 or ch.isspace() or ord(ch) == 0x7F for ch in raw):
-        raise BadViewerInput("the canvas id contains spaces or control characters")
-    parts = urlsplit(raw)
+        raise BadViewerInput(f"{what} contains spaces or control characters", parameter=parameter)
+    try:
+        parts = urlsplit(raw)
+        _ = parts.port  # raises ValueError too, for a port that is out of range or not a number
+    except ValueError as exc:
+        raise BadViewerInput(f"{what} is not a valid URL ({exc})", parameter=parameter) from exc
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BadViewerInput("the canvas must be an http:// or https:// canvas id of the manifest")
+        raise BadViewerInput(f"{parameter} must be an http:// or https:// URL ({hint})", parameter=parameter)
     return raw
 
 
@@ -112,9 +124,10 @@ def _open_form(key: str, message: str = "") -> str:
 
 
 def _viewer_page(
-    request: Request, key: str, manifest: str | None, q: str | None, canvas: str | None, base: str, max_q: int
+    request: Request, key: str, manifest: str | None, q: str | None, canvas: str | None, base: str, settings: Settings
 ) -> Response:
     viewer = VIEWERS[key]
+    max_q, frame_ancestors = settings.max_query_length, settings.frame_ancestors
     if manifest is None or not manifest.strip():
         return render_page(viewer.title, _nav(key, None, None) + _open_form(key))
     try:
@@ -137,9 +150,15 @@ def _viewer_page(
         config=script_json(config),
         scripts=scripts + f'<script src="{esc(asset_url(viewer.page_script))}"></script>',
     )
-    page = render_page(f"{viewer.title} · {manifest_url}", body, body_class=f"viewer viewer-{key}", head=styles)
-    page.headers["Content-Security-Policy"] = VIEWER_CSP
-    return page
+    # Markup that a manifest or search service from anywhere gets into the page (Clover inserts
+    # hit text with innerHTML, #12; a `javascript:` homepage link, #23) cannot run: pages.viewer_csp.
+    return render_page(
+        f"{viewer.title} · {manifest_url}",
+        body,
+        body_class=f"viewer viewer-{key}",
+        head=styles,
+        security=framing_headers(viewer_csp(frame_ancestors), frame_ancestors),
+    )
 
 
 @router.get("/viewer/mirador", response_class=HTMLResponse, summary="Mirador 4 on a manifest")
@@ -152,7 +171,7 @@ def mirador(
     canvas: str | None = None,
 ) -> Response:
     """Mirador 4 with the manifest open and, with `q`, its search panel already run."""
-    return _viewer_page(request, "mirador", manifest, q, canvas, base, settings.max_query_length)
+    return _viewer_page(request, "mirador", manifest, q, canvas, base, settings)
 
 
 @router.get("/viewer/mirador3", response_class=HTMLResponse, summary="Mirador 3 on a manifest")
@@ -165,7 +184,7 @@ def mirador3(
     canvas: str | None = None,
 ) -> Response:
     """Mirador 3 with the manifest open and, with `q`, its search panel already run."""
-    return _viewer_page(request, "mirador3", manifest, q, canvas, base, settings.max_query_length)
+    return _viewer_page(request, "mirador3", manifest, q, canvas, base, settings)
 
 
 @router.get("/viewer/uv", response_class=HTMLResponse, summary="Universal Viewer on a manifest")
@@ -178,7 +197,7 @@ def uv(
     canvas: str | None = None,
 ) -> Response:
     """Universal Viewer 4.4 with the manifest open and, with `q`, the search run (its `highlight`)."""
-    return _viewer_page(request, "uv", manifest, q, canvas, base, settings.max_query_length)
+    return _viewer_page(request, "uv", manifest, q, canvas, base, settings)
 
 
 @router.get("/viewer/clover", response_class=HTMLResponse, summary="Clover IIIF on a manifest")
@@ -191,7 +210,7 @@ def clover(
     canvas: str | None = None,
 ) -> Response:
     """Clover IIIF 3.3.8 with the manifest open and, with `q`, its Search 2.0 run and the Search tab shown."""
-    return _viewer_page(request, "clover", manifest, q, canvas, base, settings.max_query_length)
+    return _viewer_page(request, "clover", manifest, q, canvas, base, settings)
 
 
 def _safe_file(root: Path, relative: str) -> Path | None:
