@@ -167,6 +167,14 @@ def test_the_commonest_word_has_later_pages_and_they_match(sharded: Sharded) -> 
     assert many == one
 
 
+@pytest.mark.parametrize("path", ["/search?q=de&page=100000", "/search?q=de&viewer=evil"])
+def test_the_front_refuses_what_a_single_server_refuses(sharded: Sharded, path: str) -> None:
+    # A page past the last and an unknown viewer are 400 pages on both (#23).
+    single, front = sharded.single.get(path), sharded.front.get(path)
+    assert single[0] == front[0] == 400
+    assert front[1].replace(sharded.front.base.encode(), b"") == single[1].replace(sharded.single.base.encode(), b"")
+
+
 def test_the_collection_and_home_list_every_book(sharded: Sharded) -> None:
     one, many = sharded.same("/iiif/collection")
     assert json.loads(many) == json.loads(one)

@@ -41,10 +41,10 @@ def release(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
     event = threading.Event()
     real_search = hits.search
 
-    def search(snapshot: Any, query: Any, *args: Any) -> hits.HitPage:
+    def search(snapshot: Any, query: Any, *args: Any, **kwargs: Any) -> hits.HitPage:
         if query.may_be_costly:
             assert event.wait(30), "never released"
-        return real_search(snapshot, query, *args)
+        return real_search(snapshot, query, *args, **kwargs)
 
     monkeypatch.setattr(search_routes, "search", search)
     yield event

@@ -56,7 +56,7 @@ from search_service.web.discovery import book_results
 from search_service.web.pages import esc, render_page
 from search_service.web.responses import encode_json, json_body_response
 from search_service.web.results_page import DEFAULT_VIEWER, results_html, search_form
-from search_service.web.routes.books import _viewer
+from search_service.web.routes.books import _refused, _viewer, _viewer_message
 from search_service.web.routes.home import home_page
 from search_service.web.routes.search import (
     AutocompleteParamsDep,
@@ -349,6 +349,8 @@ async def search_page(request: Request, settings: SettingsDep, base: BaseUrlDep)
     shards = _shards(request)
     q, viewer = request.query_params.get("q"), request.query_params.get("viewer")
     chosen = viewer if viewer and viewer in _viewers() else DEFAULT_VIEWER
+    if viewer and viewer not in _viewers():  # as a single server refuses it (#23)
+        return _refused(q or "", chosen, _viewer_message(), settings.max_query_length)
     if q is None or not q.strip():
         body = (
             '<nav class="bar"><a class="home" href="/">iiif-search</a></nav><main class="page results-page">'
@@ -371,6 +373,17 @@ async def search_page(request: Request, settings: SettingsDep, base: BaseUrlDep)
             f'<p class="notice" role="alert">{esc(exc.message)}</p></main>'
         )
         return render_page("Search every book", body, status_code=400, body_class="results")
+    if page.number > page.last and not failures:
+        # A page past the last one is a 400 that links the last, as on a single server (#23).
+        last = url_with("/search", [("q", text), *([("viewer", chosen)] if viewer else []), ("page", str(page.last))])
+        return _refused(
+            q,
+            chosen,
+            f"There is no page {page.number + 1:,} of these results: they fill {page.last + 1:,} "
+            f"page{'s' if page.last else ''}.",
+            settings.max_query_length,
+            f' <a rel="last" href="{esc(last)}">Go to the last page</a>.',
+        )
     page_html = results_html(page, text, chosen, base, exact)
     if failures:
         page_html = page_html.replace("</h1>", f"</h1>{_partial_notice(failures, shards)}", 1)
