@@ -399,6 +399,21 @@ class Snapshot:
         return [term.decode() if isinstance(term, bytes) else term for term in reader.lexicon("text")]
 
     @_serialized
+    def pages_holding(self, terms: Sequence[str], enough: int) -> int:
+        """Pages holding each of `terms`, summed (a page counted once per term); stops past `enough`.
+
+        From the term dictionary only (no posting is read): what counting every page would read.
+        """
+        if self.searcher is None:
+            return 0
+        reader = self.searcher.reader()
+        total = 0
+        for term in terms:
+            total += int(reader.doc_frequency("text", term))
+            if total >= enough:
+                break
+        return total
+
     def term_counts(self, terms: Sequence[str], book_id: str | None) -> dict[str, int]:
         """Occurrences of each term in one book, or in the whole index."""
         if self.searcher is None:

@@ -243,6 +243,19 @@ def search(
     return HitPage(tuple(hits), total, start, page_size, exact)
 
 
+#: Below this many pages holding the query's terms (summed over its terms), counting every page
+#: is cheaper than ranking from book counts: measured at 300,000 pages (docs/benchmarks.md,
+#: "Library scale"), counting costs ~0.27 us a posting, and the book-count path 10 to 35 ms
+#: whatever the word (each shown book is counted apart, per segment), so it pays only for words
+#: on a third of the pages and more (`de`: 12 ms against 77 ms), and loses on the rest.
+EVERY_PAGE_BELOW = 100_000
+
+
+def plan_terms(plan: Plan) -> list[str]:
+    """Every index term of a plan, each once."""
+    return sorted({term for unit in plan for slot in unit for term in slot})
+
+
 def rank_collection(
     snapshot: Snapshot,
     plan: Plan,
@@ -256,7 +269,8 @@ def rank_collection(
     Without `depth`, every page of every book is counted (exact totals). With `depth`
     (books, hits), only the first books are held, at least `books` of them and enough to
     hold `hits` hits, when book counts let the rest be skipped (indexer/index/top_books.py);
-    the totals may then be lower bounds. Either way the order is the same.
+    the totals may then be lower bounds. Either way the order is the same. A query whose
+    terms hold fewer than EVERY_PAGE_BELOW pages is counted on every page all the same.
     """
 
     def every_page() -> Ranked:
@@ -266,7 +280,7 @@ def rank_collection(
             lambda ranked: ranked.weight() + _plan_bytes(plan),
         )
 
-    if depth is None:
+    if depth is None or snapshot.pages_holding(plan_terms(plan), EVERY_PAGE_BELOW) < EVERY_PAGE_BELOW:
         return every_page()
     return snapshot.cached(
         ("top", plan, corpus, depth),

@@ -32,6 +32,7 @@ from indexer.page_record import page_record
 from ocr.alto import parse as parse_alto
 from ocr.hocr import parse_pages
 from ocr.model import Page
+from search_service.search import hits as hits_module
 from search_service.search.books import search_books
 from search_service.search.hits import plan_query, rank_collection, search
 from search_service.search.query import parse_query
@@ -89,6 +90,13 @@ def _write_shelf(store: Store, pages: list[Page]) -> None:
     # In four commits (one per book took minutes): several segments, as a real index has.
     for part in range(4):
         store.replace_books(books[part::4])
+
+
+@pytest.fixture(autouse=True)
+def book_counts_always(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The shelf is small: by default every query would be counted on every page
+    # (hits.EVERY_PAGE_BELOW); these tests are about the book-count path, so it always runs.
+    monkeypatch.setattr(hits_module, "EVERY_PAGE_BELOW", 0)
 
 
 @pytest.fixture(scope="module")
