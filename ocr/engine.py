@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import multiprocessing.util
 import os
 import pickle
 import select
@@ -332,7 +333,10 @@ def ocr_page(image: str | Path | bytes, settings: OcrSettings) -> bytes:
         if _unavailable is None:
             if _process is None:
                 _process = EngineProcess()
+                # The child is killed and reaped when this process ends: atexit for a plain process,
+                # multiprocessing's finalizers for a pool or Dask worker (which skip atexit).
                 atexit.register(_process.close)
+                multiprocessing.util.Finalize(None, _process.close, exitpriority=10)
             try:
                 hocr = _process.hocr(image, settings, variables)
             except EngineUnavailable as exc:
