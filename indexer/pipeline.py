@@ -30,7 +30,7 @@ from indexer.index.records import BookRecord, PageRecord
 from indexer.index.store import Store
 from indexer.model import Book, Canvas
 from indexer.model_choice import ChoiceInputs, ModelChoice, choose_model
-from indexer.page_record import page_record
+from indexer.page_record import AlternativePolicy, page_record
 from indexer.sources import read_source
 from ocr.cache import OcrCache
 from ocr.errors import OcrError
@@ -60,6 +60,7 @@ class IndexOptions:
     cluster: str | None = None  # a Dask scheduler's address: OCR there instead of in `workers` processes
     cluster_timeout: float = 60.0  # seconds to wait for the scheduler and its first worker
     shared_files: bool = False  # with `cluster`: workers read a folder's files at their paths themselves
+    alternatives: AlternativePolicy = field(default_factory=AlternativePolicy)  # which alternative readings (#21)
 
 
 @dataclass(slots=True)
@@ -144,6 +145,7 @@ def _canvas_job(
     cache_dir: str,
     fetch_timeout: float = 60.0,
     remote_only: bool = False,
+    policy: AlternativePolicy | None = None,
 ) -> CanvasOutcome:
     """Text of one canvas as a PageRecord; never raises, so one page cannot stop a book."""
     if _worker is None or _worker[0] != (cache_dir, fetch_timeout):
@@ -162,15 +164,18 @@ def _canvas_job(
             ocr_width=ocr_width,
             remote_only=remote_only,
         ),
+        policy,
     )
 
 
-def _outcome(book_id: str, canvas: Canvas, text_of: Callable[[], CanvasText]) -> CanvasOutcome:
+def _outcome(
+    book_id: str, canvas: Canvas, text_of: Callable[[], CanvasText], policy: AlternativePolicy | None = None
+) -> CanvasOutcome:
     """The record of `text_of()`, or the reason it failed; never raises, so one page cannot stop a book."""
     outcome = CanvasOutcome(canvas.index, canvas.label)
     try:
         text = text_of()
-        outcome.record = page_record(book_id, canvas, text.page)
+        outcome.record = page_record(book_id, canvas, text.page, policy)
         outcome.origin = text.origin
         outcome.words = len(outcome.record.texts)
     except (OcrError, IndexerError) as exc:  # CanvasFailed is an IndexerError too
@@ -227,7 +232,17 @@ def _run_canvases(
     cache_dir = str(paths.ocr_cache_dir(options.data_dir))
     remote_only = _remote_only(book)
     args = [
-        (book.id, c, options.ocr, settings, options.ocr_width, cache_dir, options.fetch_timeout, remote_only)
+        (
+            book.id,
+            c,
+            options.ocr,
+            settings,
+            options.ocr_width,
+            cache_dir,
+            options.fetch_timeout,
+            remote_only,
+            options.alternatives,
+        )
         for c in book.canvases
     ]
     if pool is None:
@@ -278,7 +293,15 @@ def _cluster_canvases(
     here = [c for c in book.canvases if not needs_tesseract(c, options.ocr)]
     for canvas in here:
         yield _canvas_job(
-            book.id, canvas, options.ocr, settings, options.ocr_width, cache_dir, options.fetch_timeout, remote_only
+            book.id,
+            canvas,
+            options.ocr,
+            settings,
+            options.ocr_width,
+            cache_dir,
+            options.fetch_timeout,
+            remote_only,
+            options.alternatives,
         )
     workers = cluster.workers()
     progress.workers_changed(workers)
@@ -293,7 +316,8 @@ def _cluster_canvases(
         shared_files=options.shared_files,
     ):
         if text.hocr is not None and text.origin is not None:
-            yield _outcome(book.id, text.canvas, functools.partial(text_of_hocr, text.hocr, text.source, text.origin))
+            text_of = functools.partial(text_of_hocr, text.hocr, text.source, text.origin)
+            yield _outcome(book.id, text.canvas, text_of, options.alternatives)
         else:
             yield CanvasOutcome(text.canvas.index, text.canvas.label, error=text.error)
         if cluster.workers() != workers:

@@ -22,7 +22,7 @@ from whoosh.index import LockError
 
 from indexer import paths
 from indexer.errors import IndexBusy, StoreError
-from indexer.index.postings_codec import ColumnarCodec
+from indexer.index.postings_codec import ArrayPositions, ColumnarCodec, PositionedTokens
 from indexer.index.records import BookRecord, PageRecord
 from indexer.index.retiring_storage import RETIRE_AFTER, RetiringStorage
 from indexer.index.schema import PAIRS_FIELD, SCHEMA, document_key, pairs_text
@@ -154,6 +154,9 @@ class Store:
             # An index made before the pairs field keeps its schema (then every page
             # lacks pairs, and phrases are counted from positions, more slowly).
             with_pairs = PAIRS_FIELD in writer.schema
+            # Alternatives sit at their printed word's position; only our positions format can
+            # place them (an index made before the columnar codec gets the printed tokens only).
+            placed = isinstance(writer.schema["text"].format, ArrayPositions)
             writer.delete_by_term("book", book.id)
             writer.add_document(
                 key=document_key(book.id),
@@ -170,7 +173,9 @@ class Store:
                     kind="page",
                     book=book.id,
                     canvas=page.canvas_index,
-                    text=" ".join(page.tokens),
+                    text=PositionedTokens(page.indexed_tokens())
+                    if placed and page.alternatives
+                    else " ".join(page.tokens),
                     data=page.to_blob(),
                     **extra,
                 )
