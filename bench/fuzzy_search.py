@@ -46,8 +46,8 @@ def collection(words: int, seed: int = 4) -> None:
     from bench.search_latency import build
     from indexer.index.near_terms import kept, kept_unions
     from indexer.index.store import Store
-    from search_service.hits import search
-    from search_service.query import auto_distance, parse_query
+    from search_service.search.hits import search
+    from search_service.search.query import auto_distance, parse_query
 
     data_dir = build("collection", books=289, repeat=1, workers=2)
     store = Store(data_dir)
@@ -168,7 +168,7 @@ def noisy_vocabulary(size: int, seed: int = 7) -> list[str]:
 
 def vocabulary(size: int, per_length: int = 20, seed: int = 3) -> None:
     from indexer.index.near_terms import NearTerms
-    from search_service.query import auto_distance
+    from search_service.search.query import auto_distance
 
     started = time.perf_counter()
     terms = noisy_vocabulary(size)

@@ -39,8 +39,8 @@ def main() -> None:
     from indexer.index.ranking import Ranked, rank_books
     from indexer.index.snapshot import Snapshot
     from indexer.index.store import Store
-    from search_service import hits
-    from search_service.query import parse_query
+    from search_service.search import hits
+    from search_service.search.query import parse_query
     from search_service.settings import Settings
 
     # As in a server worker (IIIF_SEARCH_GC_THRESHOLD): collections of the youngest generation are rarer.

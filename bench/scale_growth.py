@@ -196,8 +196,8 @@ def mix_cost(data_dir: Path, count: int) -> dict[str, Any]:
 
     from bench.search_latency import queries
     from indexer.index.store import Store
-    from search_service.hits import search
-    from search_service.query import parse_query
+    from search_service.search.hits import search
+    from search_service.search.query import parse_query
 
     mix = queries(data_dir, None, 6000, seed=2)[:count]  # the HTTP measurement's distinct list
     snap = Store(data_dir).snapshot()

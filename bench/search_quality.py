@@ -51,8 +51,8 @@ from bench.common import REPO, commit, machine
 from indexer.pipeline import IndexOptions, index
 from indexer.sources import read_folder
 from ocr.text import tokens
-from search_service.app import create_app
 from search_service.settings import Settings
+from search_service.web.app import create_app
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 MIN_WORD = 6  # letters of a GT word counted by word-page recall, like the terms of queries.tsv

@@ -75,10 +75,10 @@ def serve(
     """Run the HTTP server (uvicorn)."""
     import uvicorn
 
-    from search_service import workers as worker_processes
-    from search_service.app import create_app
-    from search_service.http_protocol import uvicorn_options
     from search_service.settings import Settings
+    from search_service.web import workers as worker_processes
+    from search_service.web.app import create_app
+    from search_service.web.http_protocol import uvicorn_options
 
     # One Settings object: these options over IIIF_SEARCH_* variables over the defaults.
     given: dict[str, Any] = {"data_dir": data_dir.resolve()}
@@ -90,7 +90,7 @@ def serve(
     if workers > 1:
         if not worker_processes.supported():
             raise click.ClickException("--workers needs SO_REUSEPORT, which this platform lacks; run one worker")
-        # One socket per worker: keep-alive connections spread evenly (see search_service/workers.py).
+        # One socket per worker: keep-alive connections spread evenly (see search_service/web/workers.py).
         worker_processes.run(host, port, workers, settings, log_level)
         return
     uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options(settings, log_level))

@@ -71,3 +71,34 @@ def test_each_engine_has_one_home(engine: str, allowed: set[str]) -> None:
 def test_import_finder_sees_imports_inside_functions() -> None:
     # pyvips and PIL are imported inside functions (libvips loads slowly); ast.walk must see them.
     assert {"pyvips", "PIL"} <= _imports(REPO / "indexer" / "image_header.py")
+
+
+def test_the_search_logic_knows_no_web_stack() -> None:
+    # search_service/search/ is what an answer holds; search_service/web/ is how it travels.
+    web = {"fastapi", "starlette", "uvicorn"}
+    offenders = {}
+    for path in _modules("search_service/search"):
+        imported = _imports(path)
+        modules = _full_imports(path)
+        bad = (imported & web) | {m for m in modules if m.startswith("search_service.web")}
+        if bad:
+            offenders[str(path.relative_to(REPO))] = bad
+    assert offenders == {}
+    assert {"fastapi", "starlette"}.isdisjoint(_imports(REPO / "search_service" / "errors.py"))
+
+
+def test_the_app_does_not_import_the_worker_processes() -> None:
+    # workers.py starts processes that build the app; the app importing workers was a circle.
+    assert "search_service.web.workers" not in _full_imports(REPO / "search_service" / "web" / "app.py")
+
+
+def _full_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names

@@ -2,7 +2,7 @@
 
 The rule is `hit_spans(plan, positions)`: given where each term of a query occurs on a
 page, the hits as token spans. It draws the hits of the pages a result page shows
-(search_service/hits.py, from a page's stored tokens), and it is the definition that
+(search_service/search/hits.py, from a page's stored tokens), and it is the definition that
 each faster strategy of `count_pages` must agree with (tests/indexer/index/test_counting.py
 checks each one against it on every stored page):
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from whoosh import formats
 from whoosh.codec import whoosh3
+from whoosh.system import pack_uint
 
 _LITTLE_ENDIAN = sys.byteorder == "little"
 #: Postings per block: large blocks mean fewer Python steps per posting list; block
@@ -81,6 +82,17 @@ class ArrayPositions(formats.Positions):
 
     def decode_frequency(self, valuestring: bytes) -> int:
         return len(valuestring) // 4
+
+
+class CountsFormat(formats.Frequency):
+    """A field indexed from `(term, count)` pairs, not from text: each count is the posting's weight.
+
+    Whoosh would take the count from repeating the term in a text; a book holds the
+    commonest words tens of thousands of times.
+    """
+
+    def word_values(self, value: Any, analyzer: Any, **kwargs: Any) -> Iterable[tuple[str, int, float, bytes]]:
+        return ((term, count, float(count), pack_uint(count)) for term, count in value)
 
 
 class ColumnarPostingsWriter(whoosh3.W3PostingsWriter):

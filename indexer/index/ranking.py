@@ -114,30 +114,71 @@ def bm25(hits: np.ndarray, words: np.ndarray, average_words: float) -> np.ndarra
     return scores
 
 
-def book_lengths(snapshot: Snapshot) -> tuple[tuple[str, ...], np.ndarray, float]:
-    """The snapshot's book ids (by id, the ordinals' order), their printed words, and the average (once per snapshot).
+@dataclass(frozen=True, slots=True)
+class CorpusStats:
+    """What BM25 needs of the whole collection: the average book length, from its parts.
 
-    A book without words counts as an average one (it has no hits anyway).
+    The score leaves out the inverse document frequency (module docstring), so the average
+    length in printed words is the only collection-wide figure. Kept as sums so that the
+    stats of several shards add up to the stats of one index holding all their books, and
+    each shard then ranks its books exactly as that one index would.
+
+    >>> (CorpusStats(2, 300, 2) + CorpusStats(1, 0, 0)).average_words
+    150.0
     """
 
-    def compute() -> tuple[tuple[str, ...], np.ndarray, float]:
+    books: int
+    words: int  # printed words of the books that have any
+    books_with_words: int
+
+    @property
+    def average_words(self) -> float:
+        """Mean length of the books that have words (1.0 when none has)."""
+        return self.words / self.books_with_words if self.books_with_words else 1.0
+
+    def __add__(self, other: CorpusStats) -> CorpusStats:
+        return CorpusStats(
+            self.books + other.books, self.words + other.words, self.books_with_words + other.books_with_words
+        )
+
+
+def corpus_stats(snapshot: Snapshot) -> CorpusStats:
+    """This snapshot's `CorpusStats` (once per snapshot)."""
+
+    def compute() -> CorpusStats:
+        words = [book.word_count for book in snapshot.books()]
+        known = [w for w in words if w > 0]
+        return CorpusStats(len(words), sum(known), len(known))
+
+    return snapshot.cached(("ranking", "corpus stats"), compute, lambda found: 100)
+
+
+def book_lengths(snapshot: Snapshot, corpus: CorpusStats | None = None) -> tuple[tuple[str, ...], np.ndarray, float]:
+    """The snapshot's book ids (by id, the ordinals' order), their printed words, and the average (once per snapshot).
+
+    The average is `corpus`'s when given (a shard ranking for the whole collection), else
+    this snapshot's. A book without words counts as an average one (it has no hits anyway).
+    """
+
+    def compute() -> tuple[tuple[str, ...], np.ndarray]:
         books = snapshot.books()
-        words = np.array([book.word_count for book in books], np.float64)
-        known = words[words > 0]
-        average = float(known.mean()) if len(known) else 1.0
-        return tuple(book.id for book in books), np.where(words > 0, words, average), average
+        return tuple(book.id for book in books), np.array([book.word_count for book in books], np.float64)
 
-    return snapshot.cached(("ranking", "book lengths"), compute, lambda found: 80 * len(found[0]))
+    ids, words = snapshot.cached(("ranking", "book lengths"), compute, lambda found: 80 * len(found[0]))
+    average = (corpus or corpus_stats(snapshot)).average_words
+    return ids, np.where(words > 0, words, average), average
 
 
-def rank_books(snapshot: Snapshot, docnums: array[int], counts: array[int]) -> Ranked:
+def rank_books(
+    snapshot: Snapshot, docnums: array[int], counts: array[int], corpus: CorpusStats | None = None
+) -> Ranked:
     """Order matched pages (in reading order, as `count_pages` gives them) best book first.
 
     Reading order keeps each book's pages together, so books are runs of the arrays:
     sums per run, then the runs moved into rank order, in O(pages) with numpy (no sort
     of the pages; the arrays are passed through when the order does not change).
     """
-    book_ids, lengths, average = book_lengths(snapshot)
+    book_ids, lengths, average = book_lengths(snapshot, corpus)
     ids = np.frombuffer(docnums, np.int64) if len(docnums) else np.zeros(0, np.int64)
     hits = np.frombuffer(counts, np.int64) if len(counts) else np.zeros(0, np.int64)
     ordinals = snapshot.book_ordinals()[ids]

@@ -10,14 +10,15 @@ from __future__ import annotations
 import itertools
 import random
 import string
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
 from whoosh.analysis import SpaceSeparatedTokenizer
 from whoosh.codec import base as whoosh_codec
-from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
+from whoosh.fields import ID, NUMERIC, STORED, TEXT, FieldType, Schema
 
 from indexer.index.common_words import is_common
-from indexer.index.postings_codec import ArrayPositions
+from indexer.index.postings_codec import ArrayPositions, CountsFormat
 
 # Whoosh names each new segment with the global `random` module, so a program that seeds
 # it (a notebook's random.seed(0), a test framework) gets the same name for two writes, and
@@ -35,6 +36,29 @@ whoosh_codec.Segment._random_id = classmethod(_segment_id)
 
 #: Pairs of adjacent common words; its name changes with the list in common_words.py.
 PAIRS_FIELD = "common_pairs"
+
+
+#: On a book's document: how often each token, and each pair of adjacent common words, occurs
+#: in the whole book (#20). A one-word search ranks books from these postings, one per book,
+#: instead of counting every page that holds the word.
+BOOK_COUNTS_FIELD = "book_counts"
+
+
+def _counts_field() -> FieldType:
+    return FieldType(CountsFormat(), analyzer=SpaceSeparatedTokenizer(), scorable=False, stored=False)
+
+
+def book_counts(pages_tokens: Iterable[Sequence[str]]) -> list[tuple[str, int]]:
+    """The `book_counts` field of a book whose pages have these tokens: tokens and common pairs, counted.
+
+    >>> book_counts([["de", "la", "ville"], ["de", "la"]])
+    [('de', 2), ('de_la', 2), ('la', 2), ('ville', 1)]
+    """
+    counts: Counter[str] = Counter()
+    for tokens in pages_tokens:
+        counts.update(tokens)
+        counts.update(pair_term(a, b) for a, b in itertools.pairwise(tokens) if is_indexed_pair(a, b))
+    return sorted(counts.items())
 
 
 def _text_field() -> TEXT:
@@ -57,6 +81,7 @@ SCHEMA = Schema(
     # phrase reads positions only on the pages holding its pairs. Without it, "et a" over
     # 100,000 pages decoded the positions of both words on 50,000 pages (1.8 s).
     common_pairs=TEXT(analyzer=SpaceSeparatedTokenizer(), phrase=False),
+    book_counts=_counts_field(),
     data=STORED,
     # A book's manifest apart from its small record: listing 300 books must not decode
     # 300 manifests (that was 1.5 GB per server worker on a 100,000-page collection).

@@ -25,7 +25,7 @@ from indexer.errors import IndexBusy, StoreError
 from indexer.index.postings_codec import ArrayPositions, ColumnarCodec, PositionedTokens
 from indexer.index.records import BookRecord, PageRecord
 from indexer.index.retiring_storage import RETIRE_AFTER, RetiringStorage
-from indexer.index.schema import PAIRS_FIELD, SCHEMA, document_key, pairs_text
+from indexer.index.schema import BOOK_COUNTS_FIELD, PAIRS_FIELD, SCHEMA, book_counts, document_key, pairs_text
 from indexer.index.snapshot import Snapshot
 
 T = TypeVar("T")
@@ -44,8 +44,18 @@ class Store:
     ['b1']
     """
 
-    def __init__(self, data_dir: Path, *, refresh_interval: float = 0.25, retire_after: float = RETIRE_AFTER) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        refresh_interval: float = 0.25,
+        retire_after: float = RETIRE_AFTER,
+        writer_mb: int = 128,
+    ) -> None:
         self.data_dir = Path(data_dir)
+        # Memory a commit's postings may take before Whoosh sorts them through temporary
+        # files (pickled one posting at a time: two thirds of a bulk load's CPU at 128 MB).
+        self._writer_mb = writer_mb
         self.path = paths.index_dir(self.data_dir)
         self._refresh_interval = refresh_interval
         self._retire_after = retire_after  # seconds a commit keeps the files it gave up (retiring_storage.py)
@@ -88,7 +98,7 @@ class Store:
             # where needed.
             # ColumnarCodec: posting blocks that numpy reads whole (an index written by
             # Whoosh's own codec reads as before; its new segments get this one).
-            return ix.writer(timeout=wait, delay=0.25, compound=False, codec=ColumnarCodec())
+            return ix.writer(timeout=wait, delay=0.25, compound=False, codec=ColumnarCodec(), limitmb=self._writer_mb)
         except LockError as exc:
             raise IndexBusy(
                 f"another index job is writing to {self.path}; "
@@ -149,36 +159,49 @@ class Store:
         Raises StoreError (the index unchanged) when it cannot be written, IndexBusy
         when another job holds the lock for longer than `wait` seconds.
         """
+        self.replace_books([(book, pages)], wait=wait)
+
+    def replace_books(self, books: Iterable[tuple[BookRecord, Iterable[PageRecord]]], *, wait: float = 0.0) -> None:
+        """Replace several books in one commit (a backlog loaded at once: fewer commits, fewer merges).
+
+        All or nothing, and raises like `replace_book`.
+        """
+        items = [(book, list(pages)) for book, pages in books]
 
         def change(writer: Any) -> None:
             # An index made before the pairs field keeps its schema (then every page
-            # lacks pairs, and phrases are counted from positions, more slowly).
+            # lacks pairs, and phrases are counted from positions, more slowly); likewise
+            # one made before the book counts (#20): its collection searches count every page.
             with_pairs = PAIRS_FIELD in writer.schema
-            # Alternatives sit at their printed word's position; only our positions format can
-            # place them (an index made before the columnar codec gets the printed tokens only).
+            with_counts = BOOK_COUNTS_FIELD in writer.schema
+            # Alternatives sit at their printed word's position (#21); only our positions format
+            # can place them (an index made before the columnar codec gets the printed tokens only).
             placed = isinstance(writer.schema["text"].format, ArrayPositions)
-            writer.delete_by_term("book", book.id)
-            writer.add_document(
-                key=document_key(book.id),
-                kind="book",
-                book=book.id,
-                canvas=0,
-                data=book.to_blob(),
-                manifest=book.manifest_blob(),
-            )
-            for page in pages:
-                extra = {PAIRS_FIELD: pairs_text(page.tokens)} if with_pairs else {}
+            for book, pages in items:
+                counts = {BOOK_COUNTS_FIELD: book_counts(page.tokens for page in pages)} if with_counts else {}
+                writer.delete_by_term("book", book.id)
                 writer.add_document(
-                    key=document_key(book.id, page.canvas_index),
-                    kind="page",
+                    key=document_key(book.id),
+                    kind="book",
                     book=book.id,
-                    canvas=page.canvas_index,
-                    text=PositionedTokens(page.indexed_tokens())
-                    if placed and page.alternatives
-                    else " ".join(page.tokens),
-                    data=page.to_blob(),
-                    **extra,
+                    canvas=0,
+                    data=book.to_blob(),
+                    manifest=book.manifest_blob(),
+                    **counts,
                 )
+                for page in pages:
+                    extra = {PAIRS_FIELD: pairs_text(page.tokens)} if with_pairs else {}
+                    writer.add_document(
+                        key=document_key(book.id, page.canvas_index),
+                        kind="page",
+                        book=book.id,
+                        canvas=page.canvas_index,
+                        text=PositionedTokens(page.indexed_tokens())
+                        if placed and page.alternatives
+                        else " ".join(page.tokens),
+                        data=page.to_blob(),
+                        **extra,
+                    )
 
         self._commit(change, wait)
 

@@ -22,8 +22,8 @@ from indexer import model_choice
 from indexer.cli import main
 from indexer.pipeline import BookReport, IndexOptions, index
 from ocr.tesseract import tessdata_path
-from search_service.app import create_app
 from search_service.settings import Settings
+from search_service.web.app import create_app
 
 pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract is not installed")
 

@@ -35,8 +35,8 @@ from indexer.model import Canvas
 from indexer.page_record import page_record
 from ocr import hocr
 from ocr.text import tokens
-from search_service.app import create_app
 from search_service.settings import Settings
+from search_service.web.app import create_app
 from tests.conftest import TEST_HOSTS
 from tests.reliability.conftest import SEED_ID, Service
 

@@ -30,8 +30,8 @@ from indexer.model import BASE_URL_MARKER, Canvas
 from indexer.page_record import page_record
 from ocr.hocr import parse_pages
 from ocr.model import Page
-from search_service.app import create_app
 from search_service.settings import Settings
+from search_service.web.app import create_app
 from tests.conftest import TEST_HOSTS, read_test_file
 
 BASE = "http://testserver"

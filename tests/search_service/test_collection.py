@@ -27,8 +27,8 @@ import httpx
 import jsonschema
 import pytest
 
-from search_service.app import create_app
 from search_service.settings import Settings
+from search_service.web.app import create_app
 from tests.conftest import TEST_HOSTS
 from tests.search_service.conftest import BASE, total_v2
 

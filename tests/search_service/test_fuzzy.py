@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from indexer.pipeline import IndexOptions, index
-from search_service.app import create_app
 from search_service.settings import Settings
+from search_service.web.app import create_app
 
 pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract is not installed")
 

@@ -21,11 +21,11 @@ import httpx
 import pytest
 from PIL import Image
 
-from search_service import hits
-from search_service.app import create_app
-from search_service.response_cache import ResponseCache
-from search_service.routes import search as search_routes
+from search_service.search import hits
 from search_service.settings import Settings
+from search_service.web.app import create_app
+from search_service.web.response_cache import ResponseCache
+from search_service.web.routes import search as search_routes
 from tests.conftest import TEST_HOSTS
 from tests.search_service.conftest import BASE
 

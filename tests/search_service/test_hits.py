@@ -9,8 +9,8 @@ from indexer.index.counting import Deadline
 from indexer.index.records import PageRecord
 from indexer.index.snapshot import Snapshot
 from ocr.hocr import parse_pages
-from search_service.hits import MAX_PREFIX_TERMS, Hit, expand_prefix, plan_query, rank_collection, search, terms
-from search_service.query import parse_query
+from search_service.search.hits import MAX_PREFIX_TERMS, Hit, expand_prefix, plan_query, rank_collection, search, terms
+from search_service.search.query import parse_query
 from tests.conftest import read_test_file
 from tests.search_service.conftest import STANFORD_HOCR, Corpus
 

@@ -12,8 +12,8 @@ import pytest
 
 from indexer.index.records import BookRecord
 from indexer.index.store import Store
-from search_service.app import create_app
 from search_service.settings import Settings
+from search_service.web.app import create_app
 from tests.conftest import TEST_HOSTS
 
 BASE = "http://testserver"

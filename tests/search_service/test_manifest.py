@@ -10,7 +10,7 @@ import httpx
 import jsonschema
 
 from indexer.model import BASE_URL_MARKER
-from search_service.services import is_search_service, with_search_services
+from search_service.search.services import is_search_service, with_search_services
 from tests.search_service.conftest import Corpus, same_shape, total_v2
 
 SEARCH1 = "http://iiif.io/api/search/1/search"

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from search_service.errors import BadQuery
-from search_service.query import MAX_PHRASE_TOKENS, MAX_UNITS, Query, Slot, parse_query
+from search_service.search.query import MAX_PHRASE_TOKENS, MAX_UNITS, Query, Slot, parse_query
 
 
 def shape(query: Query) -> list[list[str]]:

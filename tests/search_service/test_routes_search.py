@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indexer.index.store import Store
-from search_service.app import create_app
-from search_service.response_cache import ENTRY_BYTES, CachedBody, ResponseCache, key_bytes
-from search_service.responses import gzip_etag
 from search_service.settings import Settings
+from search_service.web.app import create_app
+from search_service.web.response_cache import ENTRY_BYTES, CachedBody, ResponseCache, key_bytes
+from search_service.web.responses import gzip_etag
 from tests.conftest import TEST_HOSTS
 from tests.search_service.conftest import BASE, Corpus, total_v2
 

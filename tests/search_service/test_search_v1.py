@@ -1,5 +1,5 @@
 """Search 1.0 responses: the shape of every 1.0 example in the spec, of Wellcome's real response,
-and what Mirador 3/4 and UV 4 read (search_service/search_v1.py lists it; tests/browser drives the viewers)."""
+and what Mirador 3/4 and UV 4 read (search_service/search/search_v1.py lists it; tests/browser drives the viewers)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from ocr.model import Box
-from search_service.contexts import PRESENTATION2_CONTEXT, SEARCH1_CONTEXT
-from search_service.hits import Hit, HitPage, Match, Term
-from search_service.search_v1 import annotation_list, term_list
-from search_service.urls import ManifestRef, ResultLinks
+from search_service.search.contexts import PRESENTATION2_CONTEXT, SEARCH1_CONTEXT
+from search_service.search.hits import Hit, HitPage, Match, Term
+from search_service.search.search_v1 import annotation_list, term_list
+from search_service.search.urls import ManifestRef, ResultLinks
 from tests.search_service.conftest import Corpus, same_shape
 
 CONTEXT_WITH_HITS = [PRESENTATION2_CONTEXT, SEARCH1_CONTEXT]

@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from ocr.model import Box
-from search_service.contexts import SEARCH2_CONTEXT
-from search_service.hits import Hit, HitPage, Match, Term
-from search_service.search_v2 import annotation_page, term_page
-from search_service.urls import ManifestRef, ResultLinks
+from search_service.search.contexts import SEARCH2_CONTEXT
+from search_service.search.hits import Hit, HitPage, Match, Term
+from search_service.search.search_v2 import annotation_page, term_page
+from search_service.search.urls import ManifestRef, ResultLinks
 from tests.search_service.conftest import Corpus, same_shape, total_v2
 
 #: Keys we add beyond the spec examples, each documented in docs/api.md: paging (§4.2.2),

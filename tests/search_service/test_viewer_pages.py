@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from search_service import pages, viewers
-from search_service.app import create_app
 from search_service.settings import Settings
+from search_service.web import pages, viewers
+from search_service.web.app import create_app
 from tests.conftest import TEST_HOSTS
 
 REPO = Path(__file__).resolve().parents[2]

@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from search_service import workers
-from search_service.app import create_app
 from search_service.settings import Settings
+from search_service.web import load_sharing, workers
+from search_service.web.app import create_app
 from tests.conftest import TEST_HOSTS
 from tests.reliability.conftest import LiveServer
 
@@ -135,14 +135,14 @@ def test_a_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
     [([11, 5], 0, True), ([5, 11], 0, False), ([9, 7], 0, False), ([1, 0], 0, False), ([3, 0, 0], 0, True)],
 )
 def test_overloaded_means_more_than_one_above_the_mean(counts: list[int], me: int, expected: bool) -> None:
-    assert workers.overloaded(counts, me) is expected
+    assert load_sharing.overloaded(counts, me) is expected
 
 
 async def test_an_overloaded_worker_asks_its_client_to_reconnect(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     counts = [0, 0]  # requests in flight per worker, as the shared array holds them
-    monkeypatch.setattr(workers, "_shared", (counts, 0))
+    monkeypatch.setattr(load_sharing, "_shared", (counts, 0))
     app = create_app(Settings(allowed_hosts=TEST_HOSTS, data_dir=tmp_path))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
         response = await client.get("/health")

@@ -17,8 +17,8 @@ from indexer.index import store as store_module
 from indexer.index.counting import Deadline, Plan, count_pages, hit_spans, token_positions
 from indexer.index.snapshot import Snapshot
 from indexer.index.store import Store
-from search_service.hits import page_hits_of, plan_query, search
-from search_service.query import parse_query
+from search_service.search.hits import page_hits_of, plan_query, search
+from search_service.search.query import parse_query
 from tests.search_service.conftest import Corpus
 
 

@@ -21,8 +21,8 @@ import pyvips
 
 from indexer.index.records import BookRecord
 from indexer.index.store import Store
-from search_service.app import create_app
 from search_service.settings import Settings
+from search_service.web.app import create_app
 from tests.conftest import TEST_HOSTS
 
 VALIDATOR_ID = "67352ccc-d1b0-11e1-89ae-279075081939"

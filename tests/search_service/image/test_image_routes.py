@@ -264,7 +264,7 @@ async def test_image_headers_and_conditional_get(
     assert same.headers["etag"] == etag
     other = await image_client.get(f"{V3}/0,0,512,512/128,/0/default.jpg")
     assert other.headers["etag"] != etag
-    monkeypatch.setattr("search_service.routes.image.render", lambda *args: pytest.fail("rendered for a 304"))
+    monkeypatch.setattr("search_service.web.routes.image.render", lambda *args: pytest.fail("rendered for a 304"))
     cached = await image_client.get(f"{V3}/0,0,512,512/256,/0/default.jpg", headers={"If-None-Match": etag})
     assert cached.status_code == 304 and cached.content == b""
     assert cached.headers["etag"] == etag

@@ -12,8 +12,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from search_service.contexts import AUTOCOMPLETE1_PROFILE, SEARCH1_CONTEXT, SEARCH1_PROFILE, SEARCH2_CONTEXT
-from search_service.urls import autocomplete_url, manifest_url, search_url
+from search_service.search.contexts import AUTOCOMPLETE1_PROFILE, SEARCH1_CONTEXT, SEARCH1_PROFILE, SEARCH2_CONTEXT
+from search_service.search.urls import autocomplete_url, manifest_url, search_url
 
 # Search 0.9 and 1.0 profiles (Stanford's manifests still declare search/0), any version.
 _SEARCH_PROFILE = re.compile(r"^https?://iiif\.io/api/search/\d+/(search|autocomplete)$")

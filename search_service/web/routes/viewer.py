@@ -4,7 +4,7 @@
 (ours or anyone's: the viewer finds the search service in the manifest) with `q` already
 searched, on the canvas `ID` when given (a hit of the results page, #13). The viewers (viewers.py) are served from npm's folders under versioned URLs
 (`/viewer/static/{viewer}/{version}/...`) with long caching; our own page scripts and
-CSS come from `search_service/static/` (pages.py).
+CSS come from `search_service/web/static/` (pages.py).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 
-from search_service.deps import BaseUrlDep, SettingsDep
 from search_service.errors import BadViewerInput
-from search_service.pages import IMMUTABLE, STATIC, asset_hash, asset_url, esc, render_page, script_json, template
-from search_service.viewers import INSTALL_HINT, VIEWERS, not_installed_html, viewer_link, viewers_dir
+from search_service.web.deps import BaseUrlDep, SettingsDep
+from search_service.web.pages import IMMUTABLE, STATIC, asset_hash, asset_url, esc, render_page, script_json, template
+from search_service.web.viewers import INSTALL_HINT, VIEWERS, not_installed_html, viewer_link, viewers_dir
 
 router = APIRouter()
 
@@ -239,7 +239,7 @@ def viewer_file(request: Request, key: str, version: str, path: str) -> Response
 
 @router.get("/viewer/assets/{name}", include_in_schema=False)
 def asset(name: str, v: str | None = None) -> Response:
-    """Our own page scripts and CSS (`search_service/static/`)."""
+    """Our own page scripts and CSS (`search_service/web/static/`)."""
     file = _safe_file(STATIC, name)
     if file is None:
         return _not_found(f"no asset {name!r}")

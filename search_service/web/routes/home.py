@@ -10,11 +10,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
 from indexer.index.records import BookRecord
-from search_service.deps import BaseUrlDep, SnapshotDep
-from search_service.pages import esc, render_page
-from search_service.results_page import search_form
-from search_service.urls import collection_url, manifest_url
-from search_service.viewers import VIEWERS, installed_viewers, not_installed_html, viewer_link
+from search_service.search.urls import collection_url, manifest_url
+from search_service.web.deps import BaseUrlDep, SnapshotDep
+from search_service.web.pages import esc, render_page
+from search_service.web.results_page import search_form
+from search_service.web.viewers import VIEWERS, installed_viewers, not_installed_html, viewer_link
 
 router = APIRouter()
 

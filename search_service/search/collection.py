@@ -18,10 +18,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from indexer.index.records import BookRecord
-from search_service.contexts import PRESENTATION3_CONTEXT
-from search_service.image_links import thumbnail
-from search_service.services import search_services_v3
-from search_service.urls import collection_url, manifest_url
+from search_service.search.contexts import PRESENTATION3_CONTEXT
+from search_service.search.image_links import thumbnail
+from search_service.search.services import search_services_v3
+from search_service.search.urls import collection_url, manifest_url
 
 
 def collection(books: Iterable[BookRecord], base: str, label: str) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
-from search_service.pages import IMMUTABLE
-from search_service.viewers import INSTALL_HINT, viewers_dir
+from search_service.web.pages import IMMUTABLE
+from search_service.web.viewers import INSTALL_HINT, viewers_dir
 
 router = APIRouter()
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from search_service.books import BookHit, BookPage, BookResult
-from search_service.urls import ResultLinks, collection_url, hit_target, manifest_url, search_url, url_with
-from search_service.viewers import viewer_link
+from search_service.search.books import BookHit, BookPage, BookResult
+from search_service.search.urls import ResultLinks, collection_url, hit_target, manifest_url, search_url, url_with
+from search_service.web.viewers import viewer_link
 
 
 def book_results(page: BookPage, links: ResultLinks, base: str, q: str, viewer: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ rule. So `total` and the hits listed always agree.
 >>> from pathlib import Path
 >>> from indexer.index.records import BookRecord, PageRecord
 >>> from indexer.index.store import Store
->>> from search_service.query import parse_query
+>>> from search_service.search.query import parse_query
 >>> store = Store(Path(tempfile.mkdtemp()))
 >>> words = [("The", 0, 0, 20, 10, 0), ("bird", 25, 0, 30, 10, 0), ("birds", 0, 20, 35, 10, 1)]
 >>> page = PageRecord.build("b1", 0, "https://example.org/c0", "p. 1", 100, 50, words,
@@ -30,14 +30,14 @@ from array import array
 from dataclasses import dataclass
 
 from indexer.index.counting import Deadline, Plan, UnitPlan, count_pages, hit_spans, token_positions
-from indexer.index.ranking import Ranked, rank_books
+from indexer.index.ranking import CorpusStats, Ranked, rank_books
 from indexer.index.records import PageRecord
 from indexer.index.snapshot import Snapshot
 from ocr.dehyphenate import HYPHENS
 from ocr.model import Box
 from ocr.text import tokens as text_tokens
-from search_service.paging import Paged
-from search_service.query import Query, Slot
+from search_service.search.paging import Paged
+from search_service.search.query import Query, Slot
 
 #: A prefix (`a*`) stands for at most this many index terms: the most frequent ones of
 #: the first PREFIX_SCAN terms that start with it, so `a*` in a huge index answers fast.
@@ -97,12 +97,17 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class HitPage(Paged):
-    """One page of results: `hits[0]` is hit number `start` (0-based) of `total`."""
+    """One page of results: `hits[0]` is hit number `start` (0-based) of `total`.
+
+    `total_exact` is False when `total` is a lower bound: a collection-wide search that
+    stopped counting once its page was settled (#20); one book's search is always exact.
+    """
 
     hits: tuple[Hit, ...]
     total: int
     start: int
     size: int
+    total_exact: bool = True
 
     @property
     def items(self) -> int:
@@ -180,6 +185,7 @@ def search(
     start: int,
     page_size: int,
     time_limit: float | None = None,
+    corpus: CorpusStats | None = None,
 ) -> HitPage:
     """Hits `start`..`start + page_size` of `query` in one book (or every book when None).
 
@@ -187,7 +193,8 @@ def search(
     with fuzzy words (`word~`), the pages that hold the query as typed come first, then
     the pages found only through near spellings, each group in reading order (#14).
     Over every book, the best books come first (indexer/index/ranking.py), each book's
-    hits in reading order. Hits of near spellings are marked `near`. Only the pages
+    hits in reading order (`corpus`: the whole collection's stats, when this index is
+    one shard of it). Hits of near spellings are marked `near`. Only the pages
     holding the requested hits are loaded from the store. Raises QueryTooCostly when
     counting takes more than `time_limit` seconds.
     """
@@ -198,7 +205,7 @@ def search(
     near = near_only_terms(snapshot, query, plan)
 
     if book_id is None:
-        ranked = rank_collection(snapshot, plan, deadline)
+        ranked = rank_collection(snapshot, plan, deadline, corpus)
         docnums, counts = ranked.docnums, ranked.counts
     else:
         # The next page of the same search, or another reader's same search, reuses the
@@ -228,11 +235,14 @@ def search(
     return HitPage(tuple(hits), total, start, page_size)
 
 
-def rank_collection(snapshot: Snapshot, plan: Plan, deadline: Deadline) -> Ranked:
-    """The pages of every book matching `plan`, best book first, counted and ranked once per snapshot."""
+def rank_collection(snapshot: Snapshot, plan: Plan, deadline: Deadline, corpus: CorpusStats | None = None) -> Ranked:
+    """The pages of every book matching `plan`, best book first, counted and ranked once per snapshot.
+
+    `corpus` is the whole collection's stats when this index is one shard of it (None: its own).
+    """
     return snapshot.cached(
-        ("ranked", plan),
-        lambda: rank_books(snapshot, *count_pages(snapshot, plan, None, deadline)),
+        ("ranked", plan, corpus),
+        lambda: rank_books(snapshot, *count_pages(snapshot, plan, None, deadline), corpus),
         lambda ranked: ranked.weight() + _plan_bytes(plan),
     )
 

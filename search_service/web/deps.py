@@ -12,8 +12,8 @@ from fastapi import Depends, Request
 
 from indexer.index.snapshot import Snapshot
 from indexer.index.store import Store
-from search_service.responses import base_url
 from search_service.settings import Settings
+from search_service.web.responses import base_url
 
 
 async def get_settings(request: Request) -> Settings:

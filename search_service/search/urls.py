@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 from indexer.model import BASE_URL_MARKER
-from search_service.hits import Hit
+from search_service.search.hits import Hit
 
 
 def _scope(base: str, book_id: str | None) -> str:

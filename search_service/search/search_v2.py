@@ -26,9 +26,9 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from search_service.contexts import SEARCH2_CONTEXT
-from search_service.hits import Hit, HitPage, Term
-from search_service.urls import ManifestRef, ResultLinks, annotation_id, match_id, url_with
+from search_service.search.contexts import SEARCH2_CONTEXT
+from search_service.search.hits import Hit, HitPage, Term
+from search_service.search.urls import ManifestRef, ResultLinks, annotation_id, match_id, url_with
 
 
 def _page_ref(url: str) -> dict[str, str]:

@@ -9,12 +9,12 @@ from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
 from indexer.index.store import Store
-from search_service.errors import install_error_handlers
-from search_service.middleware import IiifHttpMiddleware
-from search_service.response_cache import GZIP_LEVEL, GZIP_MINIMUM, ResponseCache
-from search_service.routes import books, collection, docs, health, home, image, manifest, search, viewer
 from search_service.settings import Settings
-from search_service.workers import ShareLoad
+from search_service.web.error_handlers import install_error_handlers
+from search_service.web.load_sharing import ShareLoad
+from search_service.web.middleware import IiifHttpMiddleware
+from search_service.web.response_cache import GZIP_LEVEL, GZIP_MINIMUM, ResponseCache
+from search_service.web.routes import books, collection, docs, health, home, image, manifest, search, viewer
 
 __version__ = "0.1.0"
 

@@ -19,7 +19,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from indexer.index.snapshot import Snapshot
-from search_service.deps import BaseUrlDep, SettingsDep, SnapshotDep
 from search_service.errors import ImageRequestError, NotFound
 from search_service.image import info_v2, info_v3
 from search_service.image.derivative import build_derivative, derivative_path, source_info
@@ -27,8 +26,9 @@ from search_service.image.plan import Limits, plan
 from search_service.image.render import render
 from search_service.image.request import ApiVersion, parse_identifier, parse_image_path
 from search_service.image.resolve import resolve_image
-from search_service.responses import cacheable_response, encode_json, etag_for, wants_json_ld
 from search_service.settings import Settings
+from search_service.web.deps import BaseUrlDep, SettingsDep, SnapshotDep
+from search_service.web.responses import cacheable_response, encode_json, etag_for, wants_json_ld
 
 router = APIRouter(tags=["image"])
 

@@ -18,17 +18,17 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse, Response
 
 from indexer.errors import QueryTooCostly
-from search_service.books import BookPage, search_books
-from search_service.deps import SearchContext, SearchContextDep
-from search_service.discovery import book_results
 from search_service.errors import BadQuery, Overloaded, ServiceError
-from search_service.pages import esc, render_page
-from search_service.query import parse_query
-from search_service.responses import encode_json
-from search_service.results_page import DEFAULT_VIEWER, results_html, search_form
-from search_service.routes.search import build_in_thread, cached_json, page_number, required_q
-from search_service.urls import ResultLinks
-from search_service.viewers import VIEWERS
+from search_service.search.books import BookPage, search_books
+from search_service.search.query import parse_query
+from search_service.search.urls import ResultLinks
+from search_service.web.deps import SearchContext, SearchContextDep
+from search_service.web.discovery import book_results
+from search_service.web.pages import esc, render_page
+from search_service.web.responses import encode_json
+from search_service.web.results_page import DEFAULT_VIEWER, results_html, search_form
+from search_service.web.routes.search import build_in_thread, cached_json, page_number, required_q
+from search_service.web.viewers import VIEWERS
 
 router = APIRouter(tags=["discovery"])
 

@@ -20,15 +20,15 @@ from typing import Any
 
 from indexer.errors import IndexerError
 from indexer.index.counting import Deadline, Plan
-from indexer.index.ranking import Ranked, RankedBook
+from indexer.index.ranking import CorpusStats, Ranked, RankedBook
 from indexer.index.records import BookRecord, PageRecord
 from indexer.index.snapshot import Snapshot
 from indexer.sources import read_manifest_v2, read_manifest_v3
 from ocr.model import Box
-from search_service.hits import Hit, page_hits_of, plan_query, rank_collection
-from search_service.image_links import fitted_size, padded, region_url
-from search_service.paging import Paged
-from search_service.query import Query
+from search_service.search.hits import Hit, page_hits_of, plan_query, rank_collection
+from search_service.search.image_links import fitted_size, padded, region_url
+from search_service.search.paging import Paged
+from search_service.search.query import Query
 
 #: The picture of a hit's line fits this box (pixels): a line of a book page, readable on a phone.
 LINE_IMAGE_BOX = (800, 80)
@@ -75,13 +75,17 @@ class BookResult:
 
 @dataclass(frozen=True, slots=True)
 class BookPage(Paged):
-    """One page of books: `books[0]` is book number `start` (0-based) of `total_books`."""
+    """One page of books: `books[0]` is book number `start` (0-based) of `total_books`.
+
+    `total_exact` is False when `total_books` and `total_hits` are lower bounds (#20).
+    """
 
     books: tuple[BookResult, ...]
     total_books: int
     total_hits: int
     start: int
     size: int
+    total_exact: bool = True
 
     @property
     def items(self) -> int:
@@ -95,17 +99,19 @@ def search_books(
     size: int,
     hits_per_book: int,
     time_limit: float | None = None,
+    corpus: CorpusStats | None = None,
 ) -> BookPage:
     """Books `start`..`start + size` of those matching `query`, best first, with their first hits.
 
     Counting and ranking are shared with the collection-wide Search services (one cached
     `Ranked` per query and snapshot), so the counts here are theirs. Raises
-    QueryTooCostly past `time_limit` seconds.
+    QueryTooCostly past `time_limit` seconds. `corpus`: the whole collection's stats when
+    this index is one shard of it (the scores are then the one index's).
     """
     plan = plan_query(snapshot, query)
     if plan is None:
         return BookPage((), 0, 0, start, size)
-    ranked = rank_collection(snapshot, plan, Deadline(time_limit))
+    ranked = rank_collection(snapshot, plan, Deadline(time_limit), corpus)
     results: list[BookResult] = []
     for place, ranked_book in enumerate(ranked.books(start, start + size), start=start + 1):
         record = snapshot.book(ranked_book.book_id)

@@ -15,9 +15,9 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from search_service.contexts import PRESENTATION2_CONTEXT, SEARCH1_CONTEXT
-from search_service.hits import HitPage, Term
-from search_service.urls import ManifestRef, ResultLinks, annotation_id, url_with
+from search_service.search.contexts import PRESENTATION2_CONTEXT, SEARCH1_CONTEXT
+from search_service.search.hits import HitPage, Term
+from search_service.search.urls import ManifestRef, ResultLinks, annotation_id, url_with
 
 
 def _escape(text: str) -> str:

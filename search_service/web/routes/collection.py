@@ -10,11 +10,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from search_service.collection import collection
-from search_service.contexts import PRESENTATION3_CONTEXT
-from search_service.deps import SearchContextDep
-from search_service.responses import encode_json
-from search_service.routes.search import cached_json
+from search_service.search.collection import collection
+from search_service.search.contexts import PRESENTATION3_CONTEXT
+from search_service.web.deps import SearchContextDep
+from search_service.web.responses import encode_json
+from search_service.web.routes.search import cached_json
 
 router = APIRouter(tags=["collection"])
 

@@ -16,11 +16,11 @@ from urllib.parse import urlencode
 
 from starlette.requests import Request
 
-from search_service.pages import esc
+from search_service.web.pages import esc
 
 # viewers/ sits beside the package in a checkout; `app.state.viewers_dir` overrides it
 # (tests point it at an empty folder to see the "not installed" page).
-DEFAULT_VIEWERS_DIR = Path(__file__).resolve().parents[1] / "viewers"
+DEFAULT_VIEWERS_DIR = Path(__file__).resolve().parents[2] / "viewers"
 INSTALL_HINT = "scripts/install-viewers"
 
 

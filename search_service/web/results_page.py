@@ -10,10 +10,10 @@ value from the index or the request goes through `esc`.
 
 from __future__ import annotations
 
-from search_service.books import BookHit, BookPage, BookResult
-from search_service.pages import esc
-from search_service.urls import hit_target, manifest_url, resolved, url_with
-from search_service.viewers import VIEWERS, viewer_link
+from search_service.search.books import BookHit, BookPage, BookResult
+from search_service.search.urls import hit_target, manifest_url, resolved, url_with
+from search_service.web.pages import esc
+from search_service.web.viewers import VIEWERS, viewer_link
 
 DEFAULT_VIEWER = "mirador"
 

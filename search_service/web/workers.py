@@ -8,7 +8,8 @@ socket per worker bound with SO_REUSEPORT (as nginx's `reuseport` and gunicorn's
 `--reuse-port`), the kernel hands each new connection to a worker by hash: random,
 so still 11 to 5 at times. `ShareLoad` evens that out: the workers count their
 requests in flight in shared memory, and one carrying more than its share answers
-with `Connection: close`, so that client reconnects and lands anew.
+with `Connection: close`, so that client reconnects and lands anew
+(`load_sharing.ShareLoad`, which the app imports: this module imports the app, not the reverse).
 """
 
 from __future__ import annotations
@@ -20,52 +21,11 @@ import sys
 import time
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 from search_service.settings import Settings
+from search_service.web import load_sharing
 
 #: A worker that dies is started again, but not more often than this (seconds).
 RESTART_PAUSE = 1.0
-
-
-#: In a worker process of `run`: every worker's requests in flight (shared memory) and
-#: this worker's index in it. None in a single-process server.
-_shared: tuple[Any, int] | None = None
-
-
-class ShareLoad:
-    """ASGI middleware: in a worker of `run`, sheds keep-alive connections while it carries
-    more than its share of the requests in flight (a no-op in a single-process server)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        shared = _shared
-        if shared is None or scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        counts, me = shared
-        counts[me] += 1  # only this worker's event loop writes its slot
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start" and overloaded(list(counts), me):
-                message = dict(message, headers=[*message.get("headers", []), (b"connection", b"close")])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            counts[me] -= 1
-
-
-def overloaded(counts: list[int], me: int) -> bool:
-    """Whether worker `me` has more than one request in flight above the workers' mean.
-
-    >>> overloaded([11, 5], 0), overloaded([9, 7], 0), overloaded([1, 0], 0)
-    (True, False, False)
-    """
-    return counts[me] * len(counts) > sum(counts) + len(counts)
 
 
 def supported() -> bool:
@@ -88,11 +48,10 @@ def _socket(host: str, port: int, *, listen: bool) -> socket.socket:
 def _worker(host: str, port: int, settings: Settings, log_level: str, counts: Any, index: int) -> None:
     import uvicorn
 
-    from search_service.app import create_app
-    from search_service.http_protocol import uvicorn_options
+    from search_service.web.app import create_app
+    from search_service.web.http_protocol import uvicorn_options
 
-    global _shared
-    _shared = (counts, index)
+    load_sharing.join(counts, index)
     sock = _socket(host, port, listen=True)
     config = uvicorn.Config(create_app(settings), **uvicorn_options(settings, log_level))
     uvicorn.Server(config).run(sockets=[sock])

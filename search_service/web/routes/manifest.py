@@ -10,11 +10,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from search_service.contexts import PRESENTATION2_CONTEXT, PRESENTATION3_CONTEXT
-from search_service.deps import BaseUrlDep, SettingsDep, SnapshotDep
 from search_service.errors import UnknownBook
-from search_service.responses import json_ld_response, resolve_markers
-from search_service.services import with_search_services
+from search_service.search.contexts import PRESENTATION2_CONTEXT, PRESENTATION3_CONTEXT
+from search_service.search.services import with_search_services
+from search_service.web.deps import BaseUrlDep, SettingsDep, SnapshotDep
+from search_service.web.responses import json_ld_response, resolve_markers
 
 router = APIRouter(tags=["manifests"])
 

@@ -23,18 +23,18 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from indexer.index.snapshot import Snapshot
-from search_service.contexts import PRESENTATION2_CONTEXT, SEARCH1_CONTEXT, SEARCH2_CONTEXT
-from search_service.deps import SearchContext, SearchContextDep
 from search_service.errors import BadQuery, Overloaded, UnknownBook
-from search_service.hits import HitPage, search, terms
-from search_service.query import Query as ParsedQuery
-from search_service.query import parse_query
-from search_service.response_cache import GZIP_MINIMUM, CachedBody, ResponseCache
-from search_service.responses import encode_json, etag_for, gzip_etag, json_body_response
-from search_service.search_v1 import annotation_list, term_list
-from search_service.search_v2 import annotation_page, term_page
+from search_service.search.contexts import PRESENTATION2_CONTEXT, SEARCH1_CONTEXT, SEARCH2_CONTEXT
+from search_service.search.hits import HitPage, search, terms
+from search_service.search.query import Query as ParsedQuery
+from search_service.search.query import parse_query
+from search_service.search.search_v1 import annotation_list, term_list
+from search_service.search.search_v2 import annotation_page, term_page
+from search_service.search.urls import ManifestRef, ResultLinks, autocomplete_url, manifest_url, search_url, url_with
 from search_service.settings import Settings
-from search_service.urls import ManifestRef, ResultLinks, autocomplete_url, manifest_url, search_url, url_with
+from search_service.web.deps import SearchContext, SearchContextDep
+from search_service.web.response_cache import GZIP_MINIMUM, CachedBody, ResponseCache
+from search_service.web.responses import encode_json, etag_for, gzip_etag, json_body_response
 
 router = APIRouter(tags=["search"])
 
