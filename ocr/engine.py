@@ -314,7 +314,8 @@ def _deadline_read(child: subprocess.Popen[bytes], timeout: float | None) -> Any
 
 # -- what callers use ------------------------------------------------------------------------
 
-_process: EngineProcess | None = None
+_idle: list[EngineProcess] = []  # engines no thread is using
+_engines: list[EngineProcess] = []  # every engine of this process, to stop them
 _unavailable: str | None = None  # why this process OCRs with the command instead
 _lock = threading.Lock()
 
@@ -323,47 +324,52 @@ def ocr_page(image: str | Path | bytes, settings: OcrSettings) -> bytes:
     """hOCR of one image (a path, or its encoded bytes) from this process's warm engine, else the command.
 
     Same words and boxes as `ocr.tesseract.ocr_image` (tests/ocr/test_engine.py), the same
-    errors, the same `settings.timeout` per page.
+    errors, the same `settings.timeout` per page. A process whose threads OCR at once (a Dask
+    worker with several threads) gets one engine per thread at work.
     """
-    global _process, _unavailable
+    global _unavailable
     variables = engine_settings(settings)
-    if variables is None:
+    if variables is None or _unavailable is not None:
         return ocr_image(image, settings)
-    with _lock:  # one page at a time per process: Dask may run tasks in threads
-        if _unavailable is None:
-            if _process is None:
-                _process = EngineProcess()
-                # The child is killed and reaped when this process ends: atexit for a plain process,
-                # multiprocessing's finalizers for a pool or Dask worker (which skip atexit).
-                atexit.register(_process.close)
-                multiprocessing.util.Finalize(None, _process.close, exitpriority=10)
-            try:
-                hocr = _process.hocr(image, settings, variables)
-            except EngineUnavailable as exc:
+    with _lock:
+        if _idle:
+            engine = _idle.pop()
+        else:
+            engine = EngineProcess()
+            _engines.append(engine)
+            # The child is killed and reaped when this process ends: atexit for a plain process,
+            # multiprocessing's finalizers for a pool or Dask worker (which skip atexit).
+            atexit.register(engine.close)
+            multiprocessing.util.Finalize(None, engine.close, exitpriority=10)
+    try:
+        hocr = engine.hocr(image, settings, variables)
+        if engine.version != tesseract_version():
+            engine.close()
+            raise EngineUnavailable(f"tesserocr has {engine.version}, the command {tesseract_version()}")
+        return hocr
+    except EngineUnavailable as exc:
+        with _lock:
+            if _unavailable is None:
                 _unavailable = str(exc)
-            else:
-                if _process.version != tesseract_version():
-                    _unavailable = f"tesserocr has {_process.version}, the command {tesseract_version()}"
-                    _process.close()
-                else:
-                    return hocr
-            log.warning("OCR through the tesseract command (no warm engine: %s)", _unavailable)
+                log.warning("OCR through the tesseract command (no warm engine: %s)", _unavailable)
+    finally:
+        with _lock:
+            _idle.append(engine)
     return ocr_image(image, settings)
 
 
 def engine_info() -> dict[str, object]:
-    """What this process OCRs with: {'engine': 'tesserocr' | 'command', 'pid': child pid, 'reason': ...}."""
+    """What this process OCRs with: {'engine': 'tesserocr' | 'command', 'pids': engine processes, 'reason': ...}."""
     if _unavailable is not None:
         return {"engine": "command", "reason": _unavailable}
-    return {"engine": "tesserocr", "pid": _process.pid if _process is not None else None}
+    return {"engine": "tesserocr", "pids": [engine.pid for engine in _engines if engine.pid is not None]}
 
 
 def close() -> None:
-    """Stop this process's engine (a later page starts another)."""
-    global _process
+    """Stop this process's engines (a later page starts another)."""
     with _lock:
-        if _process is not None:
-            _process.close()
+        for engine in _engines:
+            engine.close()
 
 
 if __name__ == "__main__":

@@ -93,6 +93,20 @@ def test_a_hung_page_times_out_and_the_next_page_gets_a_fresh_engine(process: en
     assert [w.text for w in parse(process.hocr(_png("Carry on"), OcrSettings(), {})).words()] == ["Carry", "on"]
 
 
+def test_threads_at_work_get_an_engine_each_and_reuse_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Dask worker with two threads OCRs two pages at once, each in its own warm engine."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(engine, "_idle", [])
+    monkeypatch.setattr(engine, "_engines", [])
+    texts = ["One page", "Two pages", "Three pages", "Four pages"]
+    with ThreadPoolExecutor(2) as pool:
+        pages = list(pool.map(lambda text: engine.ocr_page(_png(text), OcrSettings()), texts))
+    assert [" ".join(w.text for w in parse(page).words()) for page in pages] == texts
+    assert 1 <= len(engine._engines) <= 2 and all(e.started == 1 for e in engine._engines)
+    engine.close()
+
+
 def test_settings_the_engine_cannot_take_go_to_the_command() -> None:
     assert engine.engine_settings(OcrSettings(extra=("-c", "a=1"))) == {"a": "1"}
     assert engine.engine_settings(OcrSettings(extra=("--user-words", "x.txt"))) is None
@@ -104,7 +118,8 @@ def test_without_tesserocr_pages_go_to_the_command_with_one_notice(
     # A tesserocr that cannot load (as where libtesseract is missing) shadows the installed one in the child.
     (tmp_path / "tesserocr.py").write_text("raise ImportError('libtesseract.so.5: cannot open shared object file')\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    monkeypatch.setattr(engine, "_process", None)
+    monkeypatch.setattr(engine, "_idle", [])
+    monkeypatch.setattr(engine, "_engines", [])
     monkeypatch.setattr(engine, "_unavailable", None)
     caplog.set_level(logging.WARNING, "ocr.engine")
     for text in ("Fallback one", "Fallback two"):
