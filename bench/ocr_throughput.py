@@ -9,6 +9,8 @@ Both sides OCR the same real scans with OMP_THREAD_LIMIT=1 and N processes at on
 - ours: the whole `index-manifest FOLDER --workers N --lang eng` command with a fresh data
   directory (empty OCR cache): start-up, hashing, OCR through one warm engine per worker,
   parsing, indexing and the commit;
+- the same with `--no-alternatives`: the warm engine alone, without the LSTM's choices (#21),
+  which cost Tesseract 10-20% more CPU per page;
 - cluster: the same command with `--cluster` on a real loopback Dask cluster of N one-thread
   workers (bench/ocr_cluster.py), started once before the rounds.
 
@@ -95,6 +97,9 @@ def main() -> None:
                     pages = sorted(folder.glob("*.png"))
                     runs = {"tesseract CLI": reference(pages, work / f"ref-{name}{r}", args.workers)}
                     runs["index-manifest"] = run(folder, work / f"ours-{name}{r}", "--workers", str(args.workers))
+                    runs["index-manifest --no-alternatives"] = run(
+                        folder, work / f"plain-{name}{r}", "--workers", str(args.workers), "--no-alternatives"
+                    )
                     if cluster is not None and name == "long":
                         runs["index-manifest --cluster"] = run(
                             folder, work / f"cluster-{name}{r}", "--cluster", cluster.address, cluster=cluster

@@ -345,7 +345,13 @@ def index_book(
     progress.book_started(book, len(book.canvases))
     choice = _model_choice(book, options, fetcher, cluster)
     report.lang, report.script, report.lang_reason = choice.lang, choice.script, choice.reason
-    settings = OcrSettings(lang=choice.lang, psm=options.psm, timeout=options.timeout, tessdata_dir=_tessdata(options))
+    settings = OcrSettings(
+        lang=choice.lang,
+        psm=options.psm,
+        timeout=options.timeout,
+        tessdata_dir=_tessdata(options),
+        choices=options.alternatives.per_word > 0,
+    )
     records: dict[int, PageRecord] = {}
     failures: dict[int, CanvasOutcome] = {}
     outcomes = (

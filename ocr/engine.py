@@ -109,7 +109,7 @@ class _Engines:
             psm=settings.psm,
             oem=settings.oem,
         )
-        for name, value in {**variables, **CHOICE_VARIABLES}.items():
+        for name, value in variables.items():
             if not engine.SetVariable(name, value):
                 engine.End()
                 raise ValueError(f"Tesseract has no variable {name!r}")
@@ -120,7 +120,7 @@ class _Engines:
         return engine
 
     def hocr(self, settings: OcrSettings, variables: dict[str, str], path: str) -> bytes:
-        engine = self._engine(settings, variables)
+        engine = self._engine(settings, {**variables, **(CHOICE_VARIABLES if settings.choices else {})})
         engine.SetImageFile(path)
         try:
             page = engine.GetHOCRText(0)
@@ -191,7 +191,7 @@ class _ChildDied(Exception):
 class EngineProcess:
     """A child process with warm engines; killed and replaced when a page hangs it, restarted when it dies.
 
-    Not thread-safe: one per process (see `ocr_page`), one page at a time.
+    Not thread-safe: one page at a time (`ocr_page` gives each thread at work its own).
     """
 
     def __init__(self) -> None:
@@ -205,13 +205,12 @@ class EngineProcess:
 
     def hocr(self, image: str | Path | bytes, settings: OcrSettings, variables: dict[str, str]) -> bytes:
         """hOCR of one image; raises TesseractTimeout past `settings.timeout`, TesseractFailed on errors."""
-        name = "<image bytes>" if isinstance(image, bytes | bytearray | memoryview) else os.fspath(image)
-        request = (
-            settings,
-            variables,
-            None if name == "<image bytes>" else name,
-            bytes(image) if name == "<image bytes>" else None,  # type: ignore[arg-type]
-        )
+        request: tuple[OcrSettings, dict[str, str], str | None, bytes | None]
+        if isinstance(image, bytes | bytearray | memoryview):
+            name, request = "<image bytes>", (settings, variables, None, bytes(image))
+        else:
+            name = os.fspath(image)
+            request = (settings, variables, name, None)
         for attempt in (1, 2):
             child = self._running()
             try:

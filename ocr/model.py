@@ -130,6 +130,9 @@ class OcrSettings:
     timeout: float = 300.0  # seconds per page; not part of the key
     extra: tuple[str, ...] = field(default_factory=tuple)
     tessdata_dir: str | None = None  # where the models are; None: Tesseract's own folder
+    # Ask for the LSTM's choices per character (ocr.tesseract.CHOICE_VARIABLES, #21): they add to
+    # the hOCR and cost ~10-20% more CPU, never change its words, so they are not part of the key.
+    choices: bool = True
 
     def key(self) -> str:
         """A string naming the settings that change Tesseract's output."""

@@ -68,7 +68,8 @@ def ocr_image(image: str | Path | bytes, settings: OcrSettings) -> bytes:
     # A variable, not the `hocr` config file: that file lives in the model folder, and a
     # --tessdata-dir of downloaded models has none. Same bytes out as pytesseract gave.
     arguments += [*_tessdata_arguments(settings.tessdata_dir), "-c", "tessedit_create_hocr=1"]
-    arguments += [part for name, value in CHOICE_VARIABLES.items() for part in ("-c", f"{name}={value}")]
+    if settings.choices:
+        arguments += [part for name, value in CHOICE_VARIABLES.items() for part in ("-c", f"{name}={value}")]
     return compact_choices(_on_file(image, [*arguments, *settings.extra], settings.timeout))
 
 

@@ -104,8 +104,8 @@ def _alternative_hocr(hocr: Path, out: Path) -> Path:
     if f">{printed}<" not in text:
         pytest.fail(f"{printed!r} is not a word of {hocr}; Tesseract read the page differently")
     markup = (
-        f"><span class='alternatives'><ins class='alt' title='nlp 0.6'>{printed}</ins>"
-        f"<del class='alt' title='nlp 0.7'>{other}</del></span><"
+        f"><span class='alternatives'><ins class='alt' title='nlp 0.2'>{printed}</ins>"
+        f"<del class='alt' title='nlp 0.3'>{other}</del></span><"
     )
     out.write_text(text.replace(f">{printed}<", markup, 1), encoding="utf-8")
     return out
