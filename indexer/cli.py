@@ -218,7 +218,7 @@ def summary_json(reports: list[BookReport], seconds: float, cluster: str | None 
     "--alternatives/--no-alternatives",
     default=True,
     show_default=True,
-    help="Index the plausible other readings of uncertain words (Tesseract's second choices, 10-20% more CPU).",
+    help="Index the plausible other readings of uncertain words (Tesseract's second choices: 10-20% more CPU; pages OCR'd without them get none from the cache later).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
@@ -271,6 +271,7 @@ def main(
         cluster_timeout=cluster_timeout,
         shared_files=shared_files,
         alternatives=AlternativePolicy() if alternatives else NO_ALTERNATIVES,
+        choices=alternatives,
     )
     progress = Progress() if quiet else TerminalProgress()
     started = time.monotonic()

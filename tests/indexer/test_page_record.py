@@ -30,14 +30,16 @@ def test_alternatives_sit_at_their_printed_token_and_follow_the_policy() -> None
             Word("Ia", Box(400, 0, 40, 40), 30.0, None, (Alternative("la", 90),)),  # a common word is no alternative
         ),
     )
-    record = page_record("b", CANVAS, page)
+    record = page_record("b", CANVAS, page, AlternativePolicy(below=95, threshold=50, per_word=2))
     assert record.tokens == ("die", "frciheit", "sure", "ia")
     assert list(zip(record.alternatives, record.alternative_positions, strict=True)) == [
         ("frcyheit", 1),  # stored by position, then alphabetically
         ("freiheit", 1),
     ]
-    assert page_record("b", CANVAS, page, AlternativePolicy(per_word=1)).alternatives == ("freiheit",)
-    assert page_record("b", CANVAS, page, AlternativePolicy(threshold=70)).alternatives == ("freiheit",)
+    assert page_record("b", CANVAS, page, AlternativePolicy(below=95, per_word=1)).alternatives == ("freiheit",)
+    assert page_record("b", CANVAS, page, AlternativePolicy(below=95, threshold=70)).alternatives == ("freiheit",)
+    # The default: every word's, of 20 or more.
+    assert page_record("b", CANVAS, page).alternatives == ("frclheit", "frcyheit", "freiheit", "sore")
     assert page_record("b", CANVAS, page, NO_ALTERNATIVES).alternatives == ()
 
 

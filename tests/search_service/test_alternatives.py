@@ -2,8 +2,9 @@
 
 Kant (Fraktur, tests/data) is OCR'd here by real Tesseract through the warm engine; its LSTM
 read *gedankenlosen* as *gedanfenloſen* and offered *gedankenloſen* among its choices (k and f
-look alike in Fraktur). Indexed with a policy that keeps that choice, a search for the word
-finds page 2 in both Search versions, with the printed word's text and box, labelled.
+look alike in Fraktur; confidence 22). Indexed with the default policy, which keeps that choice,
+a search for the word finds page 2 in both Search versions, with the printed word's text and
+box, labelled.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesse
 REPO = Path(__file__).resolve().parents[2]
 KANT = REPO / "tests/data/books/de_kant_aufklaerung_1784_fraktur"
 KANT_ID = "de_kant_aufklaerung_1784_fraktur"
-GENEROUS = AlternativePolicy(below=101, threshold=20, per_word=3)
+GENEROUS = AlternativePolicy()  # the default: every word, alternatives of 20 or more, 3 at most
 
 
 @pytest.fixture(scope="module")
 def kant_dirs(make_data_dir) -> dict[str, Path]:  # type: ignore[no-untyped-def]
-    """Kant indexed twice from the same OCR: with alternatives kept generously, and with none."""
+    """Kant indexed twice from the same OCR: with the default alternatives, and with none."""
     dirs = {}
     for name, policy in (("generous", GENEROUS), ("none", NO_ALTERNATIVES)):
         data_dir: Path = make_data_dir(f"kant-{name}")

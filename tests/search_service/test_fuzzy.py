@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from indexer.page_record import NO_ALTERNATIVES
 from indexer.pipeline import IndexOptions, index
 from search_service.settings import Settings
 from search_service.web.app import create_app
@@ -32,9 +33,13 @@ Client = Callable[..., Any]
 
 @pytest.fixture(scope="module")
 def kant_dir(make_data_dir) -> Path:  # type: ignore[no-untyped-def]
-    """Kant indexed with the defaults (--lang auto: a Fraktur model)."""
+    """Kant indexed with the defaults (--lang auto: a Fraktur model), without the alternative readings of #21.
+
+    They would find gedankenlosen as typed (tests/search_service/test_alternatives.py); these
+    tests are about the fuzzy search alone.
+    """
     data_dir: Path = make_data_dir("kant-fuzzy")
-    [report] = index([str(KANT)], IndexOptions(data_dir=data_dir, workers=2))
+    [report] = index([str(KANT)], IndexOptions(data_dir=data_dir, workers=2, alternatives=NO_ALTERNATIVES))
     assert report.ok, report.to_json()
     return data_dir
 
