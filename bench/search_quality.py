@@ -28,6 +28,11 @@ Each MODE asks every query of an indexed book a way a reader may (#14): `exact` 
 the server's fuzzy fallback off), `fuzzy` (every word of the query with `~`, phrases too:
 `"oeffentliche~ gebrauch~"`; fallback off) and `fallback` (as written, with the server retrying
 a search that finds nothing as `word~`). Default: exact only.
+
+Each `--alternatives BELOW/THRESHOLD/K` indexes the books again (from the OCR cache) with that
+policy for the alternative readings of #21 (indexer/page_record.AlternativePolicy: words of
+confidence below BELOW, alternatives of THRESHOLD or more, at most K per word), or `none`
+(no alternatives: the index before #21). Default: the policy's defaults only.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 
 from bench.common import REPO, commit, machine
+from indexer.page_record import NO_ALTERNATIVES, AlternativePolicy
 from indexer.pipeline import IndexOptions, index
 from indexer.sources import read_folder
 from ocr.text import tokens
@@ -86,6 +92,8 @@ class Quality:
     absent_answered: int
     absent_pages: int
     ocr_seconds: float  # the pipeline's time for the book (0 when every page came from the cache)
+    alternatives: str = "none"  # the AlternativePolicy, as BELOW/THRESHOLD/K
+    alternative_tokens: int = 0  # alternative tokens indexed in the book
 
     @property
     def query_recall(self) -> float:
@@ -183,15 +191,42 @@ async def measure(
     return pairs, found, extra
 
 
+def parse_policy(spec: str) -> AlternativePolicy:
+    """`none` or BELOW/THRESHOLD/K.
+
+    >>> parse_policy("95/50/2"), parse_policy("none") == NO_ALTERNATIVES
+    (AlternativePolicy(below=95.0, threshold=50.0, per_word=2), True)
+    """
+    if spec == "none":
+        return NO_ALTERNATIVES
+    below, threshold, per_word = spec.split("/")
+    return AlternativePolicy(float(below), float(threshold), int(per_word))
+
+
+def policy_name(policy: AlternativePolicy) -> str:
+    if policy.per_word <= 0:
+        return "none"
+    return f"{policy.below:g}/{policy.threshold:g}/{policy.per_word}"
+
+
 def run(
-    book: Path, choice: str, modes: list[str], books: list[Path], work: Path, cache: Path, workers: int
+    book: Path,
+    choice: str,
+    modes: list[str],
+    books: list[Path],
+    work: Path,
+    cache: Path,
+    workers: int,
+    policy: AlternativePolicy | None = None,
 ) -> list[Quality]:
     scans = scans_of(book)
     lang = {"auto": None, "language": book_language(scans)}.get(choice, choice)
     data_dir = Path(tempfile.mkdtemp(dir=work, prefix=f"{book.name}-"))
     (data_dir / "ocr-cache").symlink_to(cache, target_is_directory=True)
     started = time.perf_counter()
-    [report] = index([str(scans)], IndexOptions(data_dir=data_dir, lang=lang, workers=workers, book_id=book.name))
+    policy = policy or AlternativePolicy()
+    options = IndexOptions(data_dir=data_dir, lang=lang, workers=workers, book_id=book.name, alternatives=policy)
+    [report] = index([str(scans)], options)
     seconds = time.perf_counter() - started if report.ocr else 0.0
     if not report.ok:
         raise SystemExit(f"{book.name} ({choice}): {report.to_json()}")
@@ -203,24 +238,42 @@ def run(
         _, answered, pages = asyncio.run(measure(data_dir, book.name, absent, mode, answered=True))
         results.append(
             Quality(
-                book.name, choice, mode, report.lang, *query, *word, len(absent), answered, pages, round(seconds, 1)
+                book.name,
+                choice,
+                mode,
+                report.lang,
+                *query,
+                *word,
+                len(absent),
+                answered,
+                pages,
+                round(seconds, 1),
+                policy_name(policy),
+                alternative_tokens(data_dir),
             )
         )
     return results
 
 
+def alternative_tokens(data_dir: Path) -> int:
+    from indexer.index.store import Store
+
+    snapshot = Store(data_dir).snapshot()
+    return sum(len(snapshot.page(doc).alternatives) for book in snapshot.books() for doc in snapshot.docs_of(book.id))
+
+
 def table(results: list[Quality]) -> str:
     lines = [
-        "| book | choice | models | search | query-page recall | extra pages | word-page recall | extra pages "
-        "| absent words answered | their pages |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| book | choice | models | alternatives | search | query-page recall | extra pages | word-page recall "
+        "| extra pages | absent words answered | their pages |",
+        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         query = (
             f"{r.query_recall:.3f} ({r.query_found}/{r.query_pairs}) | {r.query_extra}" if r.query_pairs else "- | -"
         )
         lines.append(
-            f"| {r.book} | {r.choice} | `{r.lang}` | {r.mode} | {query} "
+            f"| {r.book} | {r.choice} | `{r.lang}` | {r.alternatives} ({r.alternative_tokens}) | {r.mode} | {query} "
             f"| {r.word_recall:.3f} ({r.word_found}/{r.word_pairs}) | {r.word_extra} "
             f"| {r.absent_answered}/{r.absent_asked} | {r.absent_pages} |"
         )
@@ -233,6 +286,9 @@ def main() -> None:
     parser.add_argument("--lang", action="append", dest="choices", help="a model choice (repeatable)")
     parser.add_argument(
         "--mode", action="append", dest="modes", choices=MODES, help="how queries are asked (repeatable)"
+    )
+    parser.add_argument(
+        "--alternatives", action="append", dest="policies", help="BELOW/THRESHOLD/K or none (repeatable)"
     )
     parser.add_argument("--cache", type=Path, help="OCR cache folder kept between runs (default: a temporary one)")
     parser.add_argument("--workers", type=int, default=2, help="Tesseract processes (default 2)")
@@ -247,9 +303,14 @@ def main() -> None:
         work = Path(temporary)
         cache = args.cache or work / "ocr-cache"
         cache.mkdir(parents=True, exist_ok=True)
+        policies = [parse_policy(spec) for spec in args.policies or ["95/50/2"]]
         for book in books:
             for choice in choices:
-                for result in run(book, choice, modes, books, work, cache.resolve(), args.workers):
+                for result in (
+                    result
+                    for policy in policies
+                    for result in run(book, choice, modes, books, work, cache.resolve(), args.workers, policy)
+                ):
                     results.append(result)
                     if args.json:
                         print(json.dumps({**asdict(result), "query_recall": result.query_recall}), flush=True)

@@ -18,9 +18,9 @@ from indexer.fetch import Fetched, Fetcher
 from indexer.image_header import UnreadableImage, pixel_size
 from indexer.model import Canvas, ImageRef
 from ocr.cache import OcrCache, key_for
+from ocr.engine import ocr_page
 from ocr.formats import parse_ocr
 from ocr.model import OcrSettings, Page
-from ocr.tesseract import ocr_image
 
 OcrMode = Literal["auto", "tesseract", "existing"]
 Origin = Literal["ocr", "cache", "existing"]
@@ -162,7 +162,7 @@ def page_for(
     if hocr is None:
         check_pixels(data, source)
         # A local file goes to Tesseract by path: no re-encoding on our side.
-        hocr = ocr_image(canvas.image.path or data, settings)
+        hocr = ocr_page(canvas.image.path or data, settings)
         cache.put(key, hocr)
         origin = "ocr"
     return text_of_hocr(hocr, source, origin)

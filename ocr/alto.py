@@ -16,7 +16,7 @@ from lxml import etree
 from ocr.dehyphenate import dehyphenate
 from ocr.errors import MalformedOcr, fatal_note
 from ocr.extent import PageExtent
-from ocr.model import Line, Page, Word
+from ocr.model import Alternative, Line, Page, Word
 
 #: Resolution assumed for `mm10` and `inch1200` when converting to pixels.
 DEFAULT_DPI = 300.0
@@ -132,7 +132,7 @@ def _read_page(page: etree._Element, scale: float) -> Page:
         if element.tag.endswith("TextBlock"):
             block += 1
             continue
-        # Per String: [text, corners or None, confidence, SUBS_TYPE, SUBS_CONTENT]; a HYP edits the last.
+        # Per String: [text, corners or None, confidence, SUBS_TYPE, SUBS_CONTENT, alternatives]; a HYP edits the last.
         entries: list[list[Any]] = []
         for child in element:
             tag: object = child.tag  # a function for comments and processing instructions
@@ -154,6 +154,7 @@ def _read_page(page: etree._Element, scale: float) -> Page:
                         confidence,
                         child.get("SUBS_TYPE"),
                         " ".join((child.get("SUBS_CONTENT") or "").split()),
+                        _alternatives(child, text),
                     ]
                 )
             elif local == "HYP" and entries:
@@ -165,12 +166,12 @@ def _read_page(page: etree._Element, scale: float) -> Page:
         if any(entry[1] is None for entry in entries):
             _share_out(entries, line_corners)
         words: list[Word] = []
-        for text, corners, confidence, subs_type, subs_content in entries:
+        for text, corners, confidence, subs_type, subs_content, alternatives in entries:
             if corners is None:
                 continue  # no coordinates of its own and no line box to place it by
             if subs_type in ("HypPart1", "HypPart2"):
                 parts.append((len(lines), len(words), subs_type, subs_content))
-            words.append(Word(text, extent.fit(*corners), confidence))
+            words.append(Word(text, extent.fit(*corners), confidence, None, alternatives))
         if not words:
             continue
         if line_corners is not None:
@@ -184,6 +185,21 @@ def _read_page(page: etree._Element, scale: float) -> Page:
         lines = _join_parts(lines, parts)
     language = page.get("LANG") or None
     return Page(extent.width, extent.height, dehyphenate(lines), "alto", language)
+
+
+def _alternatives(string: etree._Element, printed: str) -> tuple[Alternative, ...]:
+    """A String's `ALTERNATIVE` children (ALTO 2.0+: other readings of its CONTENT), in document order (#21).
+
+    ALTO gives them no confidence; an ALTERNATIVE equal to the CONTENT adds nothing and is left out.
+    """
+    found: list[Alternative] = []
+    for child in string:
+        tag: object = child.tag
+        if isinstance(tag, str) and tag.endswith("ALTERNATIVE"):
+            text = " ".join("".join(str(part) for part in child.itertext()).split())
+            if text and text != printed and all(text != known.text for known in found):
+                found.append(Alternative(text))
+    return tuple(found)
 
 
 def _share_out(entries: list[list[Any]], line: tuple[int, int, int, int] | None) -> None:

@@ -9,7 +9,9 @@ Line-end hyphenation is left to `ocr.dehyphenate`, which `parse_pages` calls for
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import gc
+import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +21,7 @@ from lxml import etree
 from ocr.dehyphenate import HYPHENS, dehyphenate
 from ocr.errors import MalformedOcr, fatal_note
 from ocr.extent import PageExtent
-from ocr.model import Box, Line, Page, Word
+from ocr.model import Alternative, Box, Line, Page, Word
 
 # hOCR spec 1.2 §5 (https://kba.github.io/hocr-spec/1.2/): `ocrx_word` is the usual word class;
 # `ocr_word` appears in a few converters. §6 lists the line-level typesetting classes.
@@ -36,6 +38,10 @@ _BBOX = re.compile(rf"\bbbox\s+{_NUMBER}\s+{_NUMBER}\s+{_NUMBER}\s+{_NUMBER}")
 # ABBYY-derived files (Chronicling America) write `x_conf` where the spec says `x_wconf`.
 _CONFIDENCE = re.compile(rf"\bx_w?conf\s+{_NUMBER}")
 _LANGUAGE = re.compile(r"\bocrp_lang\s+([\w-]+)")
+_NLP = re.compile(rf"\bnlp\s+{_NUMBER}")
+_CHOICE_CONFIDENCE = re.compile(rf"\bx_confs\s+{_NUMBER}")
+#: Readings made from Tesseract's per-character choices, at most, per word (the index keeps fewer).
+MAX_ALTERNATIVES = 8
 _DECLARED_ENCODING = re.compile(rb"""(?:encoding|charset)\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 
 SOFT_HYPHEN = "\u00ad"
@@ -180,6 +186,90 @@ def _text(element: etree._Element) -> str:
     return "".join(parts)
 
 
+def _word_content(element: etree._Element) -> tuple[str, tuple[Alternative, ...]]:
+    """A word element's printed text and its alternative readings (#21).
+
+    hOCR `alternatives` (spec 1.2 §8.1: the reading in `<ins>`, others in `<del>`, `nlp` the
+    negative log probability), and Tesseract's `lstm_choice_mode=2` groups, one
+    `ocrx_cinfo id='lstm_choices_...'` per character holding its choices, best first, each with
+    `x_confs`. Other `ocrx_cinfo` spans (`hocr_char_boxes`) hold the word's own characters.
+    """
+    parts = [element.text or ""]
+    deleted: list[Alternative] = []
+    groups: list[list[tuple[str, float]]] = []
+    for child in element:
+        if isinstance(child.tag, str):
+            identifier = child.get("id") or ""
+            if identifier.startswith(("lstm_choices", "timestep", "choice_")) or child.get("class") == "ocr_symbol":
+                if identifier.startswith("lstm_choices"):
+                    groups.append([(choice.text or "", _choice_confidence(choice.get("title"))) for choice in child])
+            elif child.tag == "del":
+                text = " ".join(_text_all(child).split())
+                if text:
+                    deleted.append(Alternative(text, _nlp_confidence(child.get("title"))))
+            else:
+                parts.append(_text(child))
+                for nested in child.iter("del"):
+                    text = " ".join(_text_all(nested).split())
+                    if text:
+                        deleted.append(Alternative(text, _nlp_confidence(nested.get("title"))))
+        if child.tail:
+            parts.append(child.tail)
+    text = "".join(parts)
+    if groups:
+        deleted.extend(lstm_alternatives(" ".join(text.split()), groups))
+    return text, tuple(deleted)
+
+
+def lstm_alternatives(printed: str, groups: list[list[tuple[str, float]]]) -> list[Alternative]:
+    """Readings of a word with one or two of its characters replaced by their LSTM second choices.
+
+    `groups` holds each character's choices, best first, as (text, confidence 0..100); groups whose
+    best choice is a space (Tesseract's word boundary) are left out. When the rest does not
+    spell `printed` character by character, the word has no alternatives (nothing to align).
+    A reading's confidence is its replaced character's, or the product of both (as probabilities).
+
+    >>> groups = [[("F", 95)], [("r", 94)], [("a", 95)], [("ß", 90), ("g", 71)], [("z", 91), ("ß", 76)], [("e", 94)]]
+    >>> [(a.text, a.confidence) for a in lstm_alternatives("Fraßze", groups)]
+    [('Fraßße', 76), ('Fragze', 71), ('Fragße', 53.96)]
+    """
+    chars = [group for group in groups if group and group[0][0] != " "]
+    if len(chars) != len(printed) or any(group[0][0] != letter for group, letter in zip(chars, printed, strict=True)):
+        return []
+    options = [
+        (i, choice, confidence)
+        for i, group in enumerate(chars)
+        for choice, confidence in group[1:]
+        if len(choice) == 1 and choice != " " and choice != group[0][0]
+    ]
+    found: dict[str, float] = {}
+    for n, (i, choice, confidence) in enumerate(options):
+        found.setdefault(printed[:i] + choice + printed[i + 1 :], confidence)
+        for j, other, other_confidence in options[n + 1 :]:
+            if j != i:
+                letters = list(printed)
+                letters[i], letters[j] = choice, other
+                found.setdefault("".join(letters), round(confidence * other_confidence / 100.0, 3))
+    ranked = sorted(found.items(), key=lambda item: -item[1])[:MAX_ALTERNATIVES]
+    return [Alternative(text, confidence) for text, confidence in ranked]
+
+
+def _text_all(element: etree._Element) -> str:
+    return "".join(str(part) for part in element.itertext())
+
+
+def _choice_confidence(title: str | None) -> float:
+    match = _CHOICE_CONFIDENCE.search(title or "")
+    return min(max(float(match.group(1)), 0.0), 100.0) if match else 0.0
+
+
+def _nlp_confidence(title: str | None) -> float | None:
+    match = _NLP.search(title or "")
+    if match is None:
+        return None
+    return round(100.0 * math.exp(-max(float(match.group(1)), 0.0)), 2)
+
+
 class _PageBuffer(PageExtent):
     """A page being read: its size when the page bbox gives one, else the extent of what is on it."""
 
@@ -229,7 +319,7 @@ class _LineBuffer:
         tail = self.last_word.tail if self.last_word is not None else None
         if tail and SOFT_HYPHEN in tail and words[-1].text[-1] not in HYPHENS:
             # Google Books and BSB write the line-end soft hyphen after the last word span, not in it.
-            words[-1] = Word(words[-1].text + SOFT_HYPHEN, words[-1].box, words[-1].confidence)
+            words[-1] = dataclasses.replace(words[-1], text=words[-1].text + SOFT_HYPHEN)
         if self.bbox is not None:
             box = page.fit(*self.bbox)
         else:
@@ -298,7 +388,11 @@ class _Reader:
                         page.lines.append(loose)
                     target = loose
                 target.has_structure = True
-                text = _text(child) if len(child) else child.text
+                alternatives: tuple[Alternative, ...] = ()
+                if len(child):
+                    text, alternatives = _word_content(child)
+                else:
+                    text = child.text or ""
                 if not text:
                     continue
                 pieces = text.split()
@@ -335,7 +429,7 @@ class _Reader:
                     box = Box(x0, y0, x1 - x0, y1 - y0)  # the usual case, kept cheap
                 else:
                     box = page.fit(x0, y0, x1, y1)
-                target.words.append(Word(text, box, confidence))
+                target.words.append(Word(text, box, confidence, None, alternatives))
             elif kind == _OTHER:
                 self.walk(child, page, block, line)
             elif kind == _LINE:

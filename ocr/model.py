@@ -62,18 +62,33 @@ class Box:
 
 
 @dataclass(frozen=True, slots=True)
+class Alternative:
+    """Another reading of a printed word, as the OCR engine offered it (#21).
+
+    From hOCR `alternatives` (`<del>`; nlp as 100 * e^-nlp), ALTO `ALTERNATIVE` (no confidence),
+    or Tesseract's LSTM choices per character (`ocrx_cinfo`: the confidence of the least sure
+    character that differs from the printed word's).
+    """
+
+    text: str
+    confidence: float | None = None  # 0..100
+
+
+@dataclass(frozen=True, slots=True)
 class Word:
     """One word as printed, with its box.
 
     `joined` is set on both halves of a word hyphenated across a line end and holds
     the whole word without the hyphen ("inter-" + "national" -> "international"),
     so the index can find it while each half keeps its own box and text.
+    `alternatives` are other readings of the same print, surest first (#21).
     """
 
     text: str
     box: Box
     confidence: float | None = None  # 0..100, as hOCR x_wconf; ALTO WC is scaled to it
     joined: str | None = None
+    alternatives: tuple[Alternative, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +130,9 @@ class OcrSettings:
     timeout: float = 300.0  # seconds per page; not part of the key
     extra: tuple[str, ...] = field(default_factory=tuple)
     tessdata_dir: str | None = None  # where the models are; None: Tesseract's own folder
+    # Ask for the LSTM's choices per character (ocr.tesseract.CHOICE_VARIABLES, #21): they add to
+    # the hOCR and cost ~10-20% more CPU, never change its words, so they are not part of the key.
+    choices: bool = True
 
     def key(self) -> str:
         """A string naming the settings that change Tesseract's output."""

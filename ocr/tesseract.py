@@ -28,6 +28,11 @@ STDERR_TAIL = 2000
 
 # Tesseract's OpenMP threads make it ~5x slower when we already run one process per core.
 _CHILD_ENVIRONMENT = {"OMP_THREAD_LIMIT": "1"}
+#: Variables set for every page OCR'd: the LSTM's choices per character, kept in the hOCR as
+#: `ocrx_cinfo` spans (#21), from which `ocr.hocr` makes the words' alternative readings.
+#: They add to the hOCR, never change its words or boxes (tests/ocr/test_engine.py), so they
+#: are no part of `OcrSettings` or the cache key.
+CHOICE_VARIABLES = {"lstm_choice_mode": "2"}
 # `tesseract --list-langs` starts with: List of available languages in "/usr/share/tesseract-ocr/5/tessdata/" (7):
 _LIST_HEADER = re.compile(r'^List of available languages in "(.*)" \(\d+\):$')
 # What OSD prints when a page has too little text to tell: no verdict, not a failure.
@@ -62,8 +67,62 @@ def ocr_image(image: str | Path | bytes, settings: OcrSettings) -> bytes:
     arguments = ["-l", settings.lang, "--psm", str(settings.psm), "--oem", str(settings.oem)]
     # A variable, not the `hocr` config file: that file lives in the model folder, and a
     # --tessdata-dir of downloaded models has none. Same bytes out as pytesseract gave.
-    arguments += [*_tessdata_arguments(settings.tessdata_dir), "-c", "tessedit_create_hocr=1", *settings.extra]
-    return _on_file(image, arguments, settings.timeout)
+    arguments += [*_tessdata_arguments(settings.tessdata_dir), "-c", "tessedit_create_hocr=1"]
+    if settings.choices:
+        arguments += [part for name, value in CHOICE_VARIABLES.items() for part in ("-c", f"{name}={value}")]
+    return compact_choices(_on_file(image, [*arguments, *settings.extra], settings.timeout))
+
+
+#: A second choice below this confidence (0..100) is dropped from the hOCR: never an alternative worth indexing.
+CHOICE_FLOOR = 5.0
+# One character's LSTM choices, as TessHOcrRenderer writes them with lstm_choice_mode=2.
+_CHOICE = re.compile(rb"\s*<span class='ocrx_cinfo' id='choice_[^']*' title='x_confs ([0-9.eE+-]+)'>(?:[^<]*)</span>")
+_CHOICE_GROUP = re.compile(
+    rb"\s*<span class='ocrx_cinfo' id='lstm_choices_[^']*'>((?:\s*<span [^>]*>[^<]*</span>)*)</span>"
+)
+# Where one word's groups start (after its text) and end (its closing tag).
+_WORD_CHOICES = re.compile(
+    rb"((?:\s*<span class='ocrx_cinfo' id='lstm_choices_[^']*'>(?:\s*<span [^>]*>[^<]*</span>)*</span>)+)"
+)
+
+
+def compact_choices(hocr: bytes) -> bytes:
+    """hOCR with the LSTM's second choices below CHOICE_FLOOR dropped, and a word's groups dropped when none has a second choice.
+
+    Tesseract writes six choices for every character, nearly all of confidence 0: a page's hOCR
+    grows ~15 times. What is left is what the alternatives are made of (`ocr.hocr`).
+
+    >>> word = (b"<span class='ocrx_word' id='w' title='bbox 0 0 9 9; x_wconf 90'>ab"
+    ...     b"<span class='ocrx_cinfo' id='lstm_choices_1_1_1'><span class='ocrx_cinfo' id='choice_1' title='x_confs 90'>a</span>"
+    ...     b"<span class='ocrx_cinfo' id='choice_2' title='x_confs 0'>o</span></span>"
+    ...     b"<span class='ocrx_cinfo' id='lstm_choices_1_1_2'><span class='ocrx_cinfo' id='choice_3' title='x_confs 80'>b</span>"
+    ...     b"<span class='ocrx_cinfo' id='choice_4' title='x_confs 40'>h</span></span></span>")
+    >>> compact_choices(word).count(b"choice_"), compact_choices(word.replace(b"x_confs 40", b"x_confs 0"))
+    (3, b"<span class='ocrx_word' id='w' title='bbox 0 0 9 9; x_wconf 90'>ab</span>")
+    """
+    if b"lstm_choices_" not in hocr:
+        return hocr
+
+    def word(match: re.Match[bytes]) -> bytes:
+        groups = [_second_choices(group.group(0)) for group in _CHOICE_GROUP.finditer(match.group(1))]
+        if all(group.count(b"id='choice_") < 2 for group in groups):
+            return b""
+        return b"".join(groups)
+
+    return _WORD_CHOICES.sub(word, hocr)
+
+
+def _second_choices(group: bytes) -> bytes:
+    """A character's group with its first choice (the printed one) and the others of CHOICE_FLOOR or more."""
+    first = True
+
+    def keep(choice: re.Match[bytes]) -> bytes:
+        nonlocal first
+        kept = first or float(choice.group(1)) >= CHOICE_FLOOR
+        first = False
+        return choice.group(0) if kept else b""
+
+    return _CHOICE.sub(keep, group)
 
 
 def detect_script(image: str | Path | bytes, settings: OcrSettings) -> ScriptGuess | None:

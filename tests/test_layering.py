@@ -52,7 +52,10 @@ def test_dependencies_flow_one_way(package: str, forbidden: set[str]) -> None:
         # Pixels: the image endpoint renders with it; the indexer only reads image headers.
         ("pyvips", {"search_service/image/render.py", "indexer/image_header.py"}),
         ("PIL", {"indexer/image_header.py"}),  # the header reader's fallback where libvips is missing
-        ("subprocess", {"ocr/tesseract.py"}),  # Tesseract is started in one place (#11: its environment too)
+        # Tesseract is started in two places, each with OMP_THREAD_LIMIT=1 (#11): the command, and the
+        # process that keeps a warm engine (#21), which alone imports tesserocr.
+        ("subprocess", {"ocr/tesseract.py", "ocr/engine.py"}),
+        ("tesserocr", {"ocr/engine.py"}),
     ],
 )
 def test_each_engine_has_one_home(engine: str, allowed: set[str]) -> None:

@@ -32,9 +32,10 @@ from indexer.errors import CanvasFailed, IndexerError
 from indexer.fetch import Fetcher
 from indexer.model import ImageRef
 from ocr.cache import key_for
+from ocr.engine import ocr_page
 from ocr.errors import OcrError
 from ocr.model import OcrSettings
-from ocr.tesseract import available_languages, detect_script, format_osd, ocr_image, tesseract_version
+from ocr.tesseract import available_languages, detect_script, format_osd, tesseract_version
 
 #: The digest whose key every worker computes for the same settings: equal keys mean
 #: equal Tesseract versions and models, so any worker's key is every worker's key.
@@ -112,7 +113,7 @@ def ocr(image: LoadedImage, settings: OcrSettings) -> bytes:
     with _failures():
         check_pixels(image.data, image.source)
         # A file on shared storage goes to Tesseract by path, as in a local run.
-        return ocr_image(image.path or image.data, settings)
+        return ocr_page(image.path or image.data, settings)
 
 
 def detect(image: LoadedImage, settings: OcrSettings) -> bytes:

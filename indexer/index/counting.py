@@ -82,6 +82,33 @@ def token_positions(page_tokens: Sequence[str], wanted: Collection[str] | None =
     return positions
 
 
+def record_positions(
+    tokens: Sequence[str],
+    wanted: Collection[str],
+    alternatives: Sequence[str] = (),
+    alternative_positions: Sequence[int] = (),
+) -> tuple[dict[str, list[int]], frozenset[int]]:
+    """A stored page's positions of the `wanted` terms, its alternative readings' included (#21), as the index has them.
+
+    Also the positions matched only through an alternative (the printed token there is not
+    wanted), so a hit over one can be labelled.
+
+    >>> record_positions(["die", "frciheit"], {"freiheit"}, ["freiheit"], [1])
+    ({'freiheit': [1]}, frozenset({1}))
+    """
+    positions = token_positions(tokens, wanted)
+    through: set[int] = set()
+    for token, position in zip(alternatives, alternative_positions, strict=True):
+        if token in wanted:
+            found = positions.setdefault(token, [])
+            if position not in found:
+                found.append(position)
+                found.sort()
+            if tokens[position] not in wanted:
+                through.add(position)
+    return positions, frozenset(through)
+
+
 def hit_spans(plan: Plan, positions: Mapping[str, Sequence[int]]) -> list[tuple[int, int]]:
     """The hits on one page as (first token, last token) spans, in reading order.
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,8 +52,27 @@ def _from_le(typecode: str, data: bytes) -> array[Any]:
     return values
 
 
+class PositionedTokens(tuple[tuple[str, int], ...]):
+    """A field value of (token, position) pairs, several tokens at one position allowed (#21).
+
+    `ArrayPositions` indexes each token at the position given, instead of counting them off:
+    a word's alternative readings sit at the position of the printed word.
+    """
+
+
 class ArrayPositions(formats.Positions):
     """Positions of a posting as little-endian uint32, absolute: numpy reads a block's at once."""
+
+    def word_values(self, value: Any, analyzer: Any, **kwargs: Any) -> Iterator[tuple[str, int, float, bytes]]:
+        if not isinstance(value, PositionedTokens):
+            yield from super().word_values(value, analyzer, **kwargs)
+            return
+        positions: dict[str, set[int]] = {}
+        for token, position in value:
+            positions.setdefault(token, set()).add(position)
+        for token, found in positions.items():
+            ordered = sorted(found)
+            yield token, len(ordered), len(ordered) * self.field_boost, self.encode(ordered)
 
     def encode(self, poslist: Iterable[int]) -> bytes:
         return _le_bytes(array("I", poslist))

@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 
 from indexer.errors import StoreError
 
-_BLOB_VERSION = 2
+# 3: the alternatives' tokens and positions (#21); 2 and 1 still read, as pages without them.
+_BLOB_VERSION = 3
 
 
 class StoredWord(NamedTuple):
@@ -59,7 +60,9 @@ class PageRecord:
     (x, y, w, h, line number on the page), in canvas units. `tokens` are the
     normalised index tokens in reading order; token t stands for the printed words
     `spans[2*t]..spans[2*t + 1]` (inclusive), two words for a word hyphenated across
-    a line end.
+    a line end. `alternatives[k]` is another reading of the printed token at position
+    `alternative_positions[k]` (#21): indexed at that position, so a search for it finds the
+    page and highlights the printed word.
 
     Columns, not an object per word: a search of a big collection decodes a hundred
     pages per response, and a page of 400 word objects cost 90 us to decode and more
@@ -79,6 +82,8 @@ class PageRecord:
     boxes: Sequence[int]
     tokens: Sequence[str]
     spans: Sequence[int]
+    alternatives: Sequence[str] = ()
+    alternative_positions: Sequence[int] = ()
 
     @classmethod
     def build(
@@ -92,9 +97,11 @@ class PageRecord:
         words: Iterable[WordRow],
         tokens: Iterable[str],
         token_words: Iterable[tuple[int, int]],
+        alternatives: Iterable[tuple[str, int]] = (),
     ) -> PageRecord:
-        """A record from per-word rows `(text, x, y, w, h, line)` and per-token word spans."""
+        """A record from per-word rows `(text, x, y, w, h, line)`, per-token word spans, and (token, position) alternatives."""
         rows = list(words)
+        others = sorted(set(alternatives), key=lambda pair: (pair[1], pair[0]))
         return cls(
             book_id=book_id,
             canvas_index=canvas_index,
@@ -106,6 +113,8 @@ class PageRecord:
             boxes=_int_column([value for row in rows for value in row[1:6]]),
             tokens=tuple(tokens),
             spans=array("i", [i for span in token_words for i in span]),
+            alternatives=tuple(token for token, _ in others),
+            alternative_positions=array("i", [position for _, position in others]),
         )
 
     @property
@@ -118,6 +127,13 @@ class PageRecord:
     def token_words(self) -> tuple[tuple[int, int], ...]:
         """Every token's (first word, last word)."""
         return tuple(zip(self.spans[0::2], self.spans[1::2], strict=True))
+
+    def indexed_tokens(self) -> list[tuple[str, int]]:
+        """(token, position) of every printed token and every alternative, as the index holds them."""
+        return [
+            *((token, i) for i, token in enumerate(self.tokens)),
+            *zip(self.alternatives, self.alternative_positions, strict=True),
+        ]
 
     def word(self, i: int) -> StoredWord:
         """Word i with named fields."""
@@ -135,6 +151,8 @@ class PageRecord:
             self.boxes.tobytes() if isinstance(self.boxes, array) else list(self.boxes),
             " ".join(self.tokens),
             array("i", self.spans).tobytes(),
+            " ".join(self.alternatives),
+            array("i", self.alternative_positions).tobytes(),
         )
         return pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -148,9 +166,14 @@ class PageRecord:
         if version == 1:  # zlib'd pickle of per-word rows (indexes written before 2026-11-21)
             _, canvas_id, label, width, height, words, tokens, token_words = data
             return cls.build(book_id, canvas_index, canvas_id, label, width, height, words, tokens, token_words)
-        if version != _BLOB_VERSION:
+        if version not in (2, _BLOB_VERSION):
             raise StoreError(f"page {book_id}/{canvas_index} was written by another version; index the book again")
-        _, canvas_id, label, width, height, texts, boxes, tokens, spans = data
+        _, canvas_id, label, width, height, texts, boxes, tokens, spans = data[:9]
+        alternatives: tuple[str, ...] = ()
+        alternative_positions = array("i")
+        if version == 3 and data[9]:  # pages indexed before #21 (version 2) have none
+            alternatives = tuple(data[9].split(" "))
+            alternative_positions.frombytes(data[10])
         box_array: Sequence[int] = boxes  # a list when some value did not fit 32 bits
         if isinstance(boxes, bytes):
             box_array = array("i")
@@ -171,6 +194,8 @@ class PageRecord:
             box_array,
             tuple(tokens.split(" ")) if tokens else (),
             span_array,
+            alternatives,
+            alternative_positions,
         )
 
 

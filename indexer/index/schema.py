@@ -48,13 +48,16 @@ def _counts_field() -> FieldType:
     return FieldType(CountsFormat(), analyzer=SpaceSeparatedTokenizer(), scorable=False, stored=False)
 
 
-def book_counts(pages_tokens: Iterable[Sequence[str]]) -> list[tuple[str, int]]:
+def book_counts(pages_tokens: Iterable[Sequence[str]], alternatives: Iterable[str] = ()) -> list[tuple[str, int]]:
     """The `book_counts` field of a book whose pages have these tokens: tokens and common pairs, counted.
 
-    >>> book_counts([["de", "la", "ville"], ["de", "la"]])
-    [('de', 2), ('de_la', 2), ('la', 2), ('ville', 1)]
+    `alternatives`: the alternative readings the index holds beside them (#21), each counted
+    as an occurrence (they sit at their printed word's position; no pair is made of them).
+
+    >>> book_counts([["de", "la", "ville"], ["de", "la"]], ["vilie"])
+    [('de', 2), ('de_la', 2), ('la', 2), ('ville', 1), ('vilie', 1)]
     """
-    counts: Counter[str] = Counter()
+    counts: Counter[str] = Counter(alternatives)
     for tokens in pages_tokens:
         counts.update(tokens)
         counts.update(pair_term(a, b) for a, b in itertools.pairwise(tokens) if is_indexed_pair(a, b))

@@ -22,7 +22,7 @@ from whoosh.index import LockError
 
 from indexer import paths
 from indexer.errors import IndexBusy, StoreError
-from indexer.index.postings_codec import ColumnarCodec
+from indexer.index.postings_codec import ArrayPositions, ColumnarCodec, PositionedTokens
 from indexer.index.records import BookRecord, PageRecord
 from indexer.index.retiring_storage import RETIRE_AFTER, RetiringStorage
 from indexer.index.schema import BOOK_COUNTS_FIELD, PAIRS_FIELD, SCHEMA, book_counts, document_key, pairs_text
@@ -230,8 +230,13 @@ def _write_book(writer: Any, book: BookRecord, pages: list[PageRecord]) -> None:
     with_pairs = PAIRS_FIELD in writer.schema
     # Likewise an index made before the book counts (#20): its collection searches
     # count every page, as they did.
+    # Alternatives sit at their printed word's position (#21); only our positions format
+    # can place them (an index made before the columnar codec gets the printed tokens only).
+    placed = isinstance(writer.schema["text"].format, ArrayPositions)
     counts = (
-        {BOOK_COUNTS_FIELD: book_counts(page.tokens for page in pages)} if BOOK_COUNTS_FIELD in writer.schema else {}
+        {BOOK_COUNTS_FIELD: book_counts((page.tokens for page in pages), _alternatives(pages) if placed else ())}
+        if BOOK_COUNTS_FIELD in writer.schema
+        else {}
     )
     writer.delete_by_term("book", book.id)
     writer.add_document(
@@ -250,7 +255,20 @@ def _write_book(writer: Any, book: BookRecord, pages: list[PageRecord]) -> None:
             kind="page",
             book=book.id,
             canvas=page.canvas_index,
-            text=" ".join(page.tokens),
+            text=PositionedTokens(page.indexed_tokens()) if placed and page.alternatives else " ".join(page.tokens),
             data=page.to_blob(),
             **extra,
         )
+
+
+def _alternatives(pages: list[PageRecord]) -> list[str]:
+    """Each alternative reading once per position, unless the printed token there is the same word.
+
+    What the index holds of them beside the printed tokens, so a book's counts are the
+    occurrences its pages' postings hold (#20 with #21).
+    """
+    found: list[str] = []
+    for page in pages:
+        placed = {(alt, pos) for alt, pos in zip(page.alternatives, page.alternative_positions, strict=True)}
+        found.extend(alt for alt, pos in placed if page.tokens[pos] != alt)
+    return found

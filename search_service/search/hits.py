@@ -29,7 +29,7 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass
 
-from indexer.index.counting import Deadline, Plan, UnitPlan, count_pages, hit_spans, token_positions
+from indexer.index.counting import Deadline, Plan, UnitPlan, count_pages, hit_spans, record_positions
 from indexer.index.ranking import CorpusStats, Ranked, rank_books
 from indexer.index.records import PageRecord
 from indexer.index.snapshot import Snapshot
@@ -75,7 +75,9 @@ class Hit:
     """One match of the query on a canvas, with one `Match` per line it covers.
 
     `near` says that some word of it was found only as a near spelling of a fuzzy word
-    (`word~`): not the word as typed, nor a word the query names otherwise.
+    (`word~`): not the word as typed, nor a word the query names otherwise. `alternative`
+    says that some word of it was found only through an alternative reading the OCR offered
+    for the printed word (#21); its box is the printed word's.
 
     `text` is the matched text as printed, with a word hyphenated across a line end
     shown whole; `before`/`after` are the text around it on the same page (with the
@@ -94,6 +96,7 @@ class Hit:
     first_token: int = 0
     last_token: int = 0
     near: bool = False
+    alternative: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,16 +333,23 @@ def _plan_bytes(plan: Plan) -> int:
 def page_hits_of(record: PageRecord, plan: Plan, near: frozenset[str] = frozenset()) -> list[Hit]:
     """Every hit of `plan` on one stored page, drawn from its stored tokens and words.
 
-    A hit holding a token of `near` (near_only_terms) is marked `near`.
+    A hit holding a token of `near` (near_only_terms) is marked `near`, one found through an
+    alternative reading of a printed word (#21) `alternative`.
     """
     wanted = frozenset().union(*(slot for unit in plan for slot in unit))
-    spans = hit_spans(plan, token_positions(record.tokens, wanted))
+    positions, through = record_positions(record.tokens, wanted, record.alternatives, record.alternative_positions)
+    spans = hit_spans(plan, positions)
     if not spans:
         return []
     text = _PageText(record)
     tokens = record.tokens
     return [
-        text.hit(first, last, near=bool(near) and any(tokens[i] in near for i in range(first, last + 1)))
+        text.hit(
+            first,
+            last,
+            near=bool(near) and any(tokens[i] in near for i in range(first, last + 1)),
+            alternative=bool(through) and any(first <= i <= last for i in through),
+        )
         for first, last in spans
     ]
 
@@ -380,7 +390,7 @@ class _PageText:
                 parts.append(texts[i])
         return " ".join(parts)
 
-    def hit(self, first_token: int, last_token: int, *, near: bool = False) -> Hit:
+    def hit(self, first_token: int, last_token: int, *, near: bool = False, alternative: bool = False) -> Hit:
         record = self.record
         first = record.spans[2 * first_token]
         last = record.spans[2 * last_token + 1]
@@ -401,6 +411,7 @@ class _PageText:
             first_token=first_token,
             last_token=last_token,
             near=near,
+            alternative=alternative,
         )
 
     def _match(self, first: int, last: int) -> Match:

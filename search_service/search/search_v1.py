@@ -34,6 +34,7 @@ def annotation_list(
     ignored: Sequence[str] = (),
     label: str | None = None,
     near_label: str = "near match",
+    alternative_label: str = "alternative reading",
 ) -> dict[str, Any]:
     """One page of hits as a Search 1.0 annotation list (§3.3, §3.4).
 
@@ -43,7 +44,8 @@ def annotation_list(
     position of this page's first hit. With `manifests` (collection-wide search)
     each `on` is an object naming the canvas's manifest in `within` (§3.3.3).
     `label` (the fuzzy retry's note, #14) becomes the list's `label`; each annotation
-    of a near match (`Hit.near`) carries `near_label` as its `label`, which Mirador 3
+    of a near match (`Hit.near`) carries `near_label` as its `label`, one found through an
+    alternative reading (`Hit.alternative`, #21) `alternative_label`, which Mirador 3
     and 4 show above the hit's text.
     """
     body: dict[str, Any] = {
@@ -95,8 +97,8 @@ def annotation_list(
                 "resource": {"@type": "cnt:ContentAsText", "chars": match.text},
                 "on": target,
             }
-            if hit.near:
-                annotation["label"] = near_label
+            if hit.near or hit.alternative:
+                annotation["label"] = near_label if hit.near else alternative_label
             resources.append(annotation)
         # §3.4.2 / §3.4.4: one hit per match, listing every annotation (line) it spans.
         hits.append(

@@ -44,6 +44,7 @@ def annotation_page(
     ignored: Sequence[str] = (),
     label: str | None = None,
     near_label: str = "near match",
+    alternative_label: str = "alternative reading",
 ) -> dict[str, Any]:
     """One page of hits as a Search 2.0 AnnotationPage (§4.2, §4.3).
 
@@ -83,6 +84,7 @@ def annotation_page(
     listed: set[str] = set()
     for hit in page.hits:
         ref = manifests[hit.book_id] if manifests is not None else None
+        label = near_label if hit.near else alternative_label if hit.alternative else None
         ids = [
             annotation_id(base, hit.book_id, hit.canvas_index, m.first_word, m.last_word, m.line) for m in hit.matches
         ]
@@ -98,10 +100,10 @@ def annotation_page(
                 "body": {"type": "TextualBody", "value": _escape(match.text), "format": "text/html"},
                 "target": fragment if ref is None else {"id": fragment, "partOf": _manifest(ref)},
             }
-            if hit.near:
-                item["label"] = {"en": [near_label]}
+            if label:
+                item["label"] = {"en": [label]}
             items.append(item)
-        context.append(_context_annotation(base, hit, ids, near_label if hit.near else None))
+        context.append(_context_annotation(base, hit, ids, label))
     body["items"] = items
     if context:
         # §4.3: the match annotations in a page of their own; its id is a hash URI of this page.

@@ -8,7 +8,8 @@ Session fixtures, built once:
   written here (book `harper-v2`, hOCR linked in `seeAlso`, images from the Image
   API 2.1 endpoint via `--image-root`), once more with canvases smaller than the
   images (`harper-scaled`), and once with two words of its hOCR turned into markup, as a
-  hostile remote hOCR could hold (`harper-xss`, first page only, #12);
+  hostile remote hOCR could hold (`harper-xss`, first page only, #12), and once with one
+  low-confidence word given an hOCR alternative reading (`harper-alt`, first page only, #21);
 - `live_server`: `iiif-search serve` on a free port of 127.0.0.1, as a subprocess polled
   until it answers, with IIIF_SEARCH_PAGE_SIZE=5 so a common word runs over several pages;
 - `books_server`: the same on `indexed_books` (tests/conftest.py), four real books OCR'd by
@@ -70,6 +71,10 @@ class Sample:
     book_xss: str = "harper-xss"
 
 
+#: harper-alt (#21): its first page's hOCR gives this low-confidence word (x_wconf 53 as Tesseract
+#: read it) an hOCR `alternatives` reading, which a search finds and highlights at the printed word.
+ALTERNATIVE_WORD = ("cabbage.", "cobbage.")
+
 #: The words of harper-xss's hOCR that become markup (hOCR escapes them; the parser reads them back).
 HOSTILE_WORDS = {"highwayman": "<img src=x onerror=alert(1)>", "Bailey,": "</script><b>bold</b>"}
 
@@ -89,6 +94,20 @@ def _hostile_hocr(hocr: Path, out: Path) -> Path:
             pytest.fail(f"{word!r} is not a word of {hocr}; Tesseract read the page differently")
         text = text.replace(f">{word}<", f">{escaped}<", 1)
     out.write_text(text, encoding="utf-8")
+    return out
+
+
+def _alternative_hocr(hocr: Path, out: Path) -> Path:
+    """A copy of a Tesseract hOCR file where ALTERNATIVE_WORD carries hOCR 1.2 `alternatives` (§8.1)."""
+    printed, other = ALTERNATIVE_WORD
+    text = hocr.read_text(encoding="utf-8")
+    if f">{printed}<" not in text:
+        pytest.fail(f"{printed!r} is not a word of {hocr}; Tesseract read the page differently")
+    markup = (
+        f"><span class='alternatives'><ins class='alt' title='nlp 0.2'>{printed}</ins>"
+        f"<del class='alt' title='nlp 0.3'>{other}</del></span><"
+    )
+    out.write_text(text.replace(f">{printed}<", markup, 1), encoding="utf-8")
     return out
 
 
@@ -225,10 +244,12 @@ def sample(tmp_path_factory: pytest.TempPathFactory, base_url: str) -> Sample:
         hocr = list(pool.map(ocr, pages))
         folder_job.result()
     hostile = [_hostile_hocr(hocr[0], hocr_dir / "hostile.hocr")]
+    alternative = [_alternative_hocr(hocr[0], hocr_dir / "alternative.hocr")]
     for book, book_pages, book_hocr, canvas_width in (
         ("harper-v2", pages, hocr, None),
         ("harper-scaled", pages, hocr, SCALED_CANVAS_WIDTH),
         ("harper-xss", pages[:1], hostile, None),
+        ("harper-alt", pages[:1], alternative, None),
     ):
         manifest = root / f"{book}.json"
         manifest.write_text(json.dumps(_v2_manifest(base_url, book, book_pages, book_hocr, canvas_width), indent=1))

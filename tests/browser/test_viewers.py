@@ -27,6 +27,8 @@ import httpx
 import pytest
 from PIL import Image, ImageChops
 
+from tests.browser.conftest import ALTERNATIVE_WORD
+
 pytestmark = pytest.mark.browser
 
 VIEWERS = ("mirador", "mirador3", "uv")
@@ -531,3 +533,19 @@ def test_hits_survive_leaving_and_reopening_the_search_panel(
     wait_until(lambda: driver.matched_words() == ["Balfour"], "the hit of the new query")
     errors = [line for line in page.console_log if line.startswith("[pageerror]")]
     assert not errors, errors
+
+
+def test_a_word_found_through_an_alternative_reading_is_highlighted_at_the_printed_word(
+    page: Any, live_server: str, tmp_path: Path
+) -> None:
+    """#21 in Mirador 4: the alternative finds the page, the printed word is listed, labelled and highlighted."""
+    printed, other = ALTERNATIVE_WORD
+    q = other.strip(".")
+    [resource] = api_search(live_server, "harper-alt", q)["resources"]
+    assert resource["resource"]["chars"] == printed and "alternative reading" in resource["label"]
+    driver = make_driver("mirador", page, live_server)
+    driver.open(f"{live_server}/iiif/harper-alt/manifest")
+    driver.search(q)
+    assert driver.matched_words() == [printed]
+    page.get_by_text("alternative reading", exact=False).first.wait_for(timeout=WAIT_MS)
+    assert_highlighted(driver, live_server, "harper-alt", q, tmp_path)

@@ -280,3 +280,16 @@ def test_nesting_deeper_than_libxml2_allows_is_malformed() -> None:
     data = b"<alto>" + b"<ComposedBlock>" * 5000 + b"<TextLine><String CONTENT='x'/></TextLine>"
     with pytest.raises(MalformedOcr, match="depth"):
         alto.parse_pages(data)
+
+
+def test_alternative_elements_are_read() -> None:
+    """ALTO's ALTERNATIVE children of a String (#21): other readings, without confidence."""
+    data = (
+        b'<alto xmlns="http://www.loc.gov/standards/alto/ns-v3#"><Layout><Page WIDTH="100" HEIGHT="50">'
+        b'<PrintSpace><TextBlock><TextLine><String CONTENT="Frciheit" HPOS="1" VPOS="1" WIDTH="50" HEIGHT="10">'
+        b"<ALTERNATIVE>Freiheit</ALTERNATIVE><ALTERNATIVE>Frciheit</ALTERNATIVE><ALTERNATIVE>Freyheit</ALTERNATIVE>"
+        b"</String></TextLine></TextBlock></PrintSpace></Page></Layout></alto>"
+    )
+    [word] = alto.parse(data).words()
+    assert word.text == "Frciheit"
+    assert [(a.text, a.confidence) for a in word.alternatives] == [("Freiheit", None), ("Freyheit", None)]

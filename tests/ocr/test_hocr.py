@@ -315,3 +315,60 @@ def test_nesting_deeper_than_libxml2_allows_is_malformed_not_a_crash() -> None:
     data = b"<div>" * 5000 + b"<span class='ocrx_word' title='bbox 0 0 5 5'>x</span>"
     with pytest.raises(MalformedOcr, match="depth"):
         hocr.parse_pages(data)
+
+
+def test_lstm_choices_become_alternatives_and_never_text() -> None:
+    """Tesseract's lstm_choice_mode=2 groups (#21): the word's text is the printed one, its choices alternatives."""
+    from ocr.tesseract import compact_choices
+
+    compacted = compact_choices(_KANT_WORD)
+    assert b"x_confs 0'" not in compacted  # choices of confidence 0 are dropped from what is cached
+    [word] = hocr.parse(compacted).words()
+    assert word.text == "Fraßze:"
+    assert [(a.text, round(a.confidence or 0)) for a in word.alternatives] == [
+        ("Frazze:", 78),
+        ("Fraßße:", 76),
+        ("Fragze:", 71),
+        ("Frazße:", 59),
+        ("Fragße:", 54),
+    ]
+
+
+def test_hocr_alternatives_markup() -> None:
+    """hOCR 1.2 §8.1: the reading in <ins>, the others in <del> with nlp."""
+    data = (
+        b"<div class='ocr_page' title='bbox 0 0 100 50'><span class='ocr_line' title='bbox 0 0 100 20'>"
+        b"<span class='ocrx_word' title='bbox 0 0 60 20'><span class='alternatives'>"
+        b"<ins class='alt' title='nlp 0.1'>Freiheit</ins><del class='alt' title='nlp 0.7'>Frciheit</del>"
+        b"</span></span></span></div>"
+    )
+    [word] = hocr.parse(data).words()
+    assert word.text == "Freiheit"
+    assert [(a.text, a.confidence) for a in word.alternatives] == [("Frciheit", 49.66)]
+
+
+_KANT_WORD = (
+    "<div class='ocr_page' title='bbox 0 0 900 900'><span class='ocr_line' title='bbox 0 0 500 80'>"
+    "<span class='ocrx_word' id='word_1_8' title='bbox 10 10 300 70; x_wconf 43'>Fraßze:"
+    + "".join(
+        f"<span class='ocrx_cinfo' id='lstm_choices_1_8_{n}'>"
+        + "".join(
+            f"<span class='ocrx_cinfo' id='choice_1_8_{n}{k}' title='x_confs {conf}'>{char}</span>"
+            for k, (char, conf) in enumerate(group)
+        )
+        + "</span>"
+        for n, group in enumerate(
+            [
+                [(" ", 96)],
+                [("F", 95)],
+                [("r", 94)],
+                [("a", 95)],
+                [("ß", 90), ("z", 78), ("g", 71), ("o", 0)],
+                [("z", 91), ("ß", 76)],
+                [("e", 94)],
+                [(":", 89)],
+            ]
+        )
+    )
+    + "</span></span></div>"
+).encode()

@@ -60,12 +60,16 @@ def test_ocr_imports_neither_indexer_nor_search_service() -> None:
 
 
 def test_tesseract_and_lxml_each_have_their_modules() -> None:
-    """Only tesseract.py starts processes (the Tesseract binary); only the parsers read XML."""
+    """Only tesseract.py (the binary) and engine.py (the warm engine's process) start processes; only the parsers read XML."""
     users = {
         name: sorted(path.name for path in OCR_DIR.glob("*.py") if name in imports_of(path))
-        for name in ("subprocess", "lxml")
+        for name in ("subprocess", "lxml", "tesserocr")
     }
-    assert users == {"subprocess": ["tesseract.py"], "lxml": ["alto.py", "hocr.py"]}
+    assert users == {
+        "subprocess": ["engine.py", "tesseract.py"],
+        "lxml": ["alto.py", "hocr.py"],
+        "tesserocr": ["engine.py"],
+    }
 
 
 def test_every_module_and_public_function_has_a_docstring() -> None:

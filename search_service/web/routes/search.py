@@ -401,7 +401,16 @@ def _search_body(
             record = snapshot.book(hit_book)
             manifests[hit_book] = ManifestRef(manifest_url(base, hit_book), record.label if record else hit_book)
     render = annotation_page if version == 2 else annotation_list
-    data = render(results, links, base, manifests=manifests, ignored=ignored, label=label, near_label=near_label(text))
+    data = render(
+        results,
+        links,
+        base,
+        manifests=manifests,
+        ignored=ignored,
+        label=label,
+        near_label=near_label(text),
+        alternative_label=alternative_label(text),
+    )
     # Canvas ids of folder books start with BASE_URL_MARKER, like their manifests.
     return encode_json(data, base)
 
@@ -414,6 +423,11 @@ def fallback_label(q: str) -> str:
 def near_label(q: str) -> str:
     """The label of each annotation of a near match (`Hit.near`): Mirador shows it above the hit."""
     return f"near match for {q!r}"
+
+
+def alternative_label(q: str) -> str:
+    """The label of each annotation of a hit found through an alternative reading (`Hit.alternative`, #21)."""
+    return f"alternative reading for {q!r}: the OCR read the highlighted word otherwise"
 
 
 # -- autocomplete ---------------------------------------------------------------------------------

@@ -57,3 +57,30 @@ def test_boxes_beyond_32_bits_round_trip() -> None:
     page = PageRecord.build("b", 0, "c", "", 10**30, 10**30, huge, ("vast",), ((0, 0),))
     back = PageRecord.from_blob("b", 0, page.to_blob())
     assert back.words == huge and back.word(0).x == 10**29
+
+
+def test_alternatives_round_trip_and_pages_without_them_still_read() -> None:
+    """#21: alternatives and their positions are stored; a version-2 page (before #21) reads with none."""
+    with_alternatives = PageRecord.build(
+        "b", 3, "https://e.org/c3", "p. 3", 800, 1200, ROWS, TOKENS, SPANS, [("strafe", 0), ("verbunben", 1)]
+    )
+    back = PageRecord.from_blob("b", 3, with_alternatives.to_blob())
+    assert back == with_alternatives
+    assert back.alternatives == ("strafe", "verbunben") and list(back.alternative_positions) == [0, 1]
+    assert back.indexed_tokens()[-2:] == [("strafe", 0), ("verbunben", 1)]
+    plain = record()
+    version_2 = pickle.dumps(
+        (
+            2,
+            plain.canvas_id,
+            plain.label,
+            plain.width,
+            plain.height,
+            "\x1f".join(plain.texts),
+            bytes(plain.boxes),  # type: ignore[call-overload]
+            " ".join(plain.tokens),
+            bytes(plain.spans),  # type: ignore[call-overload]
+        )
+    )
+    old = PageRecord.from_blob("b", 3, version_2)
+    assert old.tokens == TOKENS and old.alternatives == () and len(old.alternative_positions) == 0

@@ -1,0 +1,57 @@
+"""page_record: alternative readings as tokens at their printed word's position, chosen by the policy (#21)."""
+
+from __future__ import annotations
+
+from indexer.model import Canvas
+from indexer.page_record import NO_ALTERNATIVES, AlternativePolicy, page_record
+from ocr.dehyphenate import dehyphenate
+from ocr.model import Alternative, Box, Line, Page, Word
+
+CANVAS = Canvas("https://e.org/c1", 0, "1", 1000, 1000, None, None)
+
+
+def _page(*lines: tuple[Word, ...]) -> Page:
+    built = [Line(words, Box(0, 100 * n, 900, 50)) for n, words in enumerate(lines)]
+    return Page(1000, 1000, dehyphenate(built), "hocr")
+
+
+def test_alternatives_sit_at_their_printed_token_and_follow_the_policy() -> None:
+    page = _page(
+        (
+            Word("Die", Box(0, 0, 50, 40), 96.0),
+            Word(
+                "Frciheit,",
+                Box(60, 0, 200, 40),
+                40.0,
+                None,
+                (Alternative("Freiheit,", 80), Alternative("Frcyheit,", 60), Alternative("Frclheit,", 20)),
+            ),
+            Word("sure", Box(300, 0, 90, 40), 97.0, None, (Alternative("sore", 90),)),  # a sure word keeps none
+            Word("Ia", Box(400, 0, 40, 40), 30.0, None, (Alternative("la", 90),)),  # a common word is no alternative
+        ),
+    )
+    record = page_record("b", CANVAS, page, AlternativePolicy(below=95, threshold=50, per_word=2))
+    assert record.tokens == ("die", "frciheit", "sure", "ia")
+    assert list(zip(record.alternatives, record.alternative_positions, strict=True)) == [
+        ("frcyheit", 1),  # stored by position, then alphabetically
+        ("freiheit", 1),
+    ]
+    assert page_record("b", CANVAS, page, AlternativePolicy(below=95, per_word=1)).alternatives == ("freiheit",)
+    assert page_record("b", CANVAS, page, AlternativePolicy(below=95, threshold=70)).alternatives == ("freiheit",)
+    # The default: every word's, of 20 or more.
+    assert page_record("b", CANVAS, page).alternatives == ("frclheit", "frcyheit", "freiheit", "sore")
+    assert page_record("b", CANVAS, page, NO_ALTERNATIVES).alternatives == ()
+
+
+def test_either_half_of_a_hyphenated_word_gives_the_whole_word_alternatives() -> None:
+    page = _page(
+        (Word("Unmün-", Box(0, 0, 200, 40), 60.0, None, (Alternative("Unmüu-", 70),)),),
+        (
+            Word("diskeit", Box(0, 100, 200, 40), 50.0, None, (Alternative("digkeit", 60),)),
+            Word("und", Box(300, 100, 60, 40), 96.0),
+        ),
+    )
+    record = page_record("b", CANVAS, page)
+    assert record.tokens == ("unmundiskeit", "und")
+    assert sorted(record.alternatives) == ["unmundigkeit", "unmuudiskeit"]
+    assert list(record.alternative_positions) == [0, 0]
