@@ -55,7 +55,7 @@ def book_counts(pages_tokens: Iterable[Sequence[str]], alternatives: Iterable[st
     as an occurrence (they sit at their printed word's position; no pair is made of them).
 
     >>> book_counts([["de", "la", "ville"], ["de", "la"]], ["vilie"])
-    [('de', 2), ('de_la', 2), ('la', 2), ('ville', 1), ('vilie', 1)]
+    [('de', 2), ('de_la', 2), ('la', 2), ('vilie', 1), ('ville', 1)]
     """
     counts: Counter[str] = Counter(alternatives)
     for tokens in pages_tokens:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
@@ -28,3 +29,21 @@ def test_each_books_counts_are_its_pages_tokens_counted(snap: Snapshot) -> None:
 def test_book_counts_are_exact_beyond_small_numbers(snap: Snapshot) -> None:
     arrays = snap.term_arrays("the", BOOK_COUNTS_FIELD)
     assert int(np.max(arrays.counts)) > 1_000  # "the" in the 1,553-page book
+
+
+def test_book_counts_count_the_alternatives_the_index_holds(tmp_path: Path) -> None:
+    # A word found through an alternative reading (#21) is a hit when every page is counted, so
+    # the book counts that rank books without counting (#20) must count it too.
+    from indexer.index.records import BookRecord, PageRecord, StoredWord
+    from indexer.index.store import Store
+
+    tokens = ("gedanfenlosen", "und", "gedanfenlosen")
+    words = tuple(StoredWord(t, i * 50, 10, 40, 20, 0) for i, t in enumerate(tokens))
+    alternatives = [("gedankenlosen", 0), ("gedankenlosen", 2), ("und", 1)]  # "und" again: no new occurrence
+    page = PageRecord.build("kant", 0, "c0", "1", 1000, 1000, words, tokens, [(0, 0), (1, 1), (2, 2)], alternatives)
+    store = Store(tmp_path)
+    store.replace_book(BookRecord(id="kant", label="k", manifest_id="m", version=3, source="s", manifest={}), [page])
+    snap = store.snapshot()
+    by_field = {term: int(snap.term_arrays(term, BOOK_COUNTS_FIELD).counts.sum()) for term in ("gedankenlosen", "und")}
+    by_pages = {term: int(snap.count_arrays([term], None)[1].sum()) for term in ("gedankenlosen", "und")}
+    assert by_field == by_pages == {"gedankenlosen": 2, "und": 1}
