@@ -70,9 +70,10 @@ def serve_elsewhere(page: Any, base: str, manifest: dict[str, Any]) -> list[str]
 def test_landing_page_lists_the_books_and_opens_one_with_a_search(page: Any, live_server: str) -> None:
     page.goto(f"{live_server}/")
     rows = page.locator("tr.book")
-    assert rows.count() == 4
+    assert rows.count() == 5
     assert sorted(rows.evaluate_all("rows => rows.map(r => r.dataset.book)")) == [
         "harper",
+        "harper-alt",  # the alternative-reading book (#21)
         "harper-scaled",
         "harper-v2",
         "harper-xss",

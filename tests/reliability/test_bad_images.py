@@ -103,7 +103,8 @@ def failure(summary: dict[str, Any]) -> str:
         ("html-file-named-jpg", "ok", "html.jpg", "not an image"),
         ("empty-body", "ok", "empty.jpg", "not an image"),
         ("random-bytes", "ok", "noise.png", "not an image"),
-        ("truncated-jpeg", "ok", "truncated.jpg", "Premature end of JPEG file"),
+        # The warm engine (#21) reads the image with Pillow; the Tesseract command with libjpeg.
+        ("truncated-jpeg", "ok", "truncated.jpg", "image file is truncated|Premature end of JPEG file"),
         ("cut-transfer", "cut", "good.jpg", "connection failed (RemoteProtocolError"),
         ("decompression-bomb", "ok", "bomb.png", "30000x30000 pixels is over the 200,000,000 pixel limit"),
         ("1x1-pixel", "ok", "one.png", "1x1 pixels is too small to OCR"),
@@ -114,7 +115,7 @@ def test_bad_image_fails_its_canvas_only(
     service: Service, served: BadHttp, tmp_path: Path, case: str, how: str, name: str, expected: str
 ) -> None:
     summary = index_pair(service, served, tmp_path, f"img-{case}", served.url(how, name))
-    assert expected in failure(summary)
+    assert any(reason in failure(summary) for reason in expected.split("|")), failure(summary)
     assert Store(service.data_dir).snapshot().book(f"img-{case}").page_count == 1  # type: ignore[union-attr]
     service.check(f"image: {case}")
 
