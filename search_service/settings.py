@@ -140,6 +140,15 @@ class Settings(BaseSettings):
         "missing (docs/api.md#shards) and a book of that shard gets a 503.",
     )
 
+    auth_secret: str | None = Field(
+        default=None,
+        description="Key access tokens are signed with (#22), the same on every replica and shard; "
+        "default: a random key kept in DATA_DIR/auth-secret.",
+    )
+    session_hours: float = Field(
+        default=8.0, gt=0, le=24 * 30, description="Hours an access token (a login or a clickthrough) stays valid."
+    )
+
     @field_validator("shards")
     @classmethod
     def _shard_urls_are_http(cls, value: str) -> str:

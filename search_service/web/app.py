@@ -10,6 +10,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from indexer.index.store import Store
 from search_service.settings import Settings
+from search_service.web.auth.reader import Access
 from search_service.web.error_handlers import install_error_handlers
 from search_service.web.load_sharing import ShareLoad
 from search_service.web.middleware import IiifHttpMiddleware
@@ -51,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _, older, oldest = gc.get_threshold()
         gc.set_threshold(settings.gc_threshold, older, oldest)
     app.state.store = Store(settings.data_dir)
+    # Who may read restricted books (#22): the one access check every route asks (web/auth/reader.py).
+    app.state.access = Access.for_settings(settings.auth_secret, settings.data_dir)
     app.state.responses = ResponseCache(settings.response_cache_mb * 1_000_000)
     # Searches not answered from the cache are built in threads, costly ones apart (routes/search.py).
     app.state.search_threads = anyio.CapacityLimiter(settings.search_threads)
