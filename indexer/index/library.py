@@ -147,14 +147,14 @@ class Library:
                 book = dataclasses.replace(book, manifest=manifest)
             pages: Iterable[PageRecord] = [source.page(docnum) for docnum in source.docs_of(book_id)]
             self.stores[access].replace_book(book, pages, wait=wait)
-            self.stores[current].remove_book(book_id, wait=wait)
+            self.stores[current].remove_book(book_id, wait=wait, purge=True)
         return True
 
     def remove_elsewhere(self, book_id: str, access: str, *, wait: float = 0.0) -> None:
         """Remove a book from every level's index but `access`: after it was indexed there anew."""
         for level in ACCESS_LEVELS:
             if level != access and self.stores[level].snapshot().book(book_id) is not None:
-                self.stores[level].remove_book(book_id, wait=wait)
+                self.stores[level].remove_book(book_id, wait=wait, purge=True)
 
     def remove_book(self, book_id: str, *, wait: float = 0.0) -> bool:
         """Remove a book from whichever index holds it; False when none did."""

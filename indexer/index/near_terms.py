@@ -74,11 +74,12 @@ class NearTerms:
         self._lengths = lengths
         # (trigram, term) pairs as one sorted int64 each, every pair once: a term's trigrams count as a set.
         keyed = np.sort(self._keyed_grams(lengths))
-        keyed = keyed[np.concatenate(([True], keyed[1:] != keyed[:-1]))]
+        if len(keyed):  # a segment may hold no term at all (its words all deleted, #22)
+            keyed = keyed[np.concatenate(([True], keyed[1:] != keyed[:-1]))]
         grams = keyed // (self.count + 1)
         self._gram_terms = (keyed - grams * (self.count + 1)).astype(np.int32)
         del keyed
-        self._gram_starts = np.flatnonzero(np.concatenate(([True], grams[1:] != grams[:-1])))
+        self._gram_starts = np.flatnonzero(np.concatenate(([True], grams[1:] != grams[:-1])) if len(grams) else grams)
         self._gram_keys = grams[self._gram_starts]
         del grams
         self._gram_ends = np.append(self._gram_starts[1:], len(self._gram_terms))

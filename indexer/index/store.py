@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from whoosh import index as whoosh_index
 from whoosh.fields import STORED
 from whoosh.index import LockError
+from whoosh.reading import SegmentReader
 
 from indexer import paths
 from indexer.errors import IndexBusy, StoreError
@@ -112,13 +113,17 @@ class Store:
         except OSError as exc:  # e.g. no room for the writer's temporary folder
             raise StoreError(f"cannot start writing the index in {self.path}: {exc}") from exc
 
-    def _commit(self, change: Callable[[Any], T], wait: float) -> T:
+    def _commit(
+        self, change: Callable[[Any], T], wait: float, merge: Callable[[Any, list[Any]], list[Any]] | None = None
+    ) -> T:
         """Run `change(writer)` and commit it, or leave the index exactly as it was."""
         before = self._files()
         writer = self._writer(wait)
         try:
             result = change(writer)
-            writer.commit(mergetype=self._merge_policy)
+            writer.commit(mergetype=merge or self._merge_policy)
+            with self._lock:
+                self._checked = 0.0  # this process's next snapshot sees its own commit at once
             return result
         except BaseException as exc:
             self._abandon(writer, before)
@@ -181,11 +186,18 @@ class Store:
 
         self._commit(change, wait)
 
-    def remove_book(self, book_id: str, *, wait: float = 0.0) -> bool:
-        """Delete a book and its pages; False when it was not indexed."""
+    def remove_book(self, book_id: str, *, wait: float = 0.0, purge: bool = False) -> bool:
+        """Delete a book and its pages; False when it was not indexed.
+
+        A deleted document's terms stay in its segment's term list and statistics until
+        the segment is merged: `purge` rewrites the segments holding deletions in the same
+        commit, so nothing of the book is left in this index's files (#22: a book made
+        restricted must leave no word, count or statistic in the public index).
+        """
         if not whoosh_index.exists_in(str(self.path)):
             return False
-        return bool(self._commit(lambda writer: writer.delete_by_term("book", book_id), wait))
+        merge = purge_deletions if purge else None
+        return bool(self._commit(lambda writer: writer.delete_by_term("book", book_id), wait, merge))
 
     # -- reading -----------------------------------------------------------
 
@@ -225,6 +237,21 @@ class Store:
                 raise StoreError(f"cannot read the index in {self.path}: {exc}") from exc
             self._snapshot = snap
             return snap
+
+
+def purge_deletions(writer: Any, segments: list[Any]) -> list[Any]:
+    """A Whoosh merge policy: rewrite every segment with deleted documents, without them; keep the rest."""
+    kept = []
+    for segment in segments:
+        if segment.has_deletions() and segment.doc_count() == 0:
+            continue  # every document deleted: the segment goes, nothing to copy
+        if segment.has_deletions():
+            reader = SegmentReader(writer.storage, writer.schema, segment)
+            writer.add_reader(reader)
+            reader.close()
+        else:
+            kept.append(segment)
+    return kept
 
 
 def _write_book(writer: Any, book: BookRecord, pages: list[PageRecord]) -> None:

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
@@ -51,6 +52,17 @@ _FORWARD_RESPONSE = (
     "content-range",
     "accept-ranges",
 )
+#: The levels the request's reader holds and the token that proves them (#22), set by the
+#: front for each request (routes/front.py): every shard asked gets the token and checks
+#: it itself, with the same secret, as it checks its own readers (web/auth/reader.py).
+READER: ContextVar[tuple[frozenset[str], str | None]] = ContextVar("reader", default=(frozenset({"public"}), None))
+
+
+def _reader_headers() -> dict[str, str]:
+    token = READER.get()[1]
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 #: Seconds a down shard's book answers tell the client to wait before asking again.
 RETRY_AFTER = 5
 
@@ -67,8 +79,15 @@ class Shards:
             limits=httpx.Limits(max_connections=64 * len(urls), max_keepalive_connections=16 * len(urls)),
             follow_redirects=False,
         )
-        self.stats: dict[int, CorpusStats] = {}
+        # Each set of access levels has its own collection stats (#22): what an anonymous reader's
+        # ranking uses never counts a restricted book's words.
+        self._stats: dict[frozenset[str], dict[int, CorpusStats]] = {}
         self.verified: set[int] = set()
+
+    @property
+    def stats(self) -> dict[int, CorpusStats]:
+        """Each shard's last known corpus stats, for the levels the current reader holds."""
+        return self._stats.setdefault(READER.get()[0], {})
 
     def __len__(self) -> int:
         return len(self.urls)
@@ -91,7 +110,7 @@ class Shards:
         if failure is not None:
             return failure
         try:
-            response = await self.client.get(self.urls[position] + path, params=params)
+            response = await self.client.get(self.urls[position] + path, params=params, headers=_reader_headers())
         except httpx.TimeoutException:
             return ShardFailure(position, f"{self.describe(position)} did not answer within {self.timeout:g} s")
         except httpx.HTTPError as exc:
@@ -134,7 +153,7 @@ class Shards:
         if position in self.verified:
             return None
         try:
-            response = await self.client.get(self.urls[position] + "/shard/info")
+            response = await self.client.get(self.urls[position] + "/shard/info", headers=_reader_headers())
         except httpx.TimeoutException:
             return ShardFailure(position, f"{self.describe(position)} did not answer within {self.timeout:g} s")
         except httpx.HTTPError as exc:
@@ -173,6 +192,7 @@ class Shards:
             raise ShardUnavailable(_retry_message(failure.reason), retry_after=RETRY_AFTER)
         url = self.urls[position] + request.url.path
         headers = {name: request.headers[name] for name in _FORWARD_REQUEST if name in request.headers}
+        headers.update(_reader_headers())
         outgoing = self.client.build_request(
             request.method, url, params=request.url.query.encode("latin-1") or None, headers=headers
         )

@@ -19,6 +19,14 @@ from indexer.index.library import Library
 from search_service.web.auth.reader import SCOPE_KEY, Reader
 
 
+def _vary(headers: MutableHeaders, names: tuple[str, ...]) -> None:
+    present = [part.strip() for part in headers.get("vary", "").split(",") if part.strip()]
+    lower = {part.lower() for part in present}
+    wanted = present + [name for name in names if name.lower() not in lower]
+    if wanted != present:
+        headers["Vary"] = ", ".join(wanted)
+
+
 class AccessHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -31,10 +39,11 @@ class AccessHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                library: Library = scope["app"].state.library
-                if library.guarded():
-                    headers.add_vary_header("Cookie")
-                    headers.add_vary_header("Authorization")
+                state = scope["app"].state
+                library: Library = state.library
+                # A shard front cannot tell cheaply whether its shards guard books: it always says so.
+                if getattr(state, "shards", None) is not None or library.guarded():
+                    _vary(headers, ("Cookie", "Authorization"))
                 reader = scope.get(SCOPE_KEY)
                 if (
                     isinstance(reader, Reader)

@@ -11,7 +11,7 @@ holds the public level only.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.requests import HTTPConnection
@@ -34,6 +34,8 @@ class Reader:
     user: str | None = None
     session: str | None = None
     expires: int = 0
+    #: The token it proved access with: a shard front sends it on to the shards (#20 with #22).
+    token: str | None = field(default=None, repr=False)
 
     @property
     def anonymous(self) -> bool:
@@ -64,7 +66,7 @@ class Access:
         grant = tokens.verify(token, self.secret)
         if grant is None or self.store.is_revoked(grant.session):
             return ANONYMOUS
-        return Reader(grant.levels | {"public"}, grant.user, grant.session, grant.expires)
+        return Reader(grant.levels | {"public"}, grant.user, grant.session, grant.expires, token)
 
     def mint(self, user: str, levels: frozenset[str], lifetime: int, session: str | None = None) -> tokens.Grant:
         return tokens.Grant(session or tokens.new_session(), user, levels, int(time.time()) + lifetime)

@@ -1,12 +1,14 @@
 """The front of a sharded collection (#20): every public route of a single server, answered by the shards.
 
-The one place a front dispatches (issue #22 will check access here): a book's routes (its
+The one place a front dispatches: a book's routes (its
 manifest, search, autocomplete, and its images, `{book}~{stem}` for folder books) go
 to the shard its id hashes to, streamed back as the shard answered; a collection answer
 (`/iiif/search/{2,1}`, `/api/search`, `/search`, `/iiif/autocomplete/{2,1}`,
 `/iiif/collection`, the home page) asks every shard at once with the collection's corpus
 stats, merges (search/shards.py) and renders with the renderers a single server uses,
-so its answer is the one index's. A shard that does not answer leaves a partial answer
+so its answer is the one index's. Access (#22) is checked by the one check, reader_of: the
+front sends the reader's token on to every shard it asks, and each shard answers with
+what that reader may read, as it would to the reader itself. A shard that does not answer leaves a partial answer
 that says so (docs/api.md#shards), never a silently smaller total; a book on it is a 503.
 """
 
@@ -16,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import HTMLResponse, Response
 
 from indexer.index.records import BookRecord
@@ -51,6 +53,7 @@ from search_service.search.shards import (
 )
 from search_service.search.urls import ManifestRef, ResultLinks, autocomplete_url, manifest_url, search_url, url_with
 from search_service.settings import Settings
+from search_service.web.auth.reader import reader_of
 from search_service.web.deps import BaseUrlDep, SettingsDep
 from search_service.web.discovery import book_results
 from search_service.web.pages import esc, render_page
@@ -73,9 +76,16 @@ from search_service.web.routes.search import (
     page_number,
     required_q,
 )
-from search_service.web.shard_client import Shards
+from search_service.web.shard_client import READER, Shards
 
-router = APIRouter()
+
+async def _reader(request: Request) -> None:
+    """The reader's levels and token, for every shard this request asks (#22): checked once, by reader_of."""
+    reader = reader_of(request)
+    READER.set((reader.levels, reader.token))
+
+
+router = APIRouter(dependencies=[Depends(_reader)])
 
 
 def _shards(request: Request) -> Shards:
