@@ -325,6 +325,8 @@ def inspect_source(url: str, book_id: str | None, timeout: float) -> Target:
             data = fetcher.get_json(url)
         except FetchError as exc:
             raise Unprocessable(f"the manifest could not be fetched: {exc}", "manifest") from exc
+        except SourceError as exc:  # fetched, but not JSON
+            raise Unprocessable(f"not a usable IIIF Manifest or Collection: {exc}", "manifest") from exc
     try:
         kind, version = sniff(data, url)
         if kind == "collection":
