@@ -364,7 +364,7 @@ class JobRunner:
         while not self._stopping.is_set():
             try:
                 job = self.jobs.claim(self.name)
-            except sqlite3.Error:
+            except Exception:  # a locked or unreadable database: said, and tried again at the next poll
                 log.exception("could not read the job queue")
                 job = None
             if job is None:

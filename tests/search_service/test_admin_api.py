@@ -194,6 +194,9 @@ def test_bad_input_is_refused_and_changes_nothing(site: Site, library: Library) 
     broken = site.api.call("POST", "/api/books", raw=b"{not json", **{"Content-Type": "application/json"})
     assert broken.status == 400
     assert site.api.call("DELETE", "/api/books/no-such-book").status == 404
+    # A line break in the path would forge an audit line if it were logged as it is.
+    assert site.api.call("DELETE", "/api/books/x%0A2026-01-01%20audit:%20key:forged").status == 404
+    assert "\naudit: key:forged" not in site.server.stderr() and "x\\n2026-01-01" in site.server.stderr()
     assert site.api.call("GET", "/api/jobs/no-such-job").status == 404
     assert jobs_in(site.data_dir) == before
     assert site.total(SEED, SEED_WORD) == seed_hits

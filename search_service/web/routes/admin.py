@@ -176,12 +176,21 @@ def _audit(request: Request, status: int, detail: str) -> None:
     audit.info(
         "%s %s %s -> %d%s (from %s)",
         who,
-        request.method,
-        request.url.path,
+        _printable(request.method),
+        _printable(request.url.path),
         status,
-        f" {detail}" if detail else "",
+        f" {_printable(detail)}" if detail else "",
         client,
     )
+
+
+def _printable(text: str) -> str:
+    r"""`text` with line breaks and other controls escaped: a path or message cannot forge a log line.
+
+    >>> _printable("/api/books/x\naudit: key:ops DELETE")
+    '/api/books/x\\naudit: key:ops DELETE'
+    """
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def install_audit_log() -> None:
