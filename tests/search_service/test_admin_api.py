@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -275,3 +276,24 @@ def test_a_server_without_tesseract_refuses_a_book_that_needs_ocr(site: Site, li
         assert jobs_in(site.data_dir) == before
     finally:
         server.stop()
+
+
+def test_one_job_runs_at_a_time_and_a_dead_servers_job_is_failed(tmp_path: Path) -> None:
+    from search_service.web.auth.store import AccessStore
+    from search_service.web.jobs import STALE_SECONDS, JobConflict, JobStore
+
+    # Two stores over one database: two workers or replicas sharing the data directory.
+    first, second = JobStore(AccessStore(tmp_path)), JobStore(AccessStore(tmp_path))
+    one = first.submit(target="a", source="http://x/a", book_id=None, access="public", replace_existing=False, who="t")
+    two = second.submit(target="b", source="http://x/b", book_id=None, access="public", replace_existing=False, who="t")
+    with pytest.raises(JobConflict):
+        second.submit(target="a", source="http://x/a", book_id=None, access="public", replace_existing=True, who="t")
+    claimed = first.claim("server-1")
+    assert claimed is not None and claimed.id == one.id and claimed.state == "running"
+    assert second.claim("server-2") is None  # one job at a time on the data directory
+    # server-1 dies: no heartbeat. Past STALE_SECONDS its job is failed and the queue goes on.
+    later = time.time() + STALE_SECONDS + 1
+    taken = second.claim("server-2", now=later)
+    assert taken is not None and taken.id == two.id
+    dead = first.get(one.id)
+    assert dead is not None and dead.state == "failed" and "stopped before it finished" in (dead.error or "")
