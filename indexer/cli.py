@@ -21,7 +21,7 @@ import click
 from indexer.errors import IndexerError
 from indexer.model import Book
 from indexer.page_record import NO_ALTERNATIVES, AlternativePolicy
-from indexer.paths import DEFAULT_DATA_DIR
+from indexer.paths import ACCESS_LEVELS, DEFAULT_DATA_DIR
 from indexer.pipeline import BookReport, CanvasOutcome, IndexOptions, Progress, index
 
 
@@ -232,6 +232,12 @@ def summary_json(reports: list[BookReport], seconds: float, cluster: str | None 
     show_default=True,
     help="Index the plausible other readings of uncertain words (Tesseract's second choices: 10-20% more CPU; pages OCR'd without them get none from the cache later).",
 )
+@click.option(
+    "--access",
+    type=click.Choice(list(ACCESS_LEVELS)),
+    help="Who may read the books (docs/access.md): public, clickthrough (readers who accept the terms) or "
+    "restricted (logged-in readers). Default: a book indexed again keeps its level; a new one is public.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @click.version_option(package_name="iiif-search")
@@ -253,6 +259,7 @@ def main(
     psm: int,
     wait: float,
     alternatives: bool,
+    access: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -293,6 +300,7 @@ def main(
         only_shard=only_shard - 1 if only_shard is not None else None,
         alternatives=AlternativePolicy() if alternatives else NO_ALTERNATIVES,
         choices=alternatives,
+        access=access,
     )
     progress = Progress() if quiet else TerminalProgress()
     started = time.monotonic()

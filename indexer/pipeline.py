@@ -26,6 +26,7 @@ from indexer import paths
 from indexer.canvas_text import CanvasText, OcrMode, Origin, needs_tesseract, page_for, text_of_hocr
 from indexer.errors import FetchError, IndexerError, SourceError
 from indexer.fetch import Fetcher
+from indexer.index.library import Library
 from indexer.index.records import BookRecord, PageRecord
 from indexer.index.store import Store
 from indexer.model import Book, Canvas
@@ -68,6 +69,8 @@ class IndexOptions:
     alternatives: AlternativePolicy = field(default_factory=AlternativePolicy)  # which alternative readings (#21)
     # Ask Tesseract for its choices (#21): off, pages are cached without them (10-20% less CPU).
     choices: bool = True
+    # Access level of the books indexed (#22, paths.ACCESS_LEVELS); None: a book keeps its own, a new one is public.
+    access: str | None = None
 
 
 @dataclass(slots=True)
@@ -436,7 +439,7 @@ def index(
     progress = progress or Progress()
     if options.shards:
         claim(options.shards)  # ShardMismatch before anything is read when the list is out of order
-    stores = [Store(d) for d in options.shards] if options.shards else [Store(options.data_dir)]
+    libraries = [Library(d) for d in options.shards] if options.shards else [Library(options.data_dir)]
     reports: list[BookReport] = []
     cluster = None
     if options.cluster:
@@ -462,13 +465,19 @@ def index(
             skipped = 0
             try:
                 for book in read_source(location, fetcher, book_id=options.book_id, on_error=member_failed):
-                    position = shard_of(book.id, len(stores))
+                    position = shard_of(book.id, len(libraries))
                     if options.only_shard is not None and position != options.only_shard:
                         skipped += 1  # another job writes that shard
                         continue
-                    reports.append(index_book(book, stores[position], options, progress, pool, fetcher, cluster))
-                    if reports[-1].committed and len(stores) > 1:
-                        _remove_elsewhere(book.id, stores, position, options.wait)
+                    library = libraries[position]
+                    # A book indexed again keeps its access level unless told otherwise (#22).
+                    access = options.access or library.access_of(book.id) or "public"
+                    store = library.store(access)
+                    reports.append(index_book(book, store, options, progress, pool, fetcher, cluster))
+                    if reports[-1].committed:
+                        library.remove_elsewhere(book.id, access, wait=options.wait)
+                        if len(libraries) > 1:
+                            _remove_elsewhere(book.id, libraries, position, options.wait)
             except (SourceError, FetchError) as exc:
                 reports.append(BookReport(id="", label="", source=location, error=str(exc)))
                 progress.book_finished(reports[-1])
@@ -486,13 +495,13 @@ def index(
     return reports
 
 
-def _remove_elsewhere(book_id: str, stores: list[Store], position: int, wait: float) -> None:
+def _remove_elsewhere(book_id: str, libraries: list[Library], position: int, wait: float) -> None:
     """Remove `book_id` from the shards other than its own: a copy left where it was before the shards grew."""
-    for other, store in enumerate(stores):
-        if other != position and store.snapshot().book(book_id) is not None:
-            store.remove_book(book_id, wait=wait)
+    for other, library in enumerate(libraries):
+        if other != position and library.access_of(book_id) is not None:
+            library.remove_book(book_id, wait=wait)
             log.warning(
-                "%s moved to shard %d of %d (removed from shard %d)", book_id, position + 1, len(stores), other + 1
+                "%s moved to shard %d of %d (removed from shard %d)", book_id, position + 1, len(libraries), other + 1
             )
 
 

@@ -14,9 +14,9 @@ from typing import Any
 import click
 
 from indexer.errors import IndexerError
+from indexer.index.library import Library
 from indexer.index.records import BookRecord
-from indexer.index.store import Store
-from indexer.paths import DEFAULT_DATA_DIR
+from indexer.paths import ACCESS_LEVELS, DEFAULT_DATA_DIR
 from indexer.shards import read_place, shard_of
 
 data_dir_option = click.option(
@@ -37,10 +37,10 @@ shards_option = click.option(
 )
 
 
-def _stores(data_dir: Path, shards: str | None) -> list[Store]:
-    """The Store of each shard in order, or the one of --data-dir."""
+def _libraries(data_dir: Path, shards: str | None) -> list[Library]:
+    """The Library of each shard in order (its index at every access level), or the one of --data-dir."""
     if not shards:
-        return [Store(data_dir)]
+        return [Library(data_dir)]
     parts = [part.strip() for part in shards.split(",")]
     if not all(parts):
         raise click.UsageError(f"--shards {shards!r}: an empty directory name (DIR1,DIR2,... without spaces)")
@@ -50,7 +50,7 @@ def _stores(data_dir: Path, shards: str | None) -> list[Store]:
             raise click.UsageError(
                 f"{part} is shard {place.position + 1} of {place.count}, but --shards lists it {position + 1}"
             )
-    return [Store(Path(part)) for part in parts]
+    return [Library(Path(part)) for part in parts]
 
 
 @click.group()
@@ -153,11 +153,14 @@ def list_books(data_dir: Path, shards: str | None, as_json: bool, base_url: str 
     """List the indexed books."""
     if misplaced and not shards:
         raise click.UsageError("--misplaced is for --shards")
-    stores = _stores(data_dir, shards)
+    stores = _libraries(data_dir, shards)
     placed: list[tuple[int, BookRecord]] = []
+    levels: dict[str, str] = {}
     try:
-        for position, store in enumerate(stores):
-            placed.extend((position, book) for book in store.snapshot().books())
+        for position, library in enumerate(stores):
+            for book, access in library.books():
+                placed.append((position, book))
+                levels[book.id] = access
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from exc
     if misplaced:
@@ -185,14 +188,16 @@ def list_books(data_dir: Path, shards: str | None, as_json: bool, base_url: str 
                         "pages": book.page_count,
                         "words": book.word_count,
                         "source": book.source,
+                        "access": levels[book.id],
                         **({"shard": shard_names[id(book)]} if shards else {}),
                     }
                 )
             )
         else:
             where = f"shard {shard_names[id(book)]}\t" if shards else ""
+            access = "" if levels[book.id] == "public" else f"{levels[book.id]}\t"
             click.echo(
-                f"{book.id}\t{where}{book.page_count}/{book.canvas_count} pages\t{book.word_count} words\t{book.label}"
+                f"{book.id}\t{where}{access}{book.page_count}/{book.canvas_count} pages\t{book.word_count} words\t{book.label}"
             )
     if not books and not as_json:
         click.echo("no misplaced books" if misplaced else f"no books indexed in {shards or data_dir}", err=True)
@@ -205,7 +210,7 @@ def list_books(data_dir: Path, shards: str | None, as_json: bool, base_url: str 
 @click.option("--wait", default=60.0, show_default=True, help="Seconds to wait for another job's write lock.")
 def remove(data_dir: Path, shards: str | None, book_ids: tuple[str, ...], wait: float) -> None:
     """Remove books from the index (with --shards: from whichever shard holds them)."""
-    stores = _stores(data_dir, shards)
+    stores = _libraries(data_dir, shards)
     missing = []
     for book_id in book_ids:
         try:
@@ -222,6 +227,29 @@ def remove(data_dir: Path, shards: str | None, book_ids: tuple[str, ...], wait: 
             raise click.ClickException(str(exc)) from exc
     if missing:
         raise click.ClickException(f"not indexed: {', '.join(missing)}")
+
+
+@main.command()
+@data_dir_option
+@shards_option
+@click.argument("book_id")
+@click.argument("level", type=click.Choice(list(ACCESS_LEVELS)))
+@click.option("--wait", default=60.0, show_default=True, help="Seconds to wait for another job's write lock.")
+def access(data_dir: Path, shards: str | None, book_id: str, level: str, wait: float) -> None:
+    """Set who may read a book: public, clickthrough or restricted (docs/access.md).
+
+    The book moves to that level's index as it is, without OCR; a running server sees
+    the change within a second.
+    """
+    libraries = _libraries(data_dir, shards)
+    library = libraries[shard_of(book_id, len(libraries))]
+    try:
+        before = library.access_of(book_id)
+        if before is None or not library.set_access(book_id, level, wait=wait):
+            raise click.ClickException(f"not indexed: {book_id}")
+    except IndexerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{book_id}: {level}" + ("" if before != level else " (unchanged)"))
 
 
 @main.group()
