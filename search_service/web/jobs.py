@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS index_jobs (
     target TEXT NOT NULL,
     source TEXT NOT NULL,
     book_id TEXT,
-    access TEXT NOT NULL,
+    access TEXT NOT NULL,  -- '' : the book's own level, else public
     replace_existing INTEGER NOT NULL,
     who TEXT NOT NULL,
     state TEXT NOT NULL,
@@ -400,15 +400,8 @@ class JobRunner:
             outcome["state"] = ("failed", f"{type(exc).__name__}: {exc}")
 
     def options_for(self, job: Job) -> IndexOptions:
-        options = replace(self.options, book_id=job.book_id)
-        if job.access != "public" and supports_access():
-            options = replace(options, access=job.access)  # type: ignore[call-arg,unused-ignore]
-        return options
-
-
-def supports_access() -> bool:
-    """Whether the pipeline can index into another access level than public (the `access` option)."""
-    return any(f.name == "access" for f in fields(IndexOptions))
+        # No access asked: the book keeps its level, or is public (index-manifest without --access).
+        return replace(self.options, book_id=job.book_id, access=job.access or None)
 
 
 def index_options(data_dir: Path, workers: int) -> IndexOptions:

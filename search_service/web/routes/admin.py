@@ -37,7 +37,7 @@ from starlette.responses import JSONResponse, RedirectResponse
 from indexer.canvas_text import needs_tesseract
 from indexer.errors import FetchError, SourceError
 from indexer.fetch import Fetcher
-from indexer.index.store import Store
+from indexer.index.library import Library
 from indexer.paths import ACCESS_LEVELS
 from indexer.sources import read_manifest_v2, read_manifest_v3, slug, validate_book_id
 from indexer.sources.book_ids import BOOK_ID_PATTERN
@@ -48,7 +48,6 @@ from search_service.errors import (
     Conflict,
     Forbidden,
     NotFound,
-    NotImplementedFeature,
     ServiceError,
     Unauthorized,
     UnknownBook,
@@ -62,7 +61,6 @@ from search_service.web.jobs import (
     JobRunner,
     JobStore,
     index_options,
-    supports_access,
     tesseract_available,
 )
 from search_service.web.pages import esc, render_page
@@ -230,8 +228,10 @@ class AddBook(BaseModel):
         description="The book's id in our URLs (a Manifest only); default: a slug of the URL, as index-manifest makes.",
     )
     replace: bool = Field(default=False, description="Index the book again if its id is taken (else 409).")
-    access: Literal["public", "clickthrough", "restricted"] = Field(
-        default="public", description="Who may read the book (#22): its access level."
+    access: Literal["public", "clickthrough", "restricted"] | None = Field(
+        default=None,
+        description="Who may read the book (#22, docs/access.md); default: the level it has if indexed, else public "
+        "(index-manifest --access).",
     )
 
 
@@ -256,7 +256,7 @@ class JobView(BaseModel):
     )
     book: str
     source: str
-    access: str
+    access: str | None = Field(description="The access level asked for; null: the book's own, else public.")
     replace: bool
     who: str = Field(description="The API key (`key:NAME`) or login (`user:NAME`) that asked for the job.")
     created: str
@@ -296,7 +296,7 @@ def job_view(request: Request, job: Job) -> JobView:
         state=job.state,  # type: ignore[arg-type]
         book=job.target,
         source=job.source,
-        access=job.access,
+        access=job.access or None,
         replace=job.replace,
         who=job.who,
         created=_iso(job.created) or "",
@@ -352,21 +352,14 @@ def inspect_source(url: str, book_id: str | None, timeout: float) -> Target:
 
 def book_access(state: State, book_id: str) -> str | None:
     """The access level of an indexed book, None if it is not indexed."""
-    library = getattr(state, "library", None)
-    if library is not None:  # one index per access level (#22 part 1)
-        found: str | None = library.access_of(book_id)
-        return found
-    store: Store = state.store
-    return "public" if store.snapshot().book(book_id) is not None else None
+    library: Library = state.library
+    return library.access_of(book_id)
 
 
 def remove_book(state: State, book_id: str) -> bool:
-    library = getattr(state, "library", None)
-    if library is not None:
-        removed: bool = library.remove_book(book_id)
-        return removed
-    store: Store = state.store
-    return store.remove_book(book_id, wait=state.settings.index_wait)
+    """Remove the book from whichever level's index holds it."""
+    library: Library = state.library
+    return library.remove_book(book_id, wait=state.settings.index_wait)
 
 
 def submit(request: Request, admin: Admin, body: AddBook) -> Job:
@@ -378,15 +371,13 @@ def submit(request: Request, admin: Admin, body: AddBook) -> Job:
     if target.needs_ocr and not tesseract_available():
         what = "this Collection's books may need OCR" if target.collection else "this book has pages without linked OCR"
         raise CannotOcr(f"{what}, and this server has no Tesseract: install tesseract-ocr, or index it elsewhere")
-    if body.access != "public" and not supports_access():
-        raise NotImplementedFeature(f"access {body.access}: this server indexes public books only", "access")
     jobs: JobStore = request.app.state.jobs
     try:
         job = jobs.submit(
             target=target.id,
             source=body.manifest.strip(),
             book_id=target.book_id,
-            access=body.access,
+            access=body.access or "",
             replace_existing=body.replace,
             who=admin.who,
         )
@@ -439,7 +430,6 @@ def install(app: FastAPI) -> None:
         400: {"description": "A malformed body: not JSON, a field missing or invalid, a URL that is not http(s)."},
         409: {"description": "The book is indexed already (without `replace`), or a job for it is queued or running."},
         422: {"description": "The manifest could not be fetched, or it is not a IIIF Manifest or Collection."},
-        501: {"description": "An access level this server cannot index into yet."},
         503: {"description": "The book needs OCR and this server has no Tesseract."},
     },
 )
@@ -518,7 +508,7 @@ async def add_book_form(request: Request) -> Response:
                 manifest=form.get("manifest", ""),
                 id=form.get("id") or None,
                 replace=form.get("replace") == "on",
-                access=form.get("access") or "public",  # type: ignore[arg-type]
+                access=form.get("access") or None,  # type: ignore[arg-type]
             )
         except ValueError as exc:
             raise BadRequest(f"the form is not valid: {exc}") from exc
@@ -556,8 +546,8 @@ def admin_section(request: Request) -> str:
         if rows
         else "<p>No indexing job yet.</p>"
     )
-    levels = "".join(
-        f'<option value="{level}"{" selected" if level == "public" else ""}>{level}</option>' for level in ACCESS_LEVELS
+    levels = '<option value="" selected>its own (new: public)</option>' + "".join(
+        f'<option value="{level}">{level}</option>' for level in ACCESS_LEVELS
     )
     return (
         '<section id="admin" class="admin" aria-labelledby="admin-title">'
