@@ -297,3 +297,20 @@ def test_one_job_runs_at_a_time_and_a_dead_servers_job_is_failed(tmp_path: Path)
     assert taken is not None and taken.id == two.id
     dead = first.get(one.id)
     assert dead is not None and dead.state == "failed" and "stopped before it finished" in (dead.error or "")
+
+
+def test_a_book_added_as_restricted_is_hidden_from_anonymous_readers(site: Site, library: Library) -> None:
+    manifest = library.book("peru-closed", 24, 2)
+    answer = site.api.call("POST", "/api/books", {"manifest": manifest, "id": "peru-closed", "access": "restricted"})
+    assert answer.status == 202, answer.body
+    view, _ = site.api.wait_for(answer.json()["job"])
+    assert view["state"] == "done" and view["access"] == "restricted", view
+    text = " ".join(re.findall(r">([^<]+)<", library.files["/peru-closed/p1.hocr"][0].decode()))
+    word = next(w for w in re.findall(r"\w{6,}", text) if w.isalpha())
+    path = f"/iiif/peru-closed/search/1?q={urllib.parse.quote(word)}"
+    reader = Api(site.server.base, cookie=site.cookie(frozenset({"restricted"})))
+    found = _eventually(lambda: reader.call("GET", path).status)
+    assert found == 200 and json.loads(reader.call("GET", path).body)["within"]["total"] > 0
+    assert site.anonymous.call("GET", path).status == 401
+    assert site.api.call("DELETE", "/api/books/peru-closed").status == 204
+    assert _eventually(lambda: reader.call("GET", path).status) == 404
