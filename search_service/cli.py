@@ -1,4 +1,4 @@
-"""iiif-search: serve the index over HTTP, list its books, remove one.
+"""iiif-search: serve the index over HTTP, list its books, remove one, manage the admin API's keys.
 
 Only the command line: options in (each also from its IIIF_SEARCH_* variable),
 one call out, errors as clean messages and exit codes.
@@ -250,3 +250,54 @@ def access(data_dir: Path, shards: str | None, book_id: str, level: str, wait: f
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{book_id}: {level}" + ("" if before != level else " (unchanged)"))
+
+
+@main.group()
+def keys() -> None:
+    """API keys of the admin API (POST /api/books, DELETE /api/books/ID): add, list, remove."""
+
+
+@keys.command(name="add")
+@data_dir_option
+@click.argument("name")
+def keys_add(data_dir: Path, name: str) -> None:
+    """Make a key named NAME and print it: the only time it is shown (only its hash is kept)."""
+    from search_service.web.auth.keys import ApiKeys, KeyNameError
+    from search_service.web.auth.store import AccessStore
+
+    try:
+        key = ApiKeys(AccessStore(data_dir)).add(name)
+    except KeyNameError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(key)
+    click.echo(f"key {name} made: send it as 'Authorization: Bearer KEY'; it is not shown again", err=True)
+
+
+@keys.command(name="list")
+@data_dir_option
+def keys_list(data_dir: Path) -> None:
+    """List the keys: name, public id, creation date (never the key)."""
+    import datetime
+
+    from search_service.web.auth.keys import ApiKeys
+    from search_service.web.auth.store import AccessStore
+
+    found = ApiKeys(AccessStore(data_dir)).list()
+    for info in found:
+        created = datetime.datetime.fromtimestamp(info.created, datetime.UTC).isoformat(timespec="seconds")
+        click.echo(f"{info.name}\t{info.key_id}\t{created}")
+    if not found:
+        click.echo(f"no API keys in {data_dir}", err=True)
+
+
+@keys.command(name="remove")
+@data_dir_option
+@click.argument("name")
+def keys_remove(data_dir: Path, name: str) -> None:
+    """Remove the key NAME: refused at once by every worker and replica."""
+    from search_service.web.auth.keys import ApiKeys
+    from search_service.web.auth.store import AccessStore
+
+    if not ApiKeys(AccessStore(data_dir)).remove(name):
+        raise click.ClickException(f"no API key named {name}")
+    click.echo(f"removed key {name}")

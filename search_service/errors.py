@@ -7,13 +7,18 @@
      │    └── BadViewerInput   a viewer page's manifest URL or query (shown on the page, not as JSON)
      │    (indexer's QueryTooCostly, a search past its time limit, is answered 400 too)
      ├── AccessDenied          401 (a restricted book, to a reader without access: #22)
+     ├── Unauthorized          401 the admin API (#22) without a valid key or login; carries a WWW-Authenticate challenge
+     ├── Forbidden             403 a cookie-authenticated admin change without its CSRF token (#22)
      ├── NotFound              404
      │    ├── UnknownBook
      │    ├── UnknownImage
      │    └── SizeAboveLimits  Image API 3.0 §7.3 puts over-limit sizes under 404
+     ├── Conflict              409 a book that exists (without `replace`), or a second job for a book (#22)
+     ├── Unprocessable         422 a manifest URL that cannot be fetched or is not IIIF (#22)
      ├── NotImplementedFeature 501 (Image API features above level 1, e.g. `^`)
      ├── Overloaded            503 (more searches waiting for a thread than the queue holds)
-     └── ShardUnavailable      503 (the shard holding the book did not answer; a front of shards, #20)
+     ├── ShardUnavailable      503 (the shard holding the book did not answer; a front of shards, #20)
+     └── CannotOcr             503 a book that needs OCR sent to a server without Tesseract (#22)
 
 Route handlers only raise; `search_service.web.error_handlers` is the one place each becomes
 a response: one JSON shape `{"error", "status", "parameter"}` (search, manifests) or plain
@@ -97,6 +102,36 @@ class ShardUnavailable(ServiceError):
     def __init__(self, message: str, parameter: str | None = None, retry_after: int = 5) -> None:
         super().__init__(message, parameter)
         self.retry_after = retry_after
+
+
+class Unauthorized(ServiceError):
+    """No valid API key or login (#22); `challenge` is the WWW-Authenticate header RFC 9110 asks of a 401."""
+
+    status = 401
+
+    def __init__(self, message: str, challenge: str) -> None:
+        super().__init__(message)
+        self.challenge = challenge
+
+
+class Forbidden(ServiceError):
+    status = 403
+
+
+class Conflict(ServiceError):
+    status = 409
+
+
+class Unprocessable(ServiceError):
+    """The request is well-formed, but what it points at cannot be used (an unreachable or non-IIIF manifest)."""
+
+    status = 422
+
+
+class CannotOcr(ServiceError):
+    """This server lacks Tesseract, which the book needs: the server's shortcoming, not the request's (#22)."""
+
+    status = 503
 
 
 def error_body(message: str, status: int, parameter: str | None = None) -> dict[str, object]:

@@ -149,6 +149,23 @@ class Settings(BaseSettings):
         default=8.0, gt=0, le=24 * 30, description="Hours an access token (a login or a clickthrough) stays valid."
     )
 
+    index_workers: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="Tesseract processes a job of the admin API (#22, POST /api/books) runs in parallel; "
+        "the server's other cores keep answering searches. index-manifest's --workers.",
+    )
+    index_wait: float = Field(
+        default=60.0, ge=0, description="Seconds the admin API waits for another job's write lock of the index."
+    )
+    manifest_check_timeout: float = Field(
+        default=20.0,
+        gt=0,
+        le=300,
+        description="Seconds POST /api/books waits for the manifest it checks before answering (then a 422).",
+    )
+
     @field_validator("shards")
     @classmethod
     def _shard_urls_are_http(cls, value: str) -> str:

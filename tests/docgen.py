@@ -22,6 +22,9 @@ def cli_help() -> str:
         ("iiif-search serve", iiif_search, ["serve"]),
         ("iiif-search list", iiif_search, ["list"]),
         ("iiif-search remove", iiif_search, ["remove"]),
+        ("iiif-search keys add", iiif_search, ["keys", "add"]),
+        ("iiif-search keys list", iiif_search, ["keys", "list"]),
+        ("iiif-search keys remove", iiif_search, ["keys", "remove"]),
     ]
     for name, command, args in commands:
         result = CliRunner().invoke(command, [*args, "--help"], prog_name=name.split()[0], terminal_width=100)

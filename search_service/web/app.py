@@ -17,6 +17,7 @@ from search_service.web.load_sharing import ShareLoad
 from search_service.web.middleware import IiifHttpMiddleware
 from search_service.web.response_cache import GZIP_LEVEL, GZIP_MINIMUM, ResponseCache
 from search_service.web.routes import (
+    admin,
     books,
     collection,
     docs,
@@ -76,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(collection.router)
         app.include_router(books.router)
         app.include_router(image.router)
+        # Adding and removing books over HTTP (#22): API keys, the job queue and its runner.
+        admin.install(app)
     # Every server can be a shard: the internal API its front asks (routes/shard.py).
     app.include_router(shard.router)
     app.include_router(viewer.router)

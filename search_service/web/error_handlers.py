@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from indexer.errors import QueryTooCostly, StoreError
-from search_service.errors import AccessDenied, Overloaded, ServiceError, ShardUnavailable, error_body
+from search_service.errors import AccessDenied, Overloaded, ServiceError, ShardUnavailable, Unauthorized, error_body
 
 log = logging.getLogger("search_service")
 
@@ -41,6 +41,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def service_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ServiceError)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded | ShardUnavailable) else None
+        if isinstance(exc, Unauthorized):
+            headers = {"WWW-Authenticate": exc.challenge}
         if isinstance(exc, AccessDenied):
             # RFC 9110 §11.6.1: a 401 names a scheme; a viewer's token goes as a bearer token.
             headers = {"WWW-Authenticate": 'Bearer realm="iiif-search"'}

@@ -14,6 +14,7 @@ from search_service.search.urls import collection_url, manifest_url
 from search_service.web.deps import BaseUrlDep, SnapshotDep
 from search_service.web.pages import esc, render_page
 from search_service.web.results_page import search_form
+from search_service.web.routes.admin import admin_section
 from search_service.web.viewers import VIEWERS, installed_viewers, not_installed_html, viewer_link
 
 router = APIRouter()
@@ -115,6 +116,14 @@ def home_page(request: Request, books: list[BookRecord], base: str, notice: str 
             ".venv/bin/index-manifest https://iiif.wellcomecollection.org/presentation/v3/b21506115</code></pre>"
             "Add <code>--data-dir DIR</code> if the server was started with one.</div>"
         )
+    # The admin view (#22): jobs and the add-a-book form, for a logged-in reader only.
+    admin = admin_section(request)
+    parts.append(admin)
     parts.append(_open_any_form())
     parts.append("</main>")
-    return render_page("IIIF Content Search", "".join(parts), body_class="home")
+    response = render_page("IIIF Content Search", "".join(parts), body_class="home")
+    if admin:
+        # It holds the reader's CSRF token and the jobs: never kept by a shared cache or shown to another reader.
+        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["Vary"] = "Cookie"
+    return response
