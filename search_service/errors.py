@@ -6,6 +6,7 @@
      │    ├── ImageRequestError(parameter)  an Image API URL that breaks the syntax
      │    └── BadViewerInput   a viewer page's manifest URL or query (shown on the page, not as JSON)
      │    (indexer's QueryTooCostly, a search past its time limit, is answered 400 too)
+     ├── AccessDenied          401 (a restricted book, to a reader without access: #22)
      ├── NotFound              404
      │    ├── UnknownBook
      │    ├── UnknownImage
@@ -45,6 +46,20 @@ class ImageRequestError(BadRequest):
 
 class BadViewerInput(BadRequest):
     """A manifest URL or query a viewer page refuses; the page shows the reason with its form."""
+
+
+class AccessDenied(ServiceError):
+    """A restricted book's resource, asked by a reader who does not hold its access level (#22).
+
+    `document` is a body to send instead of the error's: an Image API info.json with its
+    auth services, which Auth 1.0 and 2.0 viewers read from the 401 to offer the login.
+    """
+
+    status = 401
+
+    def __init__(self, message: str, document: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.document = document
 
 
 class NotFound(ServiceError):

@@ -19,6 +19,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
+from whoosh.reading import MultiReader
 from whoosh.searching import Searcher
 
 from indexer.index import postings
@@ -174,6 +175,23 @@ class Snapshot:
         self._ordinals: np.ndarray | None = None
         self._pages = _Lru(PAGE_CACHE_BYTES)
         self._results = _Lru(RESULT_CACHE_BYTES)
+        self._parts: tuple[Snapshot, ...] = ()  # a union's parts (union()), kept alive with it
+
+    @classmethod
+    def union(cls, parts: Sequence[Snapshot], generation: int) -> Snapshot:
+        """One snapshot reading the segments of several indexes at once (#22: the access levels a reader holds).
+
+        Every read goes through the searcher's leaf readers, so the union answers as one
+        index holding all the parts' books would: counts, ranking, autocomplete. The parts
+        keep their files open (the union does not close their readers) and live as long
+        as the union does.
+        """
+        leaves = [
+            leaf for part in parts if part.searcher is not None for leaf, _ in part.searcher.reader().leaf_readers()
+        ]
+        union = cls(Searcher(MultiReader(leaves, generation=generation), closereader=False))
+        union._parts = tuple(parts)
+        return union
 
     @property
     def generation(self) -> int:

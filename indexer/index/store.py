@@ -32,7 +32,7 @@ T = TypeVar("T")
 
 
 class Store:
-    """A Whoosh index in `DATA_DIR/index`, created on first write.
+    """A Whoosh index in `DATA_DIR/index` (public books; `index-<level>` for the others), created on first write.
 
     >>> import tempfile
     >>> store = Store(Path(tempfile.mkdtemp()))
@@ -52,14 +52,16 @@ class Store:
         retire_after: float = RETIRE_AFTER,
         writer_mb: int = 128,
         merge_policy: Callable[[Any, list[Any]], list[Any]] | None = None,
+        access: str = "public",
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.access = access  # the access level of every book in this index (#22; paths.ACCESS_LEVELS)
         # Memory a commit's postings may take before Whoosh sorts them through temporary
         # files (pickled one posting at a time: two thirds of a bulk load's CPU at 128 MB).
         self._writer_mb = writer_mb
         # Which segments a commit merges (Whoosh's `mergetype`); None: Whoosh's own policy.
         self._merge_policy = merge_policy
-        self.path = paths.index_dir(self.data_dir)
+        self.path = paths.index_dir(self.data_dir, access)
         self._refresh_interval = refresh_interval
         self._retire_after = retire_after  # seconds a commit keeps the files it gave up (retiring_storage.py)
         self._lock = threading.Lock()
@@ -204,9 +206,11 @@ class Store:
             self._checked = now
             try:
                 if snap is None:
-                    if not self.exists():
-                        return Snapshot(None)
-                    snap = Snapshot(whoosh_index.open_dir(str(self.path)).searcher())
+                    # No index yet (most data directories have no restricted books, #22): kept
+                    # like any snapshot, so the directory is looked at once per interval, not per request.
+                    snap = (
+                        Snapshot(whoosh_index.open_dir(str(self.path)).searcher()) if self.exists() else Snapshot(None)
+                    )
                 elif snap.searcher is None:
                     if self.exists():
                         snap = Snapshot(whoosh_index.open_dir(str(self.path)).searcher())

@@ -8,8 +8,9 @@ import anyio
 from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
-from indexer.index.store import Store
+from indexer.index.library import Library
 from search_service.settings import Settings
+from search_service.web.auth.headers import AccessHeaders
 from search_service.web.auth.reader import Access
 from search_service.web.error_handlers import install_error_handlers
 from search_service.web.load_sharing import ShareLoad
@@ -35,7 +36,7 @@ __version__ = "0.1.0"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the application around one Settings object and one index Store."""
+    """Build the application around one Settings object and the Library of its data directory."""
     settings = settings or Settings()
     app = FastAPI(
         title="IIIF Content Search",
@@ -52,7 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # short-lived objects each search builds (measured: 14.5 -> 12.4 ms a search).
         _, older, oldest = gc.get_threshold()
         gc.set_threshold(settings.gc_threshold, older, oldest)
-    app.state.store = Store(settings.data_dir)
+    # One index per access level (#22); the public one is the Store most code needs.
+    app.state.library = Library(settings.data_dir)
+    app.state.store = app.state.library.store("public")
     # Who may read restricted books (#22): the one access check every route asks (web/auth/reader.py).
     app.state.access = Access.for_settings(settings.auth_secret, settings.data_dir)
     app.state.responses = ResponseCache(settings.response_cache_mb * 1_000_000)
@@ -83,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM, compresslevel=GZIP_LEVEL)
     # With a public URL configured the Host changes nothing in a response, so it is not checked.
     allowed_hosts = None if settings.public_url else settings.allowed_hosts
+    app.add_middleware(AccessHeaders)  # Vary and private caching once books are restricted (#22)
     app.add_middleware(IiifHttpMiddleware, allow_origin=settings.cors_origins, allowed_hosts=allowed_hosts)
     app.add_middleware(ShareLoad)  # outermost: counts every request a worker has in flight
     return app

@@ -10,9 +10,11 @@ from typing import Annotated, NamedTuple
 
 from fastapi import Depends, Request
 
+from indexer.index.library import Library
 from indexer.index.snapshot import Snapshot
 from indexer.index.store import Store
 from search_service.settings import Settings
+from search_service.web.auth.reader import reader_of
 from search_service.web.responses import base_url
 
 
@@ -27,9 +29,10 @@ async def get_store(request: Request) -> Store:
 
 
 async def get_snapshot(request: Request) -> Snapshot:
-    # At most one stat of the index directory every 0.25 s: cheap enough for the loop.
-    store: Store = request.app.state.store
-    return store.snapshot()
+    # At most one stat of each index directory every 0.25 s: cheap enough for the loop.
+    # What the reader may read (#22): the public index, or the union of the levels it holds.
+    library: Library = request.app.state.library
+    return library.snapshot(reader_of(request).levels)
 
 
 async def get_base_url(request: Request) -> str:
@@ -49,14 +52,15 @@ class SearchContext(NamedTuple):
     the cost of answering a repeated search from the response cache.
     """
 
-    snapshot: Snapshot
+    snapshot: Snapshot  # what the request's reader may read (#22)
     settings: Settings
     base: str
 
 
 async def get_search_context(request: Request) -> SearchContext:
     settings: Settings = request.app.state.settings
-    return SearchContext(request.app.state.store.snapshot(), settings, base_url(request, settings))
+    library: Library = request.app.state.library
+    return SearchContext(library.snapshot(reader_of(request).levels), settings, base_url(request, settings))
 
 
 SearchContextDep = Annotated[SearchContext, Depends(get_search_context)]

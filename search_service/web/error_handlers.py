@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from indexer.errors import QueryTooCostly, StoreError
-from search_service.errors import Overloaded, ServiceError, ShardUnavailable, error_body
+from search_service.errors import AccessDenied, Overloaded, ServiceError, ShardUnavailable, error_body
 
 log = logging.getLogger("search_service")
 
@@ -41,6 +41,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def service_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ServiceError)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded | ShardUnavailable) else None
+        if isinstance(exc, AccessDenied):
+            # RFC 9110 §11.6.1: a 401 names a scheme; a viewer's token goes as a bearer token.
+            headers = {"WWW-Authenticate": 'Bearer realm="iiif-search"'}
+            if exc.document is not None:
+                return JSONResponse(
+                    exc.document,
+                    status_code=401,
+                    headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store", **headers},
+                )
         return error_response(request, exc.message, exc.status, exc.parameter, headers)
 
     async def validation_error(request: Request, exc: Exception) -> Response:

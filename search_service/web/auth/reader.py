@@ -22,7 +22,8 @@ from search_service.web.auth.store import AccessStore
 
 #: The access cookie's name.
 COOKIE = "iiif_access"
-_SCOPE_KEY = "iiif_search.reader"
+#: Where the request's Reader is kept, once decided (headers.py reads it there).
+SCOPE_KEY = "iiif_search.reader"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +84,12 @@ def reader_of(connection: HTTPConnection) -> Reader:
 
     The bearer token is asked first (a viewer sends it on purpose); then the cookie.
     """
-    found = connection.scope.get(_SCOPE_KEY)
+    found = connection.scope.get(SCOPE_KEY)
     if isinstance(found, Reader):
         return found
     access: Access = connection.app.state.access
     reader = access.check(bearer_token(connection))
     if reader.anonymous:
         reader = access.check(connection.cookies.get(COOKIE))
-    connection.scope[_SCOPE_KEY] = reader
+    connection.scope[SCOPE_KEY] = reader
     return reader

@@ -11,6 +11,7 @@ come from the middleware.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -18,8 +19,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from indexer.index.snapshot import Snapshot
-from search_service.errors import ImageRequestError, NotFound
+from search_service.errors import AccessDenied, ImageRequestError, NotFound
 from search_service.image import info_v2, info_v3
 from search_service.image.derivative import build_derivative, derivative_path, source_info
 from search_service.image.plan import Limits, plan
@@ -27,7 +27,10 @@ from search_service.image.render import render
 from search_service.image.request import ApiVersion, parse_identifier, parse_image_path
 from search_service.image.resolve import resolve_image
 from search_service.settings import Settings
-from search_service.web.deps import BaseUrlDep, SettingsDep, SnapshotDep
+from search_service.web.auth.gate import denied_message, image_access, library_of
+from search_service.web.auth.reader import reader_of
+from search_service.web.auth.services import auth_services
+from search_service.web.deps import BaseUrlDep, SettingsDep
 from search_service.web.responses import cacheable_response, encode_json, etag_for, wants_json_ld
 
 router = APIRouter(tags=["image"])
@@ -38,35 +41,31 @@ _CONTEXTS = {"3.0": info_v3.CONTEXT, "2.1": info_v2.CONTEXT}
 
 
 @router.api_route("/iiif/image/3/{path:path}", methods=["GET"], summary="IIIF Image API 3.0 (level 1)")
-async def image_service_v3(
-    request: Request, path: str, settings: SettingsDep, snapshot: SnapshotDep, base: BaseUrlDep
-) -> Response:
+async def image_service_v3(request: Request, path: str, settings: SettingsDep, base: BaseUrlDep) -> Response:
     """info.json, image requests and base-URI redirects of Image API 3.0."""
-    return await _serve(request, "3.0", settings, snapshot, base)
+    return await _serve(request, "3.0", settings, base)
 
 
 @router.api_route("/iiif/image/2/{path:path}", methods=["GET"], summary="IIIF Image API 2.1 (level 1)")
-async def image_service_v2(
-    request: Request, path: str, settings: SettingsDep, snapshot: SnapshotDep, base: BaseUrlDep
-) -> Response:
+async def image_service_v2(request: Request, path: str, settings: SettingsDep, base: BaseUrlDep) -> Response:
     """info.json, image requests and base-URI redirects of Image API 2.1."""
-    return await _serve(request, "2.1", settings, snapshot, base)
+    return await _serve(request, "2.1", settings, base)
 
 
-async def _serve(request: Request, version: ApiVersion, settings: Settings, snapshot: Snapshot, base: str) -> Response:
+async def _serve(request: Request, version: ApiVersion, settings: Settings, base: str) -> Response:
     segments = _service_path(request, version).split("/")
     if not segments[0]:
         raise NotFound("no identifier: expected /iiif/image/{3|2}/{identifier}/info.json")
     if len(segments) == 1 or segments[1:] == [""]:
         identifier = parse_identifier(segments[0])
-        resolve_image(identifier, snapshot.images(), settings.image_roots)
+        _resolve(request, identifier, settings)
         # 3.0 §2: dereferencing the base URI is "RECOMMENDED [to] be a 303 status redirection".
         return RedirectResponse(f"{_service_id(base, version, identifier)}/info.json", status_code=303)
     if len(segments) == 2 and segments[1] == "info.json":
         identifier = parse_identifier(segments[0])
-        return await run_in_threadpool(_info, request, version, identifier, settings, snapshot, base)
+        return await run_in_threadpool(_info, request, version, identifier, settings, base)
     if len(segments) == 5:
-        return await run_in_threadpool(_image, request, version, "/".join(segments), settings, snapshot, base)
+        return await run_in_threadpool(_image, request, version, "/".join(segments), settings, base)
     # 3.0 §2: paths of other shapes are outside the spec; an unencoded slash in an identifier lands here.
     raise NotFound(
         "not an Image API path: expected {identifier}/info.json or "
@@ -74,22 +73,38 @@ async def _serve(request: Request, version: ApiVersion, settings: Settings, snap
     )
 
 
-def _info(
-    request: Request, version: ApiVersion, identifier: str, settings: Settings, snapshot: Snapshot, base: str
-) -> Response:
-    source = resolve_image(identifier, snapshot.images(), settings.image_roots)
+def _resolve(request: Request, identifier: str, settings: Settings) -> tuple[Path, str, str | None, bool]:
+    """The image's file, its access level and guarded book, and whether the reader may see it (#22).
+
+    Resolved among every level's images, then the file's level is asked: whichever
+    identifier or image root leads to a restricted book's file, the answer is a 401.
+    """
+    source = resolve_image(identifier, library_of(request).images(), settings.image_roots)
+    access, book = image_access(request, source)
+    return source, access, book, reader_of(request).may_read(access)
+
+
+def _info(request: Request, version: ApiVersion, identifier: str, settings: Settings, base: str) -> Response:
+    source, access, book, allowed = _resolve(request, identifier, settings)
     info = source_info(source, settings.max_source_pixels)
     service_id = _service_id(base, version, identifier)
     shape = info_v3.info_v3 if version == "3.0" else info_v2.info_v2
     doc = shape(service_id, info.width, info.height, info.color, _limits(settings))
+    if book is not None:
+        doc["service"] = auth_services(base, book, access)  # the login (and logout) the viewer offers
+        if not allowed:
+            # Auth 1.0 §3.1 and 2.0: the viewer reads the services from the 401's body; it
+            # gets what it needs to show the login and the canvas's shape, no sizes or tiles.
+            kept = ("@context", "@id", "id", "type", "protocol", "profile", "width", "height", "service")
+            raise AccessDenied(denied_message(access), document={k: v for k, v in doc.items() if k in kept})
     return _json_response(request, version, doc, settings)
 
 
-def _image(
-    request: Request, version: ApiVersion, path: str, settings: Settings, snapshot: Snapshot, base: str
-) -> Response:
+def _image(request: Request, version: ApiVersion, path: str, settings: Settings, base: str) -> Response:
     image_request = parse_image_path(path, version)
-    source = resolve_image(image_request.identifier, snapshot.images(), settings.image_roots)
+    source, access, _, allowed = _resolve(request, image_request.identifier, settings)
+    if not allowed:
+        raise AccessDenied(denied_message(access))
     info = source_info(source, settings.max_source_pixels)
     image_plan = plan(image_request, info.width, info.height, _limits(settings), color=info.color)
     pyramid = derivative_path(source, settings.data_dir)

@@ -23,6 +23,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
+from indexer.index.library import PUBLIC, Library
 from indexer.index.snapshot import Snapshot
 from search_service.errors import BadQuery, Overloaded, UnknownBook
 from search_service.search.contexts import PRESENTATION2_CONTEXT, SEARCH1_CONTEXT, SEARCH2_CONTEXT
@@ -33,6 +34,8 @@ from search_service.search.search_v1 import annotation_list, term_list
 from search_service.search.search_v2 import annotation_page, term_page
 from search_service.search.urls import ManifestRef, ResultLinks, autocomplete_url, manifest_url, search_url, url_with
 from search_service.settings import Settings
+from search_service.web.auth.gate import check_book
+from search_service.web.auth.reader import reader_of
 from search_service.web.deps import SearchContext, SearchContextDep
 from search_service.web.response_cache import GZIP_MINIMUM, CachedBody, ResponseCache
 from search_service.web.responses import encode_json, etag_for, json_body_response
@@ -120,9 +123,11 @@ AutocompleteParamsDep = Annotated[AutocompleteParams, Depends(autocomplete_param
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _check_book(snapshot: Snapshot, book_id: str | None) -> None:
+def _check_book(request: Request, snapshot: Snapshot, book_id: str | None) -> None:
+    """A book the reader may not read is a 401, one nobody indexed a 404 (#22); before anything else."""
     if book_id is not None and snapshot.book(book_id) is None:
-        raise UnknownBook(f"no book {book_id!r} is indexed here")
+        check_book(request, book_id)
+        raise UnknownBook(f"no book {book_id!r} is indexed here")  # removed meanwhile
 
 
 def required_q(q: str | None, settings: Settings) -> str:
@@ -216,10 +221,14 @@ async def cached_json(
     When build() answers NOTHING_AS_TYPED, retry() builds the body instead, in the
     costly threads (the fuzzy retry of #14: a fuzzy word is a costly shape).
     """
-    snapshot, settings, base = ctx
+    _, settings, base = ctx
     cache: ResponseCache = request.app.state.responses
-    full_key = (key, base)
-    generation = snapshot.generation
+    # What the reader may read is part of the key (#22): a collection answer built with a
+    # restricted book is never served to a reader who may not read it.
+    levels = reader_of(request).levels
+    full_key = (key, base) if levels == PUBLIC else (key, base, levels)
+    library: Library = request.app.state.library
+    generation = library.generation()
     found = cache.get(generation, full_key)
     if found is None:
         found = await _build_once(request, cache, generation, full_key, settings, costly, build, retry)
@@ -331,7 +340,7 @@ async def _search(
 ) -> Response:
     snapshot, settings, _ = ctx
     # Checked here, cheaply: a bad request never takes a thread, and the cache key is built from these.
-    _check_book(snapshot, book_id)
+    _check_book(request, snapshot, book_id)
     text = required_q(q, settings)
     query = parse_query(text, max_length=settings.max_query_length)
     number = page_number(page)
@@ -443,7 +452,7 @@ async def _autocomplete(
     ctx: SearchContext,
 ) -> Response:
     snapshot, settings, _ = ctx
-    _check_book(snapshot, book_id)
+    _check_book(request, snapshot, book_id)
     text = required_q(q, settings)  # 2.0 §5.1, 1.0 §4.2: q MUST be present
     least = _min_count(min_count)
     motivation = _motivation(motivation)
