@@ -1,7 +1,7 @@
 """The login flows of restricted books (#22), through a real `iiif-search serve`.
 
-One server for the module, on the session index (conftest.py `corpus`), with a password
-file made here (one `$2b$` line, one `$2y$` line as Apache's `htpasswd -B` writes), a
+One server for the module, on a data directory of its own holding a public, a restricted and
+a clickthrough book (the hOCR pages of conftest.py's `stanford`), with a password file made here (one `$2b$` line, one `$2y$` line as Apache's `htpasswd -B` writes), a
 trusted single sign-on header, one viewer origin allowed besides the server's own, and a
 known signing key so the tests can forge, tamper with and expire tokens.
 """
@@ -20,10 +20,13 @@ import bcrypt
 import httpx
 import pytest
 
+from indexer.index.library import Library
+from ocr.hocr import parse_pages
 from search_service.web.auth import tokens
 from search_service.web.auth.reader import COOKIE
+from tests.conftest import read_test_file
 from tests.reliability.conftest import LiveServer
-from tests.search_service.conftest import Corpus
+from tests.search_service.conftest import STANFORD_HOCR, Corpus, build_book
 
 SECRET = "test-secret-of-the-auth-flows-0123456789"
 VIEWER_ORIGIN = "https://viewer.example.org"
@@ -41,15 +44,30 @@ def htpasswd(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+#: The books of the module's server, by access level; a word every one of them holds.
+BOOKS = {"public": "open-book", "restricted": "closed-book", "clickthrough": "terms-book"}
+WORD = "the"
+
+
 @pytest.fixture(scope="module")
-def server(corpus: Corpus, htpasswd: Path) -> Iterator[LiveServer]:
+def data_dir(tmp_path_factory: pytest.TempPathFactory, corpus: Corpus) -> Path:
+    folder = tmp_path_factory.mktemp("auth-books")
+    library = Library(folder)
+    pages = [parse_pages(read_test_file(Path("ocr/hocr") / name))[0] for name in STANFORD_HOCR[:2]]
+    for level, book in BOOKS.items():
+        build_book(library.store(level), book, corpus.manifests["stanford"], pages, 2)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(data_dir: Path, htpasswd: Path) -> Iterator[LiveServer]:
     env = {
         "IIIF_SEARCH_HTPASSWD": str(htpasswd),
         "IIIF_SEARCH_TRUSTED_USER_HEADER": SSO_HEADER,
         "IIIF_SEARCH_AUTH_ORIGINS": VIEWER_ORIGIN,
         "IIIF_SEARCH_AUTH_SECRET": SECRET,
     }
-    live = LiveServer(corpus.data_dir, env=env)
+    live = LiveServer(data_dir, env=env)
     yield live
     live.stop()
 
@@ -217,18 +235,44 @@ def test_a_token_request_no_frame_can_answer_gets_a_400(browser: httpx.Client) -
 
 
 def probe(server: LiveServer, book: str, token: str | None = None) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = httpx.get(f"{server.base}/auth/2/probe/{book}", headers=headers)
+    response = httpx.get(f"{server.base}/auth/2/probe/{book}", headers=bearer(token))
     assert response.status_code == 200  # whatever it says (Auth 2.0 section 5.2)
     result: dict[str, Any] = response.json()
     assert result["@context"] == "http://iiif.io/api/auth/2/context.json" and result["type"] == "AuthProbeResult2"
     return result
 
 
-def test_the_probe_of_a_public_and_of_an_unknown_book(server: LiveServer) -> None:
-    assert probe(server, "fish")["status"] == 200
+def search_status(server: LiveServer, book: str, token: str) -> int:
+    response = httpx.get(f"{server.base}/iiif/{book}/search/2", params={"q": WORD}, headers=bearer(token))
+    return response.status_code
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def test_the_probe_says_what_each_book_would_answer(browser: httpx.Client, server: LiveServer) -> None:
+    assert probe(server, BOOKS["public"])["status"] == 200
     unknown = probe(server, "no-such-book")
     assert unknown["status"] == 404 and unknown["heading"]["en"]
+    for level in ("restricted", "clickthrough"):
+        refused = probe(server, BOOKS[level])
+        assert refused["status"] == 401 and refused["heading"]["en"] and refused["note"]["en"]
+    log_in(browser)
+    message, _ = frame_message(browser.get("/auth/2/token", params={"messageId": "1", "origin": server.base}))
+    token = message["accessToken"]
+    assert [probe(server, BOOKS[level], token)["status"] for level in BOOKS] == [200, 200, 200]
+    assert search_status(server, BOOKS["restricted"], token) == 200  # what the probe promised
+
+
+def test_a_clickthrough_opens_the_clickthrough_book_only(browser: httpx.Client, server: LiveServer) -> None:
+    terms = browser.get("/auth/clickthrough")
+    browser.post("/auth/clickthrough", data={"csrf": csrf_of(terms.text)})
+    message, _ = frame_message(browser.get("/auth/2/token", params={"messageId": "1", "origin": server.base}))
+    token = message["accessToken"]
+    assert probe(server, BOOKS["clickthrough"], token)["status"] == 200
+    assert probe(server, BOOKS["restricted"], token)["status"] == 401
+    assert search_status(server, BOOKS["restricted"], token) == 401
 
 
 def cookie_state(server: LiveServer, token: str) -> tuple[int, str, str]:
@@ -243,14 +287,17 @@ def test_logout_revokes_the_session_so_a_replayed_token_is_refused(browser: http
     log_in(browser)
     token = browser.cookies[COOKIE]
     assert cookie_state(server, token) == (200, "", "AuthAccessToken2")
+    assert search_status(server, BOOKS["restricted"], token) == 200
     out = browser.get("/auth/logout")
     assert out.status_code == 200 and "logged out" in out.text
     cleared = access_cookie_header(out).lower()
     assert 'iiif_access=""' in cleared and "max-age=0" in cleared
     # The same token, replayed as a cookie or a bearer token, opens nothing anymore.
     assert cookie_state(server, token) == (401, "invalidCredentials", "expiredAspect")
-    with httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {token}"}) as replay:
-        assert replay.get("/auth/1/token").status_code == 401
+    assert probe(server, BOOKS["restricted"], token)["status"] == 401
+    assert search_status(server, BOOKS["restricted"], token) == 401
+    with httpx.Client(base_url=server.base, cookies={COOKIE: token}) as replay:
+        assert replay.get(f"/iiif/{BOOKS['restricted']}/search/1", params={"q": WORD}).status_code == 401
 
 
 def test_forged_expired_and_tampered_tokens_are_refused(server: LiveServer) -> None:
@@ -267,10 +314,13 @@ def test_forged_expired_and_tampered_tokens_are_refused(server: LiveServer) -> N
     assert cookie_state(server, tampered) == (401, "invalidCredentials", "invalidAspect")
     assert cookie_state(server, expired) == (401, "invalidCredentials", "expiredAspect")
     assert cookie_state(server, clickthrough)[0] == 200  # the untampered one is fine
+    for token in (forged, tampered, expired):
+        assert probe(server, BOOKS["restricted"], token)["status"] == 401
+        assert search_status(server, BOOKS["restricted"], token) == 401
 
 
-def test_the_login_page_without_a_login_configured_says_what_to_set(corpus: Corpus) -> None:
-    live = LiveServer(corpus.data_dir)
+def test_the_login_page_without_a_login_configured_says_what_to_set(data_dir: Path) -> None:
+    live = LiveServer(data_dir)
     try:
         page = httpx.get(live.base + "/auth/login")
         assert page.status_code == 503 and "IIIF_SEARCH_HTPASSWD" in page.text

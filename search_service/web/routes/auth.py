@@ -31,6 +31,7 @@ from indexer.paths import ACCESS_LEVELS
 from search_service.errors import error_body
 from search_service.settings import Settings
 from search_service.web.auth import tokens
+from search_service.web.auth.gate import library_of
 from search_service.web.auth.passwords import PasswordFile
 from search_service.web.auth.reader import COOKIE, Access, Reader, bearer_token, reader_of
 from search_service.web.auth.services import AUTH2_CONTEXT
@@ -428,20 +429,10 @@ async def token_v2(request: Request, message_id: MessageId = None, origin: str |
 # -- the probe service -----------------------------------------------------------------------
 
 
-def book_access(request: Request, book_id: str) -> str | None:
-    """A book's access level, None for a book this server does not hold."""
-    library = getattr(request.app.state, "library", None)
-    if library is not None:
-        level: str | None = library.access_of(book_id)
-        return level
-    # Until restricted books are indexed (the library of app.state, #22), every book is public.
-    return "public" if request.app.state.store.snapshot().book(book_id) is not None else None
-
-
 @router.get("/2/probe/{book_id}", summary="Auth 2.0 probe service of a book")
 async def probe(request: Request, book_id: str) -> JSONResponse:
     """AuthProbeResult2: the status the book's images and search would answer this bearer token."""
-    level = book_access(request, book_id)
+    level = library_of(request).access_of(book_id)
     result: dict[str, Any] = {"@context": AUTH2_CONTEXT, "type": "AuthProbeResult2"}
     if level is None:
         result.update(status=404, heading={"en": ["Unknown book"]}, note={"en": [f"No book {book_id!r} here."]})
