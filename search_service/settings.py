@@ -148,6 +148,26 @@ class Settings(BaseSettings):
     session_hours: float = Field(
         default=8.0, gt=0, le=24 * 30, description="Hours an access token (a login or a clickthrough) stays valid."
     )
+    # Who may log in (#22; docs/access.md): a password file, a single sign-on proxy's header, or both.
+    htpasswd: Path | None = Field(
+        default=None,
+        description="A password file as `htpasswd -B` writes it (bcrypt hashes), checked by the login page and "
+        "HTTP Basic on /auth/login; re-read when it changes.",
+    )
+    trusted_user_header: str | None = Field(
+        default=None,
+        description="Header naming the user that the library's single sign-on proxy sets on /auth/login (e.g. "
+        "X-Remote-User); only safe when the proxy strips it from clients (docs/access.md#single-sign-on).",
+    )
+    auth_origins: str = Field(
+        default="",
+        description="Origins besides this server's own (comma-separated, e.g. https://viewer.example.org) whose "
+        "viewers may receive access tokens from the token services; `*` for any (docs/access.md#origins).",
+    )
+
+    def auth_origin_list(self) -> list[str]:
+        """`auth_origins` as a list of origins (`scheme://host[:port]`), in order."""
+        return [origin.strip().rstrip("/") for origin in self.auth_origins.split(",") if origin.strip()]
 
     index_workers: int = Field(
         default=1,

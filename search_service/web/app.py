@@ -18,6 +18,7 @@ from search_service.web.middleware import IiifHttpMiddleware
 from search_service.web.response_cache import GZIP_LEVEL, GZIP_MINIMUM, ResponseCache
 from search_service.web.routes import (
     admin,
+    auth,
     books,
     collection,
     docs,
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.costly_search_threads = anyio.CapacityLimiter(settings.heavy_search_threads)
     install_error_handlers(app)
     app.include_router(health.router)
+    # The login, clickthrough, token, probe and logout services of restricted books (#22).
+    app.include_router(auth.router)
     if settings.shard_urls():
         # The front of a sharded collection (#20): books and collection answers come from the shards.
         shards = Shards(settings.shard_urls(), settings.shard_timeout)

@@ -74,7 +74,9 @@ def _may_show_as_page(headers: list[tuple[bytes, bytes]]) -> bool:
 
 _PREFLIGHT_HEADERS = [
     (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
-    (b"access-control-allow-headers", b"*"),
+    # `*` does not cover Authorization (Fetch standard): a viewer on another site sends its Auth
+    # bearer token to info.json, search and the probe service (#22), so it is named.
+    (b"access-control-allow-headers", b"*, Authorization"),
     (b"access-control-max-age", b"86400"),
     (b"content-length", b"0"),
 ]

@@ -42,12 +42,14 @@ def viewer_csp(frame_ancestors: str) -> str:
     search answers and annotations from any host (`connect-src`), show images and tiles from
     any host, UV also from blob: and data: URLs (`img-src`), inject their own styles (Mirador's
     JSS, UV's inline styles: `style-src 'unsafe-inline'`), and load fonts bundled as files or
-    data: URLs. Nothing else: no plugins, no frames, no other base URL, forms post here only.
+    data: URLs, and frame IIIF Auth token services, ours or a manifest's image server's (#22: the
+    token comes by postMessage from a hidden frame). Nothing else: no plugins, no other base URL,
+    forms post here only.
     """
     return (
         "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
         "img-src 'self' https: http: data: blob:; media-src 'self' https: http: blob:; "
-        "connect-src 'self' https: http:; font-src 'self' data:; worker-src 'self' blob:; "
+        "connect-src 'self' https: http:; font-src 'self' data:; worker-src 'self' blob:; frame-src 'self' https: http:; "
         f"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors {frame_ancestors}"
     )
 

@@ -53,6 +53,10 @@ def auth2_probe_service(base: str, book_id: str, access: str) -> dict[str, Any]:
     return {
         "id": f"{base}/auth/2/probe/{book_id}",
         "type": "AuthProbeService2",
+        # Not an Auth 2.0 property: Mirador 4.0 calls getProfile().match() on every service of an
+        # image resource and stops (no info.json request, no image) on one without a profile.
+        # Any value outside iiif.io/api/auth/ keeps it out of Mirador's Auth 1.0 handling.
+        "profile": "AuthProbeService2",
         "service": [
             {
                 "id": base + ACCESS_PATHS[access],
