@@ -102,8 +102,32 @@
       },
       workspaceControlPanel: { enabled: false },
     }, config.viewer === "mirador3" ? [] : [searchOnce]);
+    redrawOnAccessChange(window.miradorInstance.store);
     if (runQuery && config.viewer !== "mirador3") searchThroughPanel(config.q);
     if (runQuery && config.canvas) selectHit(config.canvas);
+  }
+
+  /* A restricted book (#22, IIIF Auth 1.0): Mirador 4.0 adds a page's tiled image once, from
+   * the first info.json it got (OpenSeadragonTileSource re-runs on its url only), so the
+   * 401 info.json seen before the login stays drawn after it: the page stays blank although
+   * Mirador fetched the readable info.json with the token. When an image's info.json turns
+   * from degraded to readable (login) or back (logout), it is asked for once more: while it
+   * is fetched the tile source unmounts, and it mounts again with the new answer. */
+  function redrawOnAccessChange(store) {
+    var degradedBefore = {};
+    store.subscribe(function () {
+      var responses = store.getState().infoResponses || {};
+      Object.keys(responses).forEach(function (infoId) {
+        var response = responses[infoId];
+        if (response.isFetching || !response.json) return;
+        var degraded = Boolean(response.degraded);
+        var before = degradedBefore[infoId];
+        degradedBefore[infoId] = degraded;  // first, so the dispatch below cannot loop
+        if (before === undefined || before === degraded) return;
+        // Mirador's requestInfoResponse action; the answer just received names the token service.
+        store.dispatch({ type: "mirador/REQUEST_INFO_RESPONSE", infoId: infoId, imageResource: response.json });
+      });
+    });
   }
 
   /* With a canvas to open on, Mirador does not pick a hit (switchCanvasOnSearch is off):
