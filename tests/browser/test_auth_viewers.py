@@ -125,7 +125,12 @@ def token_requests(requests: list[str]) -> list[str]:
 
 @pytest.mark.parametrize("viewer", VIEWERS)
 def test_a_reader_logs_in_sees_the_pages_and_a_highlighted_hit(
-    page: Any, restricted_server: str, viewer: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    page: Any,
+    restricted_server: str,
+    viewer: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    screenshots_dir: Path,
 ) -> None:
     # Where the hit's word is: asked of the search API as the reader, not anonymously (a 401).
     monkeypatch.setattr(test_viewers, "api_search", logged_in_search)
@@ -135,7 +140,10 @@ def test_a_reader_logs_in_sees_the_pages_and_a_highlighted_hit(
     driver = make_driver(viewer, page, restricted_server)
     driver.open(f"{restricted_server}/iiif/{BOOK}/manifest")
     button = confirm_button(page, viewer)
-    assert button.inner_text().strip().lower() == "log in"  # the service's confirmLabel, visible
+    assert button.inner_text().strip().lower() == "log in"  # the service's confirmLabel
+    if viewer == "uv":  # readable: UV's link-button took our link colour, dark blue on teal (site.css)
+        assert button.evaluate("e => getComputedStyle(e).color") == "rgb(255, 255, 255)"
+    page.screenshot(path=str(screenshots_dir / f"{viewer}-login.png"))  # docs/access.md's, with UPDATE_SCREENSHOTS=1
     assert not page_shown(images, FIRST_PAGE)
     go_through_access_window(page, button, {"#user": USER, "#password": PASSWORD}, "Log in")
     # The viewer frames the token service, asks info.json again with the token, and draws the
