@@ -156,6 +156,28 @@ def test_a_reader_logs_in_sees_the_pages_and_a_highlighted_hit(
     assert search_requests(requests, BOOK)
     assert_highlighted(driver, restricted_server, BOOK, "balfour", tmp_path)
     wait_for_page_image(page, images, HIT_PAGE, requests)
+    if viewer == "mirador":
+        logging_out_hides_the_page(page, images)
+
+
+def logging_out_hides_the_page(page: Any, images: list[tuple[str, int]]) -> None:
+    """Mirador's "Log out" opens the logout service (which revokes the session) and, 2 s later,
+    asks info.json again: the page it is on is drawn anew, and its images now answer 401."""
+    seen_before = len(images)
+    with page.expect_popup(timeout=WAIT_MS) as opened:
+        page.get_by_role("button", name="Log out").click()
+    logout = opened.value
+    logout.wait_for_load_state()
+    assert "/auth/logout" in logout.url
+    logout.close()
+
+    def refused_again() -> bool:
+        page.wait_for_timeout(200)
+        later = images[seen_before:]
+        return any(status == 401 and f"/{HIT_PAGE}/" in url and url.endswith(".jpg") for url, status in later)
+
+    wait_until(refused_again, f"the page's images refused after the logout: {images[seen_before:]}")
+    assert all(status == 401 for url, status in images[seen_before:]), images[seen_before:]
 
 
 def test_a_reader_agrees_to_the_terms_in_mirador_and_sees_the_pages_and_the_hits(
