@@ -209,7 +209,13 @@ def test_an_anonymous_reader_sees_neither_pages_nor_hits(page: Any, restricted_s
     driver.search("balfour")
     if viewer == "uv":
         driver.expect_no_hits_message()  # UV's answer to the search's 401
-    page.wait_for_timeout(2000)
+
+    def answered() -> bool:
+        page.wait_for_timeout(200)
+        return bool(search_answers)
+
+    wait_until(answered, "the search's answer")
+    page.wait_for_timeout(1000)  # time for anything the viewer would do with it
     assert images and all(status == 401 for _, status in images), images
     assert search_answers and all(status == 401 for status in search_answers), search_answers
     assert not page.locator(".annotationRect").count()  # UV's highlight
