@@ -361,12 +361,19 @@ class JobRunner:
         self._wake.set()
 
     def _loop(self) -> None:
+        failing = False
         while not self._stopping.is_set():
-            try:
-                job = self.jobs.claim(self.name)
-            except Exception:  # a locked or unreadable database: said, and tried again at the next poll
-                log.exception("could not read the job queue")
-                job = None
+            job = None
+            # No access database yet: nothing was ever queued (and a read-only data directory, a
+            # replica's, gets no file made by polling it).
+            if self.jobs.store.path.exists():
+                try:
+                    job = self.jobs.claim(self.name)
+                    failing = False
+                except Exception:  # a locked or unreadable database: said once, tried again at each poll
+                    if not failing:
+                        log.exception("could not read the job queue")
+                    failing = True
             if job is None:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()

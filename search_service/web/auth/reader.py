@@ -10,6 +10,8 @@ holds the public level only.
 
 from __future__ import annotations
 
+import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,8 @@ from starlette.requests import HTTPConnection
 from search_service.web.auth import tokens
 from search_service.web.auth.secret import server_secret
 from search_service.web.auth.store import AccessStore
+
+log = logging.getLogger("search_service")
 
 #: The access cookie's name.
 COOKIE = "iiif_access"
@@ -57,7 +61,19 @@ class Access:
 
     @classmethod
     def for_settings(cls, auth_secret: str | None, data_dir: Path) -> Access:
-        return cls(server_secret(auth_secret, data_dir), AccessStore(data_dir))
+        try:
+            secret = server_secret(auth_secret, data_dir)
+        except OSError as exc:
+            # A read-only data directory (a replica mounting it so) must still serve: with a key
+            # of this process only, tokens are good here alone; the setting shares one.
+            log.warning(
+                "cannot keep the token key in %s (%s): logins last as long as this process and "
+                "hold on it alone; set IIIF_SEARCH_AUTH_SECRET to share one",
+                data_dir,
+                exc.strerror or exc,
+            )
+            secret = secrets.token_bytes(32)
+        return cls(secret, AccessStore(data_dir))
 
     def check(self, token: str | None) -> Reader:
         """The reader a token stands for: ANONYMOUS unless it is ours, intact, unexpired and not logged out."""

@@ -7,12 +7,15 @@ wait for a writer, and a connection per thread (sqlite3 objects are not shared).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
 from pathlib import Path
 
 from indexer.paths import access_db
+
+log = logging.getLogger("search_service")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS revoked (session TEXT PRIMARY KEY, expires INTEGER NOT NULL);
@@ -50,5 +53,12 @@ class AccessStore:
         conn.execute("DELETE FROM revoked WHERE expires < ?", (int(time.time()),))
 
     def is_revoked(self, session: str) -> bool:
-        row = self.connect().execute("SELECT 1 FROM revoked WHERE session = ?", (session,)).fetchone()
+        """Whether the session was logged out; True when that cannot be read (refused rather than trusted)."""
+        if not self.path.exists():
+            return False  # nobody has logged out here yet, and a read-only data directory needs no file
+        try:
+            row = self.connect().execute("SELECT 1 FROM revoked WHERE session = ?", (session,)).fetchone()
+        except sqlite3.Error as exc:
+            log.error("cannot read the revoked sessions in %s: %s; the token is refused", self.path, exc)
+            return True
         return row is not None
