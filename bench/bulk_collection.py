@@ -79,6 +79,7 @@ def copy_of(n: int, book: BookRecord, manifest: dict, pages: list[PageRecord]) -
             p.boxes,
             p.tokens,
             p.spans,
+            image=p.image,  # the seed canvas's image, which the copied manifest canvas declares (#20)
         )
         for i, p in enumerate(chosen)
     ]
