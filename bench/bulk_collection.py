@@ -19,6 +19,7 @@ Checkpoint copies are not made: measure at a size, then build on.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import random
@@ -79,6 +80,7 @@ def copy_of(n: int, book: BookRecord, manifest: dict, pages: list[PageRecord]) -
             p.boxes,
             p.tokens,
             p.spans,
+            image=p.image,  # the seed canvas's image, which the copied manifest canvas declares (#20)
         )
         for i, p in enumerate(chosen)
     ]
@@ -127,6 +129,11 @@ def main() -> int:
     parser.add_argument(
         "--checkpoints", default="", help="page counts at which to copy the data directories (e.g. 100000,300000)"
     )
+    parser.add_argument(
+        "--without-page-images",
+        action="store_true",
+        help="write the pages as an index written before #20 holds them (no image: /api/search reads the manifest)",
+    )
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -147,6 +154,8 @@ def main() -> int:
         batch = [
             copy_of(n, book, manifest, pages) for n in range(progress["books"], progress["books"] + BOOKS_PER_COMMIT)
         ]
+        if args.without_page_images:
+            batch = [(record, [dataclasses.replace(p, image=None) for p in records]) for record, records in batch]
         if single is not None:
             single.replace_books(batch)
         for i, store in enumerate(shards):

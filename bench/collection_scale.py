@@ -79,12 +79,19 @@ def side(data_dir: Path, workers: int, paths: list[str], duration: int) -> dict[
         server.wait(timeout=60)
 
 
+#: The collection answers measured: the hits of the best books first, and the book-level answer.
+URLS = ("/iiif/search/2", "/api/search")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--url", action="append", choices=URLS, help="measure only this URL (repeatable; default: both)"
+    )
     args = parser.parse_args()
     mix = queries(args.data_dir, None, args.queries, seed=2)
     from indexer.index.store import Store
@@ -97,7 +104,7 @@ def main() -> int:
     print(
         f"{args.data_dir}: {pages:,} pages in {books:,} books; {len(mix)} distinct queries; {row['commit']}", flush=True
     )
-    for url in ("/iiif/search/2", "/api/search"):
+    for url in args.url or URLS:
         for name, suffix in (("new", ""), ("exhaustive", "&total=exact")):
             paths = [f"{url}?q={urllib.parse.quote(q)}{suffix}" for q in mix]
             result = side(args.data_dir, args.workers, paths, args.duration)

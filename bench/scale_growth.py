@@ -211,6 +211,15 @@ def _fresh_snapshot(data_dir: Path) -> Any:
     return snap
 
 
+def _pages_without_images(snap: Any) -> Any:
+    """`snap` reading its pages as an index written before #20 gives them: no image (the manifest has it)."""
+    import dataclasses
+
+    read = snap.page
+    snap.page = lambda docnum: dataclasses.replace(read(docnum), image=None)
+    return snap
+
+
 def search_costs(data_dir: Path, queries: tuple[str, ...] = PROBE_SEARCHES, repeat: int = 3) -> dict[str, Any]:
     """CPU ms (best of `repeat`, each on a fresh snapshot) of each query's first page over every book, old and new (#20).
 
@@ -218,7 +227,9 @@ def search_costs(data_dir: Path, queries: tuple[str, ...] = PROBE_SEARCHES, repe
     `hits`: the first page of the collection's Search 2.0 (`hits.search`, 100 hits).
     `exhaustive` counts every page of every book (`exact_total=True`, the path before
     #20, and what `total=exact` asks for); `new` is the default path. Both in this process,
-    on the same index, so the ratio is the figure to read.
+    on the same index, so the ratio is the figure to read. `books_manifest_images`: the new
+    path with the pages read as an index written before pages kept their image gives them
+    (`_pages_without_images`), so each book shown decodes its manifest for its line pictures.
     """
     from search_service.search.books import search_books
     from search_service.search.hits import search
@@ -246,6 +257,21 @@ def search_costs(data_dir: Path, queries: tuple[str, ...] = PROBE_SEARCHES, repe
                 if path == "new":
                     row[f"{what}_total_exact"] = found.total_exact
             row[f"{what}_ratio"] = round(row[f"{what}_new_ms"] / max(row[f"{what}_exhaustive_ms"], 1e-3), 3)
+        best = 1e9
+        for _ in range(repeat):
+            snap = _pages_without_images(_fresh_snapshot(data_dir))
+            try:
+                started = time.process_time()
+                before = search_books(snap, query, 0, 10, 3)
+                best = min(best, time.process_time() - started)
+            finally:
+                snap.close()
+        row["books_manifest_images_ms"] = round(best * 1000, 2)
+        snap = _fresh_snapshot(data_dir)
+        try:  # the same answer either way: the pictures' image services are the manifest's
+            row["books_same_answer"] = before == search_books(snap, query, 0, 10, 3)
+        finally:
+            snap.close()
         out[q] = row
     return out
 

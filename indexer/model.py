@@ -42,6 +42,23 @@ class ImageRef:
         fields = {name: getattr(self, name) for name in self.__slots__ if name != "path"}
         return {name: value for name, value in fields.items() if value is not None}
 
+    def service_fields(self) -> dict[str, Any]:
+        """The fields that are set of its Image API service and pixel size: what a region of it needs.
+
+        What a page keeps of its image (#20). Not `url` nor `format`: a folder book's
+        canvas reads its file (a PNG) while its manifest declares the served JPEG, and
+        these fields are the same either way.
+
+        >>> ImageRef(url="https://img/x.jpg", service="https://img/x", service_version=2, width=9).service_fields()
+        {'service': 'https://img/x', 'service_version': 2, 'width': 9}
+        """
+        fields = {name: getattr(self, name) for name in _SERVICE_FIELDS}
+        return {name: value for name, value in fields.items() if value is not None}
+
+
+#: The ImageRef fields of `service_fields`, in the order they are stored.
+_SERVICE_FIELDS = ("service", "service_version", "service_profile", "width", "height")
+
 
 @dataclass(frozen=True, slots=True)
 class OcrRef:

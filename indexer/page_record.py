@@ -108,6 +108,8 @@ def page_record(book_id: str, canvas: Canvas, page: Page, policy: AlternativePol
         tokens=tuple(tokens),
         token_words=tuple(token_words),
         alternatives=alternatives,
+        # What a collection answer's line pictures need, kept with the page (#20): `{}` for none.
+        image=canvas.image.service_fields() if canvas.image is not None else {},
     )
 
 

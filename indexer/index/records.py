@@ -12,14 +12,15 @@ import json
 import pickle
 import zlib
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from indexer.errors import StoreError
 
-# 3: the alternatives' tokens and positions (#21); 2 and 1 still read, as pages without them.
-_BLOB_VERSION = 3
+# 4: the canvas's painting image (#20); 3: the alternatives' tokens and positions (#21);
+# 3, 2 and 1 still read, as pages without them.
+_BLOB_VERSION = 4
 
 
 class StoredWord(NamedTuple):
@@ -64,6 +65,12 @@ class PageRecord:
     `alternative_positions[k]` (#21): indexed at that position, so a search for it finds the
     page and highlights the printed word.
 
+    `image` is the canvas's painting image as `indexer.model.ImageRef.service_fields()`
+    (its Image API service, version, profile and pixel size), `{}` for a canvas without
+    one: what a hit's line picture needs, so a collection answer does not decode the
+    book's whole manifest to draw the lines of the few pages it shows (#20).
+    None where it is not known (pages written before #20): read the manifest then.
+
     Columns, not an object per word: a search of a big collection decodes a hundred
     pages per response, and a page of 400 word objects cost 90 us to decode and more
     to free, besides making every garbage collection walk them; a list of strings and
@@ -84,6 +91,7 @@ class PageRecord:
     spans: Sequence[int]
     alternatives: Sequence[str] = ()
     alternative_positions: Sequence[int] = ()
+    image: Mapping[str, Any] | None = None
 
     @classmethod
     def build(
@@ -98,8 +106,9 @@ class PageRecord:
         tokens: Iterable[str],
         token_words: Iterable[tuple[int, int]],
         alternatives: Iterable[tuple[str, int]] = (),
+        image: Mapping[str, Any] | None = None,
     ) -> PageRecord:
-        """A record from per-word rows `(text, x, y, w, h, line)`, per-token word spans, and (token, position) alternatives."""
+        """A record from per-word rows `(text, x, y, w, h, line)`, per-token word spans, (token, position) alternatives and image fields."""
         rows = list(words)
         others = sorted(set(alternatives), key=lambda pair: (pair[1], pair[0]))
         return cls(
@@ -115,6 +124,7 @@ class PageRecord:
             spans=array("i", [i for span in token_words for i in span]),
             alternatives=tuple(token for token, _ in others),
             alternative_positions=array("i", [position for _, position in others]),
+            image=image,
         )
 
     @property
@@ -153,6 +163,7 @@ class PageRecord:
             array("i", self.spans).tobytes(),
             " ".join(self.alternatives),
             array("i", self.alternative_positions).tobytes(),
+            None if self.image is None else dict(self.image),
         )
         return pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -166,12 +177,12 @@ class PageRecord:
         if version == 1:  # zlib'd pickle of per-word rows (indexes written before 2026-11-21)
             _, canvas_id, label, width, height, words, tokens, token_words = data
             return cls.build(book_id, canvas_index, canvas_id, label, width, height, words, tokens, token_words)
-        if version not in (2, _BLOB_VERSION):
+        if version not in (2, 3, _BLOB_VERSION):
             raise StoreError(f"page {book_id}/{canvas_index} was written by another version; index the book again")
         _, canvas_id, label, width, height, texts, boxes, tokens, spans = data[:9]
         alternatives: tuple[str, ...] = ()
         alternative_positions = array("i")
-        if version == 3 and data[9]:  # pages indexed before #21 (version 2) have none
+        if version >= 3 and data[9]:  # pages indexed before #21 (version 2) have none
             alternatives = tuple(data[9].split(" "))
             alternative_positions.frombytes(data[10])
         box_array: Sequence[int] = boxes  # a list when some value did not fit 32 bits
@@ -180,6 +191,7 @@ class PageRecord:
             box_array.frombytes(boxes)
         span_array = array("i")
         span_array.frombytes(spans)
+        image = data[11] if version >= 4 else None  # before #20: not known, the manifest has it
         # Tuples, not lists: the garbage collector stops tracking a tuple of strings, so the
         # thousands of cached pages are not walked at every full collection.
         words = tuple(texts.split(_TEXT_SEPARATOR)) if texts else ()
@@ -196,6 +208,7 @@ class PageRecord:
             span_array,
             alternatives,
             alternative_positions,
+            image,
         )
 
 

@@ -75,8 +75,9 @@ class _Lru:
 
 
 def page_weight(page: PageRecord) -> int:
-    """Estimated bytes of a decoded page: its word strings, tokens and int columns."""
-    return 60 * (len(page.texts) + len(page.tokens)) + 4 * (len(page.boxes) + len(page.spans))
+    """Estimated bytes of a decoded page: its word strings, tokens and int columns, and its image's fields (#20)."""
+    image = 300 if page.image else 0  # a small dict: the service URL, version, profile, size
+    return 60 * (len(page.texts) + len(page.tokens)) + 4 * (len(page.boxes) + len(page.spans)) + image
 
 
 class _FairLock:

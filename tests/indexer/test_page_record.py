@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from indexer.model import Canvas
+import dataclasses
+
+from indexer.model import Canvas, ImageRef
 from indexer.page_record import NO_ALTERNATIVES, AlternativePolicy, page_record
 from ocr.dehyphenate import dehyphenate
 from ocr.model import Alternative, Box, Line, Page, Word
@@ -55,3 +57,27 @@ def test_either_half_of_a_hyphenated_word_gives_the_whole_word_alternatives() ->
     assert record.tokens == ("unmundiskeit", "und")
     assert sorted(record.alternatives) == ["unmundigkeit", "unmuudiskeit"]
     assert list(record.alternative_positions) == [0, 0]
+
+
+def test_the_page_keeps_its_canvas_image_service_and_size() -> None:
+    """#20: what a line picture needs, without the plain URL, format or local path; `{}` for no image."""
+    image = ImageRef(
+        url="https://img.example.org/p1/full/max/0/default.jpg",
+        service="https://img.example.org/p1",
+        service_version=2,
+        service_profile="level1",
+        path="/scans/p1.png",
+        width=2000,
+        height=3000,
+        format="image/jpeg",
+    )
+    page = _page((Word("Lima", Box(0, 0, 50, 40), 96.0),))
+    kept = page_record("b", dataclasses.replace(CANVAS, image=image), page).image
+    assert kept == {
+        "service": "https://img.example.org/p1",
+        "service_version": 2,
+        "service_profile": "level1",
+        "width": 2000,
+        "height": 3000,
+    }
+    assert page_record("b", CANVAS, page).image == {}

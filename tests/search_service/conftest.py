@@ -28,6 +28,7 @@ from indexer.index.snapshot import Snapshot
 from indexer.index.store import Store
 from indexer.model import BASE_URL_MARKER, Canvas
 from indexer.page_record import page_record
+from indexer.sources import read_manifest_v2, read_manifest_v3
 from ocr.hocr import parse_pages
 from ocr.model import Page
 from search_service.settings import Settings
@@ -63,13 +64,19 @@ def _label(value: Any) -> str:
 
 
 def manifest_canvases(manifest: dict[str, Any]) -> list[Canvas]:
-    """The canvases of a Presentation 2.1 or 3.0 manifest, with their canvas-unit sizes."""
+    """The canvases of a Presentation 2.1 or 3.0 manifest, with their canvas-unit sizes and images.
+
+    The images as the indexer's readers find them: a page keeps its canvas's image (#20).
+    """
     if "items" in manifest:
         raw = [(c["id"], c.get("label"), c["width"], c["height"]) for c in manifest["items"]]
+        read = read_manifest_v3
     else:
         raw = [(c["@id"], c.get("label"), c["width"], c["height"]) for c in manifest["sequences"][0]["canvases"]]
+        read = read_manifest_v2
+    images = {canvas.index: canvas.image for canvas in read(manifest, "test", "test").canvases}
     return [
-        Canvas(id=i, index=n, label=_label(label), width=w, height=h, image=None)
+        Canvas(id=i, index=n, label=_label(label), width=w, height=h, image=images.get(n))
         for n, (i, label, w, h) in enumerate(raw)
     ]
 

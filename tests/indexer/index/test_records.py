@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import zlib
 
@@ -84,3 +85,28 @@ def test_alternatives_round_trip_and_pages_without_them_still_read() -> None:
     )
     old = PageRecord.from_blob("b", 3, version_2)
     assert old.tokens == TOKENS and old.alternatives == () and len(old.alternative_positions) == 0
+
+
+def test_the_canvas_image_round_trips_and_pages_without_it_read_as_not_known() -> None:
+    """#20: `{}` (the canvas has no image) and None (not known: read the manifest) stay apart; version 3 is None."""
+    for image in ({}, None, {"service": "https://img.example.org/p1", "service_version": 2, "width": 9}):
+        page = dataclasses.replace(record(), image=image)
+        assert PageRecord.from_blob("b", 3, page.to_blob()).image == image
+    plain = record()
+    version_3 = pickle.dumps(
+        (
+            3,
+            plain.canvas_id,
+            plain.label,
+            plain.width,
+            plain.height,
+            "\x1f".join(plain.texts),
+            bytes(plain.boxes),  # type: ignore[call-overload]
+            " ".join(plain.tokens),
+            bytes(plain.spans),  # type: ignore[call-overload]
+            "",
+            b"",
+        )
+    )
+    old = PageRecord.from_blob("b", 3, version_3)
+    assert old.image is None and old.tokens == TOKENS
