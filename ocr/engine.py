@@ -32,6 +32,7 @@ from typing import Any
 
 from ocr.errors import TesseractFailed, TesseractTimeout
 from ocr.model import OcrSettings
+from ocr.resolution import open_image, scaled_page
 from ocr.tesseract import CHOICE_VARIABLES, compact_choices, ocr_image, tesseract_version
 
 log = logging.getLogger("ocr.engine")
@@ -121,7 +122,13 @@ class _Engines:
 
     def hocr(self, settings: OcrSettings, variables: dict[str, str], path: str) -> bytes:
         engine = self._engine(settings, {**variables, **(CHOICE_VARIABLES if settings.choices else {})})
-        engine.SetImageFile(path)
+        scaled = None
+        if settings.text_height:
+            scaled = scaled_page(open_image(path), settings.text_height, lambda thumbnail: _layout(engine, thumbnail))
+        if scaled is not None:
+            engine.SetImage(scaled)
+        else:
+            engine.SetImageFile(path)  # Leptonica reads the file itself, as the command does
         try:
             page = engine.GetHOCRText(0)
         finally:
@@ -130,6 +137,25 @@ class _Engines:
             raise RuntimeError(f"Tesseract read no image from {path}")
         document = _HOCR_HEAD.format(version=self.version) + page + _HOCR_FOOT
         return compact_choices(document.encode("utf-8"))
+
+
+def _layout(engine: Any, thumbnail: Any) -> list[int]:
+    """The text lines' heights on `thumbnail`, by Tesseract's layout analysis alone (no recognition)."""
+    from tesserocr import RIL
+
+    engine.SetImage(thumbnail)
+    heights = []
+    try:
+        lines = engine.AnalyseLayout()
+        while lines is not None:
+            box = lines.BoundingBox(RIL.TEXTLINE)
+            if box is not None:
+                heights.append(box[3] - box[1])
+            if not lines.Next(RIL.TEXTLINE):
+                break
+    finally:
+        engine.Clear()
+    return heights
 
 
 def _send(stream: Any, message: object) -> None:

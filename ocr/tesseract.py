@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ocr.errors import TesseractFailed, TesseractTimeout
 from ocr.model import OcrSettings
@@ -70,7 +71,32 @@ def ocr_image(image: str | Path | bytes, settings: OcrSettings) -> bytes:
     arguments += [*_tessdata_arguments(settings.tessdata_dir), "-c", "tessedit_create_hocr=1"]
     if settings.choices:
         arguments += [part for name, value in CHOICE_VARIABLES.items() for part in ("-c", f"{name}={value}")]
+    if settings.text_height:
+        image = _scaled_for_command(image, settings)
     return compact_choices(_on_file(image, [*arguments, *settings.extra], settings.timeout))
+
+
+def _scaled_for_command(image: str | Path | bytes, settings: OcrSettings) -> str | Path | bytes:
+    """The page scaled to `settings.text_height` (ocr/resolution.py), the first look an OCR of its thumbnail.
+
+    The command has no layout analysis alone, so the look costs a small OCR (~0.3 s): the path
+    where the warm engine cannot load, where what matters is that it OCRs the pixels the engine
+    would, since both store under the same key.
+    """
+    from ocr.resolution import encoded, line_heights_of_hocr, open_image, scaled_page
+
+    def line_heights_of(thumbnail: Any) -> list[int]:
+        arguments = ["-l", settings.lang, "--psm", str(settings.psm), "--oem", str(settings.oem)]
+        arguments += [*_tessdata_arguments(settings.tessdata_dir), "-c", "tessedit_create_hocr=1"]
+        return line_heights_of_hocr(_on_file(encoded(thumbnail), arguments, settings.timeout))
+
+    try:
+        page = open_image(image)
+    except OSError as error:
+        name = image if isinstance(image, str | Path) else "<image bytes>"
+        raise TesseractFailed(None, f"the image cannot be read: {error}", str(name)) from error
+    scaled = scaled_page(page, settings.text_height or 0, line_heights_of)
+    return image if scaled is None else encoded(scaled)
 
 
 #: A second choice below this confidence (0..100) is dropped from the hOCR: never an alternative worth indexing.
