@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ocr.errors import TesseractFailed, TesseractTimeout
+from ocr.errors import TesseractFailed, TesseractTimeout, UnreadableImage
 from ocr.model import OcrSettings
 
 #: The Tesseract binary: a name looked up on PATH, or a path.
@@ -36,6 +36,8 @@ _CHILD_ENVIRONMENT = {"OMP_THREAD_LIMIT": "1"}
 CHOICE_VARIABLES = {"lstm_choice_mode": "2"}
 # `tesseract --list-langs` starts with: List of available languages in "/usr/share/tesseract-ocr/5/tessdata/" (7):
 _LIST_HEADER = re.compile(r'^List of available languages in "(.*)" \(\d+\):$')
+# What Leptonica prints when it could not decode the image (pixRead gave nothing).
+_UNREADABLE = "pix not read"
 # What OSD prints when a page has too little text to tell: no verdict, not a failure.
 _TOO_FEW_CHARACTERS = "Too few characters"
 
@@ -94,7 +96,7 @@ def _scaled_for_command(image: str | Path | bytes, settings: OcrSettings) -> str
         page = open_image(image)
     except OSError as error:
         name = image if isinstance(image, str | Path) else "<image bytes>"
-        raise TesseractFailed(None, f"the image cannot be read: {error}", str(name)) from error
+        raise UnreadableImage(str(error), str(name)) from error
     scaled = scaled_page(page, settings.text_height or 0, line_heights_of)
     return image if scaled is None else encoded(scaled)
 
@@ -274,5 +276,8 @@ def _execute(arguments: list[str], timeout: float, name: str) -> subprocess.Comp
         raise TesseractTimeout(timeout, name) from error
     if completed.returncode != 0:
         stderr = " ".join(completed.stderr.decode("utf-8", errors="replace").splitlines()).strip()
+        if _UNREADABLE in stderr:
+            # Leptonica could not decode it: the decoder's first words say why ("Premature end of JPEG file").
+            raise UnreadableImage(stderr[:STDERR_TAIL], name)
         raise TesseractFailed(completed.returncode, stderr[-STDERR_TAIL:], name)
     return completed
