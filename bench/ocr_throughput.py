@@ -1,6 +1,7 @@
 """OCR throughput: index-manifest's warm engines against plain `tesseract` on the same pages, same parallelism (#21).
 
     .venv/bin/python bench/ocr_throughput.py [--workers N] [--rounds R] [--repeat K] [--no-cluster]
+        [--text-height H] [--no-plain]
 
 Both sides OCR the same real scans with OMP_THREAD_LIMIT=1 and N processes at once, all with
 `-l eng` so they do the same work:
@@ -11,6 +12,8 @@ Both sides OCR the same real scans with OMP_THREAD_LIMIT=1 and N processes at on
   parsing, indexing and the commit;
 - the same with `--no-alternatives`: the warm engine alone, without the LSTM's choices (#21),
   which cost Tesseract 10-20% more CPU per page;
+- the same with `--text-height H` (36 by default): each page scaled so its text lines are about
+  H pixels tall, from a first look at a thumbnail (ocr/resolution.py, #21);
 - cluster: the same command with `--cluster` on a real loopback Dask cluster of N one-thread
   workers (bench/ocr_cluster.py), started once before the rounds.
 
@@ -80,6 +83,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=3, help="the sample books' 28 pages this many times over")
     parser.add_argument("--no-cluster", action="store_true", help="leave out the Dask path")
+    parser.add_argument(
+        "--text-height", type=int, default=36, help="the scaled side's --text-height (#21; 0 leaves that side out)"
+    )
+    parser.add_argument(
+        "--no-plain", action="store_true", help="leave out the --no-alternatives side (the warm engine alone)"
+    )
     args = parser.parse_args()
     os.environ["OMP_THREAD_LIMIT"] = "1"
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,9 +106,19 @@ def main() -> None:
                     pages = sorted(folder.glob("*.png"))
                     runs = {"tesseract CLI": reference(pages, work / f"ref-{name}{r}", args.workers)}
                     runs["index-manifest"] = run(folder, work / f"ours-{name}{r}", "--workers", str(args.workers))
-                    runs["index-manifest --no-alternatives"] = run(
-                        folder, work / f"plain-{name}{r}", "--workers", str(args.workers), "--no-alternatives"
-                    )
+                    if args.text_height:
+                        runs[f"index-manifest --text-height {args.text_height}"] = run(
+                            folder,
+                            work / f"scaled-{name}{r}",
+                            "--workers",
+                            str(args.workers),
+                            "--text-height",
+                            str(args.text_height),
+                        )
+                    if not args.no_plain:
+                        runs["index-manifest --no-alternatives"] = run(
+                            folder, work / f"plain-{name}{r}", "--workers", str(args.workers), "--no-alternatives"
+                        )
                     if cluster is not None and name == "long":
                         runs["index-manifest --cluster"] = run(
                             folder, work / f"cluster-{name}{r}", "--cluster", cluster.address, cluster=cluster

@@ -33,6 +33,10 @@ Each `--alternatives BELOW/THRESHOLD/K` indexes the books again (from the OCR ca
 policy for the alternative readings of #21 (indexer/page_record.AlternativePolicy: words of
 confidence below BELOW, alternatives of THRESHOLD or more, at most K per word), or `none`
 (no alternatives: the index before #21). Default: the policy's defaults only.
+
+Each `--text-height N` indexes the books again with pages scaled so their text lines are about N
+pixels tall before OCR (ocr/resolution.py, #21; 0: at the size they come in, the default): the
+table's `OCR seconds` is the pipeline's wall time for the book (0 when the cache answered).
 """
 
 from __future__ import annotations
@@ -94,6 +98,7 @@ class Quality:
     ocr_seconds: float  # the pipeline's time for the book (0 when every page came from the cache)
     alternatives: str = "none"  # the AlternativePolicy, as BELOW/THRESHOLD/K
     alternative_tokens: int = 0  # alternative tokens indexed in the book
+    text_height: int = 0  # pages scaled to lines this many pixels tall before OCR (#21); 0: as they come
 
     @property
     def query_recall(self) -> float:
@@ -218,6 +223,7 @@ def run(
     cache: Path,
     workers: int,
     policy: AlternativePolicy | None = None,
+    text_height: int = 0,
 ) -> list[Quality]:
     scans = scans_of(book)
     lang = {"auto": None, "language": book_language(scans)}.get(choice, choice)
@@ -225,7 +231,14 @@ def run(
     (data_dir / "ocr-cache").symlink_to(cache, target_is_directory=True)
     started = time.perf_counter()
     policy = policy or AlternativePolicy()
-    options = IndexOptions(data_dir=data_dir, lang=lang, workers=workers, book_id=book.name, alternatives=policy)
+    options = IndexOptions(
+        data_dir=data_dir,
+        lang=lang,
+        workers=workers,
+        book_id=book.name,
+        alternatives=policy,
+        text_height=text_height or None,
+    )
     [report] = index([str(scans)], options)
     seconds = time.perf_counter() - started if report.ocr else 0.0
     if not report.ok:
@@ -250,6 +263,7 @@ def run(
                 round(seconds, 1),
                 policy_name(policy),
                 alternative_tokens(data_dir),
+                text_height,
             )
         )
     return results
@@ -264,18 +278,19 @@ def alternative_tokens(data_dir: Path) -> int:
 
 def table(results: list[Quality]) -> str:
     lines = [
-        "| book | choice | models | alternatives | search | query-page recall | extra pages | word-page recall "
-        "| extra pages | absent words answered | their pages |",
-        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| book | choice | models | alternatives | text height | search | query-page recall | extra pages "
+        "| word-page recall | extra pages | absent words answered | their pages | OCR seconds |",
+        "|---|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         query = (
             f"{r.query_recall:.3f} ({r.query_found}/{r.query_pairs}) | {r.query_extra}" if r.query_pairs else "- | -"
         )
         lines.append(
-            f"| {r.book} | {r.choice} | `{r.lang}` | {r.alternatives} ({r.alternative_tokens}) | {r.mode} | {query} "
+            f"| {r.book} | {r.choice} | `{r.lang}` | {r.alternatives} ({r.alternative_tokens}) "
+            f"| {r.text_height or 'as given'} | {r.mode} | {query} "
             f"| {r.word_recall:.3f} ({r.word_found}/{r.word_pairs}) | {r.word_extra} "
-            f"| {r.absent_answered}/{r.absent_asked} | {r.absent_pages} |"
+            f"| {r.absent_answered}/{r.absent_asked} | {r.absent_pages} | {r.ocr_seconds:g} |"
         )
     return "\n".join(lines)
 
@@ -289,6 +304,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--alternatives", action="append", dest="policies", help="BELOW/THRESHOLD/K or none (repeatable)"
+    )
+    parser.add_argument(
+        "--text-height",
+        action="append",
+        type=int,
+        dest="text_heights",
+        help="pages scaled so their lines are N px tall before OCR, 0: as they come (repeatable; default 0)",
     )
     parser.add_argument("--cache", type=Path, help="OCR cache folder kept between runs (default: a temporary one)")
     parser.add_argument("--workers", type=int, default=2, help="Tesseract processes (default 2)")
@@ -309,7 +331,10 @@ def main() -> None:
                 for result in (
                     result
                     for policy in policies
-                    for result in run(book, choice, modes, books, work, cache.resolve(), args.workers, policy)
+                    for text_height in args.text_heights or [0]
+                    for result in run(
+                        book, choice, modes, books, work, cache.resolve(), args.workers, policy, text_height
+                    )
                 ):
                     results.append(result)
                     if args.json:

@@ -53,6 +53,9 @@ class IndexOptions:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     ocr: OcrMode = "auto"
     ocr_width: int = 2400  # pixels wide asked of a IIIF image service; ~300 dpi for a book page
+    # Scale each page so its text lines are about this many pixels tall before OCR (ocr/resolution.py,
+    # #21); None: every page at the size it comes in.
+    text_height: int | None = None
     timeout: float = 300.0  # seconds of Tesseract per page
     psm: int = 3
     book_id: str | None = None
@@ -361,6 +364,7 @@ def index_book(
         timeout=options.timeout,
         tessdata_dir=_tessdata(options),
         choices=options.choices,
+        text_height=options.text_height,
     )
     records: dict[int, PageRecord] = {}
     failures: dict[int, CanvasOutcome] = {}

@@ -30,8 +30,9 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from ocr.errors import TesseractFailed, TesseractTimeout
+from ocr.errors import TesseractFailed, TesseractTimeout, UnreadableImage
 from ocr.model import OcrSettings
+from ocr.resolution import open_image, scaled_page
 from ocr.tesseract import CHOICE_VARIABLES, compact_choices, ocr_image, tesseract_version
 
 log = logging.getLogger("ocr.engine")
@@ -121,7 +122,17 @@ class _Engines:
 
     def hocr(self, settings: OcrSettings, variables: dict[str, str], path: str) -> bytes:
         engine = self._engine(settings, {**variables, **(CHOICE_VARIABLES if settings.choices else {})})
-        engine.SetImageFile(path)
+        scaled = None
+        try:
+            if settings.text_height:
+                page = open_image(path)
+                scaled = scaled_page(page, settings.text_height, lambda thumbnail: _layout(engine, thumbnail))
+            if scaled is not None:
+                engine.SetImage(scaled)
+            else:
+                engine.SetImageFile(path)  # tesserocr reads the file with Pillow, then hands Leptonica the pixels
+        except (OSError, RuntimeError, ValueError) as exc:  # Pillow's and tesserocr's words for a bad image
+            raise _Unreadable(str(exc) or type(exc).__name__) from exc
         try:
             page = engine.GetHOCRText(0)
         finally:
@@ -130,6 +141,29 @@ class _Engines:
             raise RuntimeError(f"Tesseract read no image from {path}")
         document = _HOCR_HEAD.format(version=self.version) + page + _HOCR_FOOT
         return compact_choices(document.encode("utf-8"))
+
+
+class _Unreadable(Exception):
+    """In the child: the image could not be decoded (answered as ("unreadable", why))."""
+
+
+def _layout(engine: Any, thumbnail: Any) -> list[int]:
+    """The text lines' heights on `thumbnail`, by Tesseract's layout analysis alone (no recognition)."""
+    from tesserocr import RIL
+
+    engine.SetImage(thumbnail)
+    heights = []
+    try:
+        lines = engine.AnalyseLayout()
+        while lines is not None:
+            box = lines.BoundingBox(RIL.TEXTLINE)
+            if box is not None:
+                heights.append(box[3] - box[1])
+            if not lines.Next(RIL.TEXTLINE):
+                break
+    finally:
+        engine.Clear()
+    return heights
 
 
 def _send(stream: Any, message: object) -> None:
@@ -147,7 +181,7 @@ def _receive(stream: Any) -> Any:
 
 
 def serve() -> None:
-    """The child's loop: read (settings, variables, path or bytes), answer ("ok", hOCR) or ("error", why)."""
+    """The child's loop: read (settings, variables, path or bytes), answer ("ok", hOCR), ("unreadable", why) or ("error", why)."""
     # The replies own the original stdout; anything Tesseract prints goes to stderr.
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
@@ -172,6 +206,8 @@ def serve() -> None:
                     reply: tuple[str, object] = ("ok", engines.hocr(settings, variables, handle.name))
             else:
                 reply = ("ok", engines.hocr(settings, variables, path))
+        except _Unreadable as exc:
+            reply = ("unreadable", str(exc))
         except Exception as exc:
             reply = ("error", f"{type(exc).__name__}: {exc}")
         _send(replies, reply)
@@ -225,6 +261,8 @@ class EngineProcess:
                 self.close()  # a hung engine is killed; the next page gets a fresh one
                 raise TesseractTimeout(settings.timeout, name) from None
             status, value = reply
+            if status == "unreadable":
+                raise UnreadableImage(str(value), name)
             if status != "ok":
                 raise TesseractFailed(None, str(value), name)
             assert isinstance(value, bytes)

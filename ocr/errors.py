@@ -5,7 +5,8 @@
     ├── MalformedOcr          an hOCR/ALTO file we cannot read words from (source, reason, line)
     ├── MissingModel          a Tesseract model the settings name is not installed (what to install)
     └── TesseractFailed       Tesseract exited with an error (status, stderr tail)
-        └── TesseractTimeout  Tesseract ran longer than OcrSettings.timeout and was killed
+        ├── TesseractTimeout  Tesseract ran longer than OcrSettings.timeout and was killed
+        └── UnreadableImage   the image cannot be decoded (cut short, not an image): why
 
 `indexer/cli.py` turns any `OcrError` into a clean message and exit status 1.
 """
@@ -72,7 +73,9 @@ class TesseractFailed(OcrError):
         self.stderr_tail = stderr_tail
         self.image = image
         where = image or "the image"
-        super().__init__(f"Tesseract failed on {where} (exit status {status}): {stderr_tail or 'no message'}")
+        # The warm engine (#21) has no exit status to give: a status of None says nothing.
+        status_note = f" (exit status {status})" if status is not None else ""
+        super().__init__(f"Tesseract failed on {where}{status_note}: {stderr_tail or 'no message'}")
 
 
 class TesseractTimeout(TesseractFailed):
@@ -87,6 +90,22 @@ class TesseractTimeout(TesseractFailed):
             f"Tesseract took longer than {seconds:g} s on {where} and was killed; "
             "raise OcrSettings.timeout or check the image size",
         )
+
+
+class UnreadableImage(TesseractFailed):
+    """The image cannot be decoded: cut short, damaged, or not an image; `reason` says what the decoder said.
+
+    The same error whichever way the page went: the warm engine (Pillow and Leptonica in its
+    process) or the command (Leptonica's `pixRead` errors on its stderr).
+
+    >>> str(UnreadableImage("image file is truncated (31 bytes not processed)", "scan.jpg"))
+    'scan.jpg: the image cannot be read (image file is truncated (31 bytes not processed))'
+    """
+
+    def __init__(self, reason: str, image: str = "") -> None:
+        self.reason = reason
+        super().__init__(None, reason, image)
+        self.args = (f"{image or 'the image'}: the image cannot be read ({reason})",)
 
 
 def fatal_note(error_log: Iterable[Any]) -> str:

@@ -133,7 +133,16 @@ class OcrSettings:
     # Ask for the LSTM's choices per character (ocr.tesseract.CHOICE_VARIABLES, #21): they add to
     # the hOCR and cost ~10-20% more CPU, never change its words, so they are not part of the key.
     choices: bool = True
+    # Scale the page so its text lines are about this many pixels tall (ocr/resolution.py, #21);
+    # None: OCR the image at the size it comes in. Part of the key: it changes the pixels OCR'd.
+    text_height: int | None = None
 
     def key(self) -> str:
-        """A string naming the settings that change Tesseract's output."""
-        return f"lang={self.lang};psm={self.psm};oem={self.oem};extra={' '.join(self.extra)}"
+        """A string naming the settings that change Tesseract's output.
+
+        >>> OcrSettings().key(), OcrSettings(text_height=36).key()
+        ('lang=eng;psm=3;oem=1;extra=', 'lang=eng;psm=3;oem=1;extra=;text_height=36')
+        """
+        key = f"lang={self.lang};psm={self.psm};oem={self.oem};extra={' '.join(self.extra)}"
+        # Only when set, so every page cached before #21's scaling keeps its key.
+        return f"{key};text_height={self.text_height}" if self.text_height else key

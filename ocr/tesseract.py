@@ -16,8 +16,9 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ocr.errors import TesseractFailed, TesseractTimeout
+from ocr.errors import TesseractFailed, TesseractTimeout, UnreadableImage
 from ocr.model import OcrSettings
 
 #: The Tesseract binary: a name looked up on PATH, or a path.
@@ -35,6 +36,8 @@ _CHILD_ENVIRONMENT = {"OMP_THREAD_LIMIT": "1"}
 CHOICE_VARIABLES = {"lstm_choice_mode": "2"}
 # `tesseract --list-langs` starts with: List of available languages in "/usr/share/tesseract-ocr/5/tessdata/" (7):
 _LIST_HEADER = re.compile(r'^List of available languages in "(.*)" \(\d+\):$')
+# What Leptonica prints when it could not decode the image (pixRead gave nothing).
+_UNREADABLE = "pix not read"
 # What OSD prints when a page has too little text to tell: no verdict, not a failure.
 _TOO_FEW_CHARACTERS = "Too few characters"
 
@@ -70,7 +73,32 @@ def ocr_image(image: str | Path | bytes, settings: OcrSettings) -> bytes:
     arguments += [*_tessdata_arguments(settings.tessdata_dir), "-c", "tessedit_create_hocr=1"]
     if settings.choices:
         arguments += [part for name, value in CHOICE_VARIABLES.items() for part in ("-c", f"{name}={value}")]
+    if settings.text_height:
+        image = _scaled_for_command(image, settings)
     return compact_choices(_on_file(image, [*arguments, *settings.extra], settings.timeout))
+
+
+def _scaled_for_command(image: str | Path | bytes, settings: OcrSettings) -> str | Path | bytes:
+    """The page scaled to `settings.text_height` (ocr/resolution.py), the first look an OCR of its thumbnail.
+
+    The command has no layout analysis alone, so the look costs a small OCR (~0.3 s): the path
+    where the warm engine cannot load, where what matters is that it OCRs the pixels the engine
+    would, since both store under the same key.
+    """
+    from ocr.resolution import encoded, line_heights_of_hocr, open_image, scaled_page
+
+    def line_heights_of(thumbnail: Any) -> list[int]:
+        arguments = ["-l", settings.lang, "--psm", str(settings.psm), "--oem", str(settings.oem)]
+        arguments += [*_tessdata_arguments(settings.tessdata_dir), "-c", "tessedit_create_hocr=1"]
+        return line_heights_of_hocr(_on_file(encoded(thumbnail), arguments, settings.timeout))
+
+    try:
+        page = open_image(image)
+    except OSError as error:
+        name = image if isinstance(image, str | Path) else "<image bytes>"
+        raise UnreadableImage(str(error), str(name)) from error
+    scaled = scaled_page(page, settings.text_height or 0, line_heights_of)
+    return image if scaled is None else encoded(scaled)
 
 
 #: A second choice below this confidence (0..100) is dropped from the hOCR: never an alternative worth indexing.
@@ -248,5 +276,8 @@ def _execute(arguments: list[str], timeout: float, name: str) -> subprocess.Comp
         raise TesseractTimeout(timeout, name) from error
     if completed.returncode != 0:
         stderr = " ".join(completed.stderr.decode("utf-8", errors="replace").splitlines()).strip()
+        if _UNREADABLE in stderr:
+            # Leptonica could not decode it: the decoder's first words say why ("Premature end of JPEG file").
+            raise UnreadableImage(stderr[:STDERR_TAIL], name)
         raise TesseractFailed(completed.returncode, stderr[-STDERR_TAIL:], name)
     return completed

@@ -256,8 +256,40 @@ def _count_occurrences(
     positions, no per-page objects.
     """
     ids, counts = snapshot.count_arrays(terms, book_id, check=deadline.check)
+    if len(terms) > 1 and len(ids):
+        counts = counts - _shared_positions(snapshot, terms, book_id, ids, deadline)
     order = snapshot.reading_order(ids)
     return _int_array(ids[order]), _int_array(counts[order])
+
+
+def _shared_positions(
+    snapshot: Snapshot, terms: Sequence[str], book_id: str | None, ids: np.ndarray, deadline: Deadline
+) -> np.ndarray:
+    """Per page of `ids`, the occurrences of `terms` at a position another of them already fills.
+
+    A position holds one printed token, but also its alternative readings (#21): a prefix
+    (`frei*`) matching the printed `frciheit` and its alternative `freiheit` is one hit there,
+    as `hit_spans` counts it, not two. Only pages holding two or more of the terms can have
+    such a position, so positions are read for those pages alone.
+    """
+    per_term = []
+    for term in dict.fromkeys(terms):
+        deadline.check()
+        per_term.append(snapshot.term_arrays(term, book_id=book_id).ids)
+    pages, holding = np.unique(np.concatenate(per_term), return_counts=True)
+    shared = np.zeros(len(ids), np.int64)
+    candidates = pages[holding > 1].tolist()
+    if not candidates:
+        return shared
+    filled: dict[int, list[int]] = {page: [] for page in candidates}
+    for term in dict.fromkeys(terms):
+        deadline.check()
+        for page, (_, positions) in snapshot.postings_among(term, candidates, positions=True).items():
+            filled[page].extend(positions or ())
+    where = {page: i for i, page in enumerate(ids.tolist())}
+    for page, positions in filled.items():
+        shared[where[page]] = len(positions) - len(set(positions))
+    return shared
 
 
 def _countable_by_pairs(plan: Plan) -> bool:
@@ -345,7 +377,7 @@ def sequence_counts(
         arrays = snapshot.term_arrays(term, positions=True, book_id=book_id)
         if len(arrays.ids):
             term_keys[term] = arrays.keys()
-    # A slot's keys: its terms' keys merged (a position holds one term: no duplicates).
+    # A slot's keys: its terms' keys merged, a position once (alternatives share their printed word's).
     keys = [[_merged([term_keys[t] for t in slot if t in term_keys]) for slot in unit] for unit in units]
     starts = []  # per unit: the keys where an occurrence of it starts
     for unit in keys:
@@ -513,10 +545,11 @@ def _int_array(values: np.ndarray) -> array[int]:
 
 
 def _merged(parts: list[np.ndarray]) -> np.ndarray:
-    """Sorted keys of several terms together."""
+    """Sorted keys of several terms together, each position once: a printed token and its
+    alternative reading (#21) both filling a slot there are one occurrence, not two."""
     if len(parts) == 1:
         return parts[0]
-    return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
 
 
 def _per_page(keys: np.ndarray, pages: np.ndarray) -> np.ndarray:

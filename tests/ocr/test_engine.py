@@ -14,7 +14,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from ocr import engine
-from ocr.errors import TesseractTimeout
+from ocr.errors import TesseractTimeout, UnreadableImage
 from ocr.hocr import parse
 from ocr.model import OcrSettings
 
@@ -67,6 +67,25 @@ def test_image_bytes_read_like_their_file(process: engine.EngineProcess) -> None
     assert process.started == 1
     assert [w.text for w in parse(process.hocr(_png("Second page"), settings, {})).words()] == ["Second", "page"]
     assert process.started == 1  # one engine, kept warm between pages
+
+
+def test_an_unreadable_image_says_so_through_the_engine_and_the_command(process: engine.EngineProcess) -> None:
+    """A JPEG cut short: the reason, with no 'exit status None' (the engine has none), and the engine carries on."""
+    image = Image.open(io.BytesIO(_png("Cut short"))).convert("RGB")
+    jpeg = io.BytesIO()
+    image.save(jpeg, "JPEG", quality=90)
+    truncated = jpeg.getvalue()[: len(jpeg.getvalue()) * 6 // 10]
+    settings = OcrSettings(lang="eng")
+    with pytest.raises(UnreadableImage) as warm:
+        process.hocr(truncated, settings, {})
+    assert str(warm.value).startswith("<image bytes>: the image cannot be read (image file is truncated")
+    with pytest.raises(UnreadableImage) as command:
+        engine.ocr_image(truncated, settings)
+    assert "Premature end of JPEG file" in str(command.value)
+    assert "exit status" not in str(warm.value) + str(command.value)
+    pid = process.pid
+    assert [w.text for w in parse(process.hocr(_png("Still here"), settings, {})).words()] == ["Still", "here"]
+    assert process.pid == pid  # a bad image costs its page, not the engine
 
 
 def test_a_killed_engine_is_replaced(process: engine.EngineProcess) -> None:

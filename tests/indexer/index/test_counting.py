@@ -323,3 +323,59 @@ def test_fuzzy_words_stand_for_their_near_spellings(snapshot: Snapshot) -> None:
         fuzzy = [slot for unit in plan for slot in unit if len(slot) > 1]
         assert fuzzy, q
         assert all(len(slot) <= 64 for slot in fuzzy)
+
+
+# -- alternative readings (#21): a position counts once, whatever fills it ------------------
+
+
+@pytest.fixture(scope="module")
+def readings(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
+    """One page where `frciheit` (printed) has the alternative `freiheit`, and `frey` is printed twice."""
+    from indexer.index.records import BookRecord, PageRecord, StoredWord
+
+    store = Store(tmp_path_factory.mktemp("readings"))
+    tokens = ("die", "frciheit", "der", "frey", "und", "frey", "feder")
+    words = tuple(StoredWord(t, i * 50, 10, 40, 20, 0) for i, t in enumerate(tokens))
+    record = PageRecord.build(
+        "kant",
+        0,
+        "c0",
+        "1",
+        1000,
+        1000,
+        words,
+        tokens,
+        tuple((i, i) for i in range(len(tokens))),
+        alternatives=[("freiheit", 1), ("frciheit", 3)],  # position 3: `frey` read as `frciheit` too
+    )
+    store.replace_book(
+        BookRecord(id="kant", label="kant", manifest_id="m", version=3, source="s", manifest={}), [record]
+    )
+    return store.snapshot()
+
+
+@pytest.mark.parametrize(
+    ("q", "hits"),
+    [
+        ("fr*", 3),  # positions 1, 3 and 5, though 1 and 3 each hold two `fr` terms
+        ("frei*", 1),
+        ("frc*", 2),  # printed at 1, an alternative at 3
+        ("frey", 2),
+        ('"die fr*"', 1),
+        ('"fr* der"', 1),
+        ("fr* feder", 3),  # 1, 3, and 5-6 (`feder` right after `frey` joins it)
+    ],
+)
+def test_a_position_holding_a_printed_word_and_an_alternative_counts_once(
+    readings: Snapshot, q: str, hits: int
+) -> None:
+    plan = plan_query(readings, parse_query(q))
+    [docnum] = readings.searcher.document_numbers(kind="page")  # type: ignore[union-attr]
+    drawn = page_hits_of(readings.page(docnum), plan)
+    assert len(drawn) == hits, drawn
+    found = search(readings, parse_query(q), "kant", 0, 10)
+    assert found.total == hits == len(found.hits), (q, found.total)
+    for name, strategy in _strategies(readings, plan).items():
+        for book in ("kant", None):
+            docnums, counts = strategy(book)  # type: ignore[operator]
+            assert dict(zip(docnums, counts, strict=True)) == {docnum: hits}, (q, name, book)
