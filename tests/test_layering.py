@@ -51,7 +51,9 @@ def test_dependencies_flow_one_way(package: str, forbidden: set[str]) -> None:
         ),
         # Pixels: the image endpoint renders with it; the indexer only reads image headers.
         ("pyvips", {"search_service/image/render.py", "indexer/image_header.py"}),
-        ("PIL", {"indexer/image_header.py"}),  # the header reader's fallback where libvips is missing
+        # The header reader's fallback where libvips is missing; the OCR's scaling of a page to its
+        # text height (#21), on the image Tesseract reads (tesserocr takes PIL images).
+        ("PIL", {"indexer/image_header.py", "ocr/resolution.py"}),
         # Tesseract is started in two places, each with OMP_THREAD_LIMIT=1 (#11): the command, and the
         # process that keeps a warm engine (#21), which alone imports tesserocr.
         ("subprocess", {"ocr/tesseract.py", "ocr/engine.py"}),
