@@ -1,6 +1,6 @@
 """What restricted books (#22) cost the searches of everyone: the access check on the hot path.
 
-    .venv/bin/python bench/access_overhead.py --reference DIR [--duration 15]
+    .venv/bin/python bench/access_overhead.py --reference DIR [--duration 15] [--rounds 2]
 
 On the 1,041-page book of bench/search_latency.py (the 347-page hOCR of tests/data three
 times, from its existing OCR), indexed by each checkout's own `index-manifest` (the index
@@ -102,6 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reference", required=True, help="a checkout from before #22, with its own .venv")
     parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of every server in turn; the best cell is kept")
     args = parser.parse_args()
     reference = Path(args.reference).resolve()
     tmp_dir = tempfile.TemporaryDirectory()
@@ -133,18 +134,26 @@ def main() -> None:
             ("guarded, anonymous", REPO, guarded, ()),
             ("guarded, logged in", REPO, guarded, cookie),
         ]
-        for name, checkout, data_dir, extra in runs:
-            port = free_port()
-            server = serve(checkout, data_dir, port)
-            try:
-                base = f"http://127.0.0.1:{port}"
-                results[name] = {
-                    what: measure(base, server.pid, p, args.duration, tmp, extra) for what, p in paths.items()
-                }
-            finally:
-                server.terminate()
-                server.wait(20)
-    print(f"# {machine()} at {commit()}; {args.duration} s of wrk per cell, 16 connections, 1 worker")
+        # Rounds of every server in turn, the best of each kept: what a neighbour's load adds to one
+        # cell is not charged to the code.
+        for _ in range(args.rounds):
+            for name, checkout, data_dir, extra in runs:
+                port = free_port()
+                server = serve(checkout, data_dir, port)
+                try:
+                    base = f"http://127.0.0.1:{port}"
+                    for what, p in paths.items():
+                        found = measure(base, server.pid, p, args.duration, tmp, extra)
+                        kept = results.setdefault(name, {}).get(what)
+                        if kept is None or found["cpu_ms_per_request"] < kept["cpu_ms_per_request"]:
+                            results[name][what] = found
+                finally:
+                    server.terminate()
+                    server.wait(20)
+    print(
+        f"# {machine()} at {commit()}; {args.duration} s of wrk per cell, 16 connections, 1 worker, "
+        f"best of {args.rounds} rounds"
+    )
     print("| server | what | requests/s | p50 ms | CPU ms/request | CPU vs reference |")
     print("|---|---|---:|---:|---:|---:|")
     for name, by_what in results.items():
