@@ -38,19 +38,18 @@ class AccessHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
                 state = scope["app"].state
                 library: Library = state.library
                 # A shard front cannot tell cheaply whether its shards guard books: it always says so.
-                if getattr(state, "shards", None) is not None or library.guarded():
-                    _vary(headers, ("Cookie", "Authorization"))
+                vary = getattr(state, "shards", None) is not None or library.guarded()
                 reader = scope.get(SCOPE_KEY)
-                if (
-                    isinstance(reader, Reader)
-                    and not reader.anonymous
-                    and "no-store" not in headers.get("cache-control", "")
-                ):
-                    headers["Cache-Control"] = "private, no-cache"
+                private = isinstance(reader, Reader) and not reader.anonymous
+                if vary or private:  # else (public books, anonymous readers) nothing to touch
+                    headers = MutableHeaders(scope=message)
+                    if vary:
+                        _vary(headers, ("Cookie", "Authorization"))
+                    if private and "no-store" not in headers.get("cache-control", ""):
+                        headers["Cache-Control"] = "private, no-cache"
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
