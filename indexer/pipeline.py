@@ -239,25 +239,25 @@ def _remote_only(book: Book) -> bool:
     return book.source.lower().startswith(("http://", "https://"))
 
 
+def _job_args(book: Book, canvas: Canvas, options: IndexOptions, settings: OcrSettings) -> tuple[Any, ...]:
+    """`_canvas_job`'s arguments for one canvas: plain values a worker process can be sent."""
+    return (
+        book.id,
+        canvas,
+        options.ocr,
+        settings,
+        options.ocr_width,
+        str(paths.ocr_cache_dir(options.data_dir)),
+        options.fetch_timeout,
+        _remote_only(book),
+        options.alternatives,
+    )
+
+
 def _run_canvases(
     book: Book, options: IndexOptions, settings: OcrSettings, pool: ProcessPoolExecutor | None
 ) -> Iterator[CanvasOutcome]:
-    cache_dir = str(paths.ocr_cache_dir(options.data_dir))
-    remote_only = _remote_only(book)
-    args = [
-        (
-            book.id,
-            c,
-            options.ocr,
-            settings,
-            options.ocr_width,
-            cache_dir,
-            options.fetch_timeout,
-            remote_only,
-            options.alternatives,
-        )
-        for c in book.canvases
-    ]
+    args = [_job_args(book, c, options, settings) for c in book.canvases]
     if pool is None:
         for job in args:
             yield _canvas_job(*job)
@@ -301,31 +301,19 @@ def _cluster_canvases(
     book: Book, options: IndexOptions, settings: OcrSettings, cluster: Cluster, progress: Progress
 ) -> Iterator[CanvasOutcome]:
     """Tesseract's pages on the cluster; linked OCR (and canvases that cannot be read) here, as a local run would."""
-    remote_only = _remote_only(book)
-    cache_dir = str(paths.ocr_cache_dir(options.data_dir))
     here = [c for c in book.canvases if not needs_tesseract(c, options.ocr)]
     for canvas in here:
-        yield _canvas_job(
-            book.id,
-            canvas,
-            options.ocr,
-            settings,
-            options.ocr_width,
-            cache_dir,
-            options.fetch_timeout,
-            remote_only,
-            options.alternatives,
-        )
+        yield _canvas_job(*_job_args(book, canvas, options, settings))
     workers = cluster.workers()
     progress.workers_changed(workers)
     for text in cluster.ocr(
         book.id,
         [c for c in book.canvases if needs_tesseract(c, options.ocr)],
         settings,
-        OcrCache(Path(cache_dir)),
+        OcrCache(paths.ocr_cache_dir(options.data_dir)),
         ocr_width=options.ocr_width,
         fetch_timeout=options.fetch_timeout,
-        remote_only=remote_only,
+        remote_only=_remote_only(book),
         shared_files=options.shared_files,
     ):
         if text.hocr is not None and text.origin is not None:
