@@ -134,6 +134,12 @@ def main() -> int:
         action="store_true",
         help="write the pages as an index written before #20 holds them (no image: /api/search reads the manifest)",
     )
+    parser.add_argument(
+        "--books-per-commit",
+        type=int,
+        default=BOOKS_PER_COMMIT,
+        help="books written per commit, so per segment (nothing is merged): fewer, bigger segments, as a merged index has",
+    )
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -152,7 +158,8 @@ def main() -> int:
     while progress["pages"] < args.pages:
         started, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF).ru_utime
         batch = [
-            copy_of(n, book, manifest, pages) for n in range(progress["books"], progress["books"] + BOOKS_PER_COMMIT)
+            copy_of(n, book, manifest, pages)
+            for n in range(progress["books"], progress["books"] + args.books_per_commit)
         ]
         if args.without_page_images:
             batch = [(record, [dataclasses.replace(p, image=None) for p in records]) for record, records in batch]
