@@ -251,7 +251,16 @@ def search(
 #: "Library scale"), counting costs ~0.27 us a posting, and the book-count path 10 to 35 ms
 #: whatever the word (each shown book is counted apart, per segment), so it pays only for words
 #: on a third of the pages and more (`de`: 12 ms against 77 ms), and loses on the rest.
+#: This is the bar for a phrase, whose book counts only bound its hits.
 EVERY_PAGE_BELOW = 100_000
+
+#: The same bar for one slot (a word, a prefix, a fuzzy word), whose book counts are its hits
+#: exactly: from a sweep of words on 600 to 94,000 pages at 100,000 pages (docs/benchmarks.md,
+#: "Library scale"), the book counts cost the same as counting every page from ~5,000 pages
+#: holding the word, less from ~20,000 (2 segments: 14 ms against 21 at 37,000 pages; 21
+#: segments: 19 against 23), and more below 1,000 (a rare word is spread over many books,
+#: each shown book counted apart: 33 ms against 22).
+ONE_SLOT_EVERY_PAGE_BELOW = 20_000
 
 
 #: Whether queries of several units (words not in one phrase: every unit required on a page) go
@@ -265,7 +274,8 @@ def _book_counts_pay(snapshot: Snapshot, plan: Plan) -> bool:
     """Whether ranking from book counts is expected to cost less than counting every page (measured)."""
     if len(plan) > 1 and not SEVERAL_UNITS_BY_BOOK_COUNTS:
         return False
-    return snapshot.pages_holding(plan_terms(plan), EVERY_PAGE_BELOW) >= EVERY_PAGE_BELOW
+    bar = ONE_SLOT_EVERY_PAGE_BELOW if len(plan) == 1 and len(plan[0]) == 1 else EVERY_PAGE_BELOW
+    return snapshot.pages_holding(plan_terms(plan), bar) >= bar
 
 
 def plan_terms(plan: Plan) -> list[str]:
@@ -287,7 +297,8 @@ def rank_collection(
     (books, hits), only the first books are held, at least `books` of them and enough to
     hold `hits` hits, when book counts let the rest be skipped (indexer/index/top_books.py);
     the totals may then be lower bounds. Either way the order is the same. A query whose
-    terms hold fewer than EVERY_PAGE_BELOW pages, or of several units, is counted on every
+    terms hold fewer than EVERY_PAGE_BELOW pages (ONE_SLOT_EVERY_PAGE_BELOW for one word or
+    prefix), or of several units, is counted on every
     page all the same (`_book_counts_pay`: where the book counts were measured to lose).
     """
 

@@ -97,6 +97,7 @@ def book_counts_always(monkeypatch: pytest.MonkeyPatch) -> None:
     # The shelf is small: by default every query would be counted on every page
     # (hits.EVERY_PAGE_BELOW); these tests are about the book-count path, so it always runs.
     monkeypatch.setattr(hits_module, "EVERY_PAGE_BELOW", 0)
+    monkeypatch.setattr(hits_module, "ONE_SLOT_EVERY_PAGE_BELOW", 0)
     monkeypatch.setattr(hits_module, "SEVERAL_UNITS_BY_BOOK_COUNTS", True)
 
 
