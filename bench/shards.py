@@ -3,6 +3,7 @@
     .venv/bin/python bench/shards.py --books 40                       # builds bench/out/shards/ (real OCR), then measures
     .venv/bin/python bench/shards.py --single DIR --shards D1,D2,D3   # measures data directories built elsewhere
     .venv/bin/python bench/shards.py --books 1500 --build-only        # build only (the lead's big collection)
+    .venv/bin/python bench/shards.py --single DIR --shards D1,D2,D3 --reference REF   # and REF's front + shards
 
 Building: book n is a slice of the 347-page *Histoire du Pérou* hOCR of tests/data
 (pages `n*37 mod 300` onwards, 40 to 347 pages long, so books differ in length and
@@ -17,7 +18,11 @@ phrases and prefixes from bench/search_latency.py) the first page of `/iiif/sear
 and `/api/search` must be identical byte for byte (the base URL swapped); the bench stops
 if not. Then wrk, 16 connections, a distinct query on every request (no answer cache
 helps), against each: `/iiif/search/2` and `/api/search`, with `/health` as the reference
-in the same run. Prints a table and writes bench/out/shards/result.json.
+in the same run. With `--reference REF` (a checkout of other code, e.g. `git worktree add
+/tmp/ref COMMIT`), a second front and three more shards run REF's code (its packages
+first on PYTHONPATH, this checkout's .venv) on the same shard directories and are measured
+in the same run: the sharded path before and after a change. Prints a table and writes
+bench/out/shards/result.json.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
@@ -90,8 +96,14 @@ def build(out: Path, books: int, workers: int) -> tuple[Path, list[Path]]:
 class Server:
     """`iiif-search serve` in the background on a port of 127.0.0.1."""
 
-    def __init__(self, data_dir: Path, workers: int, *extra: str, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, workers: int, *extra: str, port: int | None = None, code: Path | None = None
+    ) -> None:
         self.port = port or free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IIIF_SEARCH_")}
+        if code is not None:
+            # Another checkout's packages ahead of this one's (the editable install is found after PYTHONPATH).
+            env["PYTHONPATH"] = str(code)
         self.base = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [
@@ -107,7 +119,7 @@ class Server:
                 "warning",
                 *extra,
             ],
-            env={k: v for k, v in os.environ.items() if not k.startswith("IIIF_SEARCH_")},
+            env=env,
         )
 
     def get(self, path: str) -> bytes:
@@ -165,16 +177,22 @@ def compare(single: Server, front: Server, qs: list[str]) -> int:
         for prefix in ("/iiif/search/2", "/api/search"):
             # Byte for byte with exact totals; the fast answers less their totals (one index and
             # three shards may stop counting at different points, #20).
+            both = True
             for suffix in ("&total=exact", ""):
                 path = f"{prefix}?q={urllib.parse.quote(q)}{suffix}"
-                one = single.get(path)
+                try:
+                    one, many = single.get(path), front.get(path)
+                except urllib.error.HTTPError as error:
+                    # A 400 past the query time limit (a cold first search, a loaded machine): nothing to compare.
+                    print(f"  not compared: {path} ({error.code}: {error.read()[:200]!r})", flush=True)
+                    both = False
+                    continue
                 for quote in (lambda url: url, lambda url: urllib.parse.quote(url, safe="")):
                     one = one.replace(quote(single.base).encode(), quote(front.base).encode())
-                many = front.get(path)
                 same = one == many if suffix else _less_totals(json.loads(one)) == _less_totals(json.loads(many))
                 if not same:
                     raise SystemExit(f"first pages differ for {path}:\n single {one[:400]!r}\n front  {many[:400]!r}")
-            compared += 1
+            compared += both
     return compared
 
 
@@ -196,6 +214,7 @@ def main() -> None:
     parser.add_argument("--shard-workers", type=int, default=1, help="workers of each shard server")
     parser.add_argument("--front-workers", type=int, default=1, help="workers of the front")
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--reference", type=Path, help="a checkout whose front and shards are measured too")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.single and args.shards:
@@ -217,6 +236,19 @@ def main() -> None:
     shards = [Server(d, args.shard_workers, "--public-url", f"http://127.0.0.1:{front_port}") for d in shard_dirs]
     front_args = [arg for shard in shards for arg in ("--shard", shard.base)]
     front = Server(args.out / "front", args.front_workers, *front_args, port=front_port)
+    served: list[tuple[str, Server, list[Server]]] = [
+        ("single", single, [single]),
+        ("3 shards", front, [front, *shards]),
+    ]
+    if args.reference:
+        code = args.reference.resolve()
+        ref_port = free_port()
+        ref_shards = [
+            Server(d, args.shard_workers, "--public-url", f"http://127.0.0.1:{ref_port}", code=code) for d in shard_dirs
+        ]
+        ref_args = [arg for shard in ref_shards for arg in ("--shard", shard.base)]
+        ref_front = Server(args.out / "front-reference", args.front_workers, *ref_args, port=ref_port, code=code)
+        served.append(("reference", ref_front, [ref_front, *ref_shards]))
     result: dict[str, Any] = {
         "pages": pages,
         "books": books,
@@ -224,35 +256,37 @@ def main() -> None:
         "machine": machine(),
         "queries": specials,
         "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "reference": str(args.reference) if args.reference else None,
     }
     try:
-        for server in (single, *shards, front):
-            wait_for(f"{server.base}/health", timeout=120)
+        for server in (s for _, _, answering in served for s in answering):
+            wait_for(f"{server.base}/health", timeout=300)
         result["identical_first_pages"] = compare(single, front, [*specials.values(), *mixed])
         print(f"identical first pages: {result['identical_first_pages']} (/iiif/search/2 and /api/search)", flush=True)
-        for name, server in (("single", single), ("3 shards", front)):
-            for prefix in ("/iiif/search/2", "/api/search"):
-                # Each measurement takes its own stretch of the distinct list: no request repeats one before it.
-                offset = len(result.get("runs", [])) * (len(distinct) // 4)
+        for name, server, answering in served:
+            for stretch, prefix in enumerate(("/iiif/search/2", "/api/search")):
+                # Each URL takes its own stretch of the distinct list, the same on every server (each has its
+                # own answer cache): no request repeats one before it, and every server answers the same queries.
+                offset = stretch * (len(distinct) // 2)
                 qs = distinct[offset:] + distinct[:offset]
                 # CPU of every process that answers (the front and its shards, or the single server) per
                 # request: steadier than latency on a shared machine.
-                answering = [server] if server is single else [front, *shards]
                 cpu = sum(s.cpu_seconds() for s in answering)
                 figures = measure(server, prefix, qs, args.duration)
                 figures["cpu_ms"] = 1000 * (sum(s.cpu_seconds() for s in answering) - cpu) / max(1, figures["requests"])
                 result.setdefault("runs", []).append({"server": name, "url": prefix, **figures})
                 print(
-                    f"  {name:8} {prefix:15} p50 {figures['p50']:.1f} ms  p99 {figures['p99']:.1f} ms  "
+                    f"  {name:9} {prefix:15} p50 {figures['p50']:.1f} ms  p99 {figures['p99']:.1f} ms  "
                     f"{figures['rps']:.0f} req/s  {int(figures['errors'])} errors  {figures['cpu_ms']:.1f} ms CPU/request",
                     flush=True,
                 )
             health = measure(server, "/health", ["x"], max(5, args.duration // 3))
             result.setdefault("health", {})[name] = health
-            print(f"  {name:8} /health         p50 {health['p50']:.1f} ms (reference)", flush=True)
+            print(f"  {name:9} /health         p50 {health['p50']:.1f} ms (reference)", flush=True)
     finally:
-        for server in (front, *shards, single):
-            server.stop()
+        for _, _, answering in reversed(served):
+            for server in answering:
+                server.stop()
     write_json(args.out / "result.json", result)
 
 

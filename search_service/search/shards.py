@@ -5,8 +5,13 @@ are the ones a single index of every book would give (indexer/index/ranking.py),
 the collection's ranking is the shards' rankings merged by the same order key: best
 score, then more hits, then book id. Restricted to one shard, the merged order is that
 shard's own order, so any window of the merged answer (books `start..stop`, or hits
-`start..stop`) asks each shard for one contiguous window of its own answer: the front
-asks each shard for a prefix of its ranking, merges, then asks each for its window.
+`start..stop`) asks each shard for one contiguous window of its own answer.
+
+One round trip per shard in the common case: the front asks each shard at once for its
+ranking prefix (enough to merge up to `stop`) and, in the same request, for a guess of its
+window (`first_window`: its fair share of the page); it merges, works out each shard's true
+window, and takes it out of what was sent (`within`). Only a shard whose true window is
+longer than the guess is asked a second time, for the rest of it alone.
 
 Pure: the front's HTTP (search_service/web/shard_client.py) sends what this computes.
 
@@ -16,13 +21,19 @@ Pure: the front's HTTP (search_service/web/shard_client.py) sends what this comp
 ['x', 'y', 'z']
 >>> hit_windows(merge_rankings([a, b]), 3, 8)  # hits 3..8: the last 2 of x, the first 3 of y
 {0: (3, 5), 1: (0, 3)}
+>>> within(["h0", "h1", "h2", "h3"], 0, (3, 5)) is None  # shard 0 sent its hits 0..3: 4 is missing
+True
+>>> within(["h0", "h1", "h2"], 0, (0, 3))
+['h0', 'h1', 'h2']
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from indexer.index.ranking import CorpusStats
 from search_service.search.books import BookResult
@@ -31,6 +42,8 @@ from search_service.search.shard_wire import RankedEntry
 
 #: A shard's own window of an answer: items `start..stop` (stop excluded) of its own ranking or hits.
 Window = tuple[int, int]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +103,37 @@ def hit_windows(merged: Sequence[RankedEntry], start: int, stop: int) -> dict[in
     return windows
 
 
+def first_window(start: int, stop: int, shards: int) -> Window:
+    """The window of its own answer each shard sends with its ranking, before the merge says what it needs.
+
+    A fair share: the window a shard holding 1/`shards` of the items before `stop` would
+    have. Drawing items (a hit's page, a book's line pictures) is most of a search's work,
+    so the guess draws no more than the page needs when the shards share it evenly; a
+    shard whose true window is longer is asked for the rest (measured against sending
+    every shard's first `stop` items, docs/benchmarks.md#shards).
+
+    >>> first_window(0, 100, 3)
+    (0, 34)
+    >>> first_window(300, 400, 3)
+    (100, 134)
+    """
+    return (start // shards, math.ceil(stop / shards))
+
+
+def within(sent: Sequence[T], sent_from: int, window: Window) -> Sequence[T] | None:
+    """The items of `window` out of `sent` (a shard's items `sent_from..`), or None when `sent` lacks some."""
+    low, high = window
+    if low < sent_from or high > sent_from + len(sent):
+        return None
+    return sent[low - sent_from : high - sent_from]
+
+
 def merged_hits(merged: Sequence[RankedEntry], start: int, stop: int, hits: Mapping[int, Sequence[Hit]]) -> list[Hit]:
-    """Hits `start..stop` of the merged answer from each shard's window (`hits[shard]`, hit_windows')."""
+    """Hits `start..stop` of the merged answer from each shard's window (`hits[shard]`, hit_windows').
+
+    A shard missing from `hits` (it answered its ranking, then not its window) adds no hits: the
+    answer is partial and says so.
+    """
     taken: dict[int, int] = {}
     found: list[Hit] = []
     seen = 0
@@ -101,7 +143,7 @@ def merged_hits(merged: Sequence[RankedEntry], start: int, stop: int, hits: Mapp
         low, high = max(start, seen), min(stop, seen + entry.hits)
         if low < high:
             at = taken.get(entry.shard, 0)
-            found.extend(hits[entry.shard][at : at + high - low])
+            found.extend(hits.get(entry.shard, ())[at : at + high - low])
             taken[entry.shard] = at + high - low
         seen += entry.hits
     return found

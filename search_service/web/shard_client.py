@@ -1,9 +1,10 @@
 """The front's connection to its shards (#20): JSON fan-out with time limits, forwarding, and the collection's stats.
 
-One `httpx.AsyncClient` per front process, kept-alive connections to every shard. A
-connect error is retried once by httpx's transport (`retries=1`: it retries connection
-failures only, never a request that reached the shard); each request has the shard time
-limit (`shard_timeout`). A shard that refuses, times out or answers an error is a
+The JSON API's requests go through shard_http.py's light HTTP/1.1 client (httpx cost
+the front more CPU than the answers), a reader's forwarded request through one
+`httpx.AsyncClient`; both keep connections to every shard alive and try a failed connect
+once more (never a request that reached the shard, but for a kept connection the shard
+had closed). Each request has the shard time limit (`shard_timeout`). A shard that refuses, times out or answers an error is a
 `ShardFailure` for that answer only: the next request asks it again, so a shard that comes
 back is used again without a restart. Each shard's position is checked once against
 its own `/shard/info` (the directory records it, indexer/shards.py): a shard in the
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
@@ -32,6 +34,7 @@ from indexer.index.ranking import CorpusStats
 from indexer.shards import shard_of
 from search_service.errors import ShardUnavailable
 from search_service.search.shards import ShardFailure, total_corpus
+from search_service.web.shard_http import ShardHttp
 
 log = logging.getLogger("search_service")
 
@@ -78,7 +81,14 @@ class Shards:
             timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
             limits=httpx.Limits(max_connections=64 * len(urls), max_keepalive_connections=16 * len(urls)),
             follow_redirects=False,
+            # Shard answers cross loopback or a LAN: gzip would cost the shard its compression and the
+            # front its decompression for nothing (httpx asks for gzip unless told). A forwarded
+            # request keeps the reader's own Accept-Encoding.
+            headers={"Accept-Encoding": "identity"},
         )
+        # The JSON API's requests, on this module's own light client (shard_http.py); a test's
+        # in-process transport is reached through httpx.
+        self.http = ShardHttp(self.urls, timeout, min(timeout, 2.0)) if transport is None else None
         # Each set of access levels has its own collection stats (#22): what an anonymous reader's
         # ranking uses never counts a restricted book's words.
         self._stats: dict[frozenset[str], dict[int, CorpusStats]] = {}
@@ -100,6 +110,8 @@ class Shards:
         return f"shard {position + 1} of {len(self.urls)}"
 
     async def close(self) -> None:
+        if self.http is not None:
+            self.http.close()
         await self.client.aclose()
 
     # -- JSON ---------------------------------------------------------------------------------
@@ -109,19 +121,29 @@ class Shards:
         failure = await self._verify(position)
         if failure is not None:
             return failure
-        try:
-            response = await self.client.get(self.urls[position] + path, params=params, headers=_reader_headers())
-        except httpx.TimeoutException:
-            return ShardFailure(position, f"{self.describe(position)} did not answer within {self.timeout:g} s")
-        except httpx.HTTPError as exc:
-            return ShardFailure(position, f"{self.describe(position)} could not be reached ({type(exc).__name__})")
-        if response.status_code != 200:
-            return _error_answer(position, response, self.describe(position))
-        data: dict[str, Any] = response.json()
+        answer = await self._get(position, path, params)
+        if isinstance(answer, ShardFailure):
+            return answer
+        status, body = answer
+        if status != 200:
+            return _error_answer(position, status, body, self.describe(position))
+        data: dict[str, Any] = json.loads(body)
         corpus = data.get("corpus")
         if isinstance(corpus, list) and len(corpus) == 3:
             self.stats[position] = CorpusStats(*(int(v) for v in corpus))
         return data
+
+    async def _get(self, position: int, path: str, params: Mapping[str, str]) -> tuple[int, bytes] | ShardFailure:
+        """(status, body) of a GET to the shard's JSON API, or the ShardFailure of a shard that did not answer."""
+        try:
+            if self.http is None:
+                response = await self.client.get(self.urls[position] + path, params=params, headers=_reader_headers())
+                return response.status_code, response.content
+            return await self.http.get(position, path, params, _reader_headers())
+        except (httpx.TimeoutException, TimeoutError):
+            return ShardFailure(position, f"{self.describe(position)} did not answer within {self.timeout:g} s")
+        except (httpx.HTTPError, OSError, ValueError, EOFError, asyncio.LimitOverrunError) as exc:
+            return ShardFailure(position, f"{self.describe(position)} could not be reached ({type(exc).__name__})")
 
     def every(self, params: Mapping[str, str]) -> dict[int, Mapping[str, str]]:
         """The same parameters for every shard (fan_out's `params`)."""
@@ -152,15 +174,13 @@ class Shards:
         """Check once that the server at this position is the shard written there (its shard.json)."""
         if position in self.verified:
             return None
-        try:
-            response = await self.client.get(self.urls[position] + "/shard/info", headers=_reader_headers())
-        except httpx.TimeoutException:
-            return ShardFailure(position, f"{self.describe(position)} did not answer within {self.timeout:g} s")
-        except httpx.HTTPError as exc:
-            return ShardFailure(position, f"{self.describe(position)} could not be reached ({type(exc).__name__})")
-        if response.status_code != 200:
-            return _error_answer(position, response, self.describe(position))
-        data = response.json()
+        answer = await self._get(position, "/shard/info", {})
+        if isinstance(answer, ShardFailure):
+            return answer
+        status, body = answer
+        if status != 200:
+            return _error_answer(position, status, body, self.describe(position))
+        data = json.loads(body)
         recorded, count = data.get("position"), data.get("count")
         if recorded != position and not (len(self.urls) == 1 and recorded is None):
             where = (
@@ -217,12 +237,10 @@ def _retry_message(reason: str) -> str:
     return f"this book's part of the collection is unavailable right now: {reason}; try again in a moment"
 
 
-def _error_answer(position: int, response: httpx.Response, shard: str) -> ShardFailure:
+def _error_answer(position: int, status: int, body: bytes, shard: str) -> ShardFailure:
     message = ""
     with contextlib.suppress(ValueError, AttributeError):
-        message = str(response.json().get("error", ""))
-    if response.status_code == 400 and message:
+        message = str(json.loads(body).get("error", ""))
+    if status == 400 and message:
         return ShardFailure(position, message, 400)
-    return ShardFailure(
-        position, f"{shard} answered {response.status_code}{': ' + message if message else ''}", response.status_code
-    )
+    return ShardFailure(position, f"{shard} answered {status}{': ' + message if message else ''}", status)

@@ -45,11 +45,13 @@ from search_service.search.shard_wire import (
 from search_service.search.shards import (
     ShardFailure,
     book_windows,
+    first_window,
     hit_windows,
     merge_rankings,
     merged_books,
     merged_hits,
     total_corpus,
+    within,
 )
 from search_service.search.urls import ManifestRef, ResultLinks, autocomplete_url, manifest_url, search_url, url_with
 from search_service.settings import Settings
@@ -170,33 +172,52 @@ async def _ranked_windows(
     stop: int,
     extra: Mapping[str, str],
 ) -> tuple[list[RankedEntry], dict[int, dict[str, Any]], dict[int, tuple[int, int]], list[ShardFailure]]:
-    """Ask every shard for its ranking prefix, merge, then ask each for its own window of the page.
+    """Ask every shard for its ranking prefix and a guess of its window at once, merge, and fill in what the guess missed.
 
-    Returns the merged ranking, each shard's answer for its window, the windows, and the
-    failures. Two requests per shard: the ranking prefix is cheap (the shard keeps its
-    ranking per query), and asking for windows only draws the hits and first hits the
-    page shows, where asking every shard for a whole page drew N pages of them (measured
-    in docs/benchmarks.md#shards). The corpus stats are re-read and the ranking asked
-    again once when a shard's changed (a commit there) during the answer.
+    Returns the merged ranking, each shard's answer with exactly its window's items (`hits`
+    or `books`, none for a shard with nothing on the page), the windows, and the failures.
+    One request per shard on the first pages (search/shards.py, `first_window`); deeper, a
+    second one only to the shards whose window the guess missed. The corpus stats are
+    re-read and the shards asked again once when a shard's changed (a commit there)
+    during the answer.
     """
-    by_hits = path == "/shard/hits"
+    items = "hits" if path == "/shard/hits" else "books"
     for attempt in range(2):
         corpus = await shards.corpus()
         common = {**params, **extra, "corpus": f"{corpus.books},{corpus.words},{corpus.books_with_words}"}
-        first = {**common, "start": "0", "size": "0", "ranking": str(stop)}
+        sent_from, sent_to = first_window(start, stop, len(shards))
+        first = {**common, "start": str(sent_from), "size": str(sent_to - sent_from), "ranking": str(stop)}
         answers, failures = await shards.fan_out(path, shards.every(first))
         if attempt == 0 and total_corpus([shards.stats[p] for p in sorted(shards.stats)]) != corpus:
             continue  # a shard committed meanwhile: rank again with the collection's new stats
         merged = merge_rankings([ranking_from_json(answer["ranking"], p) for p, answer in answers.items()])
-        windows = hit_windows(merged, start, stop) if by_hits else book_windows(merged, start, stop)
-        own = {p: {**common, "start": str(low), "size": str(high - low)} for p, (low, high) in windows.items()}
-        second, more = await shards.fan_out(path, own)
-        for p in second:
-            answers[p] = {**answers[p], **{k: v for k, v in second[p].items() if k in ("hits", "books", "labels")}}
-        for p in windows:
-            if p not in second:
-                answers.pop(p, None)  # answered the ranking, then not its window: counted as missing
-        return merged, answers, windows, failures + more
+        windows = hit_windows(merged, start, stop) if items == "hits" else book_windows(merged, start, stop)
+        missed: dict[int, Mapping[str, str]] = {}
+        for p, answer in answers.items():
+            window = windows.get(p)
+            if window is None:
+                answer[items] = []  # nothing of this shard on the page
+                continue
+            sent = answer.get(items, [])
+            found = within(sent, sent_from, window)
+            if found is None:
+                # What was sent of the window is kept; only the rest is asked for.
+                kept = within(sent, sent_from, (window[0], sent_from + len(sent))) or []
+                answer[items] = list(kept)
+                low = window[0] + len(kept)
+                missed[p] = {**common, "start": str(low), "size": str(window[1] - low)}
+            else:
+                answer[items] = found
+        if missed:
+            second, more = await shards.fan_out(path, missed)
+            for p in missed:
+                if p in second:
+                    answers[p][items] = answers[p][items] + second[p].get(items, [])
+                    answers[p]["labels"] = {**answers[p].get("labels", {}), **second[p].get("labels", {})}
+                else:
+                    answers.pop(p)  # answered the ranking, then not its window: counted as missing
+            failures += more
+        return merged, answers, windows, failures
     raise AssertionError("unreachable")
 
 
