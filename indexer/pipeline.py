@@ -72,6 +72,8 @@ class IndexOptions:
     alternatives: AlternativePolicy = field(default_factory=AlternativePolicy)  # which alternative readings (#21)
     # Ask Tesseract for its choices (#21): off, pages are cached without them (10-20% less CPU).
     choices: bool = True
+    # Tesseract's passes for those choices (OcrSettings.choice_iterations); None: its default, 5.
+    choice_iterations: int | None = None
     # Access level of the books indexed (#22, paths.ACCESS_LEVELS); None: a book keeps its own, a new one is public.
     access: str | None = None
 
@@ -352,6 +354,7 @@ def index_book(
         timeout=options.timeout,
         tessdata_dir=_tessdata(options),
         choices=options.choices,
+        choice_iterations=options.choice_iterations,
         text_height=options.text_height,
     )
     records: dict[int, PageRecord] = {}

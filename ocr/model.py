@@ -133,6 +133,10 @@ class OcrSettings:
     # Ask for the LSTM's choices per character (ocr.tesseract.CHOICE_VARIABLES, #21): they add to
     # the hOCR and cost ~10-20% more CPU, never change its words, so they are not part of the key.
     choices: bool = True
+    # With `choices`: the extra beam-search passes that find them (`lstm_choice_iterations`); None:
+    # Tesseract's default, 5, which every page cached before was OCR'd with. Part of the key when
+    # set: it changes which choices the hOCR holds (docs/search-quality.md, #21).
+    choice_iterations: int | None = None
     # Scale the page so its text lines are about this many pixels tall (ocr/resolution.py, #21);
     # None: OCR the image at the size it comes in. Part of the key: it changes the pixels OCR'd.
     text_height: int | None = None
@@ -142,7 +146,13 @@ class OcrSettings:
 
         >>> OcrSettings().key(), OcrSettings(text_height=36).key()
         ('lang=eng;psm=3;oem=1;extra=', 'lang=eng;psm=3;oem=1;extra=;text_height=36')
+        >>> OcrSettings(choice_iterations=2).key(), OcrSettings(choices=False, choice_iterations=2).key()
+        ('lang=eng;psm=3;oem=1;extra=;choice_iterations=2', 'lang=eng;psm=3;oem=1;extra=')
         """
         key = f"lang={self.lang};psm={self.psm};oem={self.oem};extra={' '.join(self.extra)}"
-        # Only when set, so every page cached before #21's scaling keeps its key.
-        return f"{key};text_height={self.text_height}" if self.text_height else key
+        # Each only when set, so every page cached before #21's scaling and iterations keeps its key.
+        if self.text_height:
+            key += f";text_height={self.text_height}"
+        if self.choices and self.choice_iterations is not None:
+            key += f";choice_iterations={self.choice_iterations}"
+        return key
