@@ -35,7 +35,7 @@ confidence below BELOW, alternatives of THRESHOLD or more, at most K per word), 
 (no alternatives: the index before #21). Default: the policy's defaults only.
 
 Each `--choice-iterations N` OCRs the books again with Tesseract's `lstm_choice_iterations=N`
-(the extra beam-search passes that find the LSTM's choices, #21; default: Tesseract's, 5), each
+(the extra beam-search passes that find the LSTM's choices, #21; default: `index-manifest`'s), each
 under its own OCR cache key (`OcrSettings.choice_iterations`).
 
 Each `--text-height N` indexes the books again with pages scaled so their text lines are about N
@@ -103,7 +103,7 @@ class Quality:
     alternatives: str = "none"  # the AlternativePolicy, as BELOW/THRESHOLD/K
     alternative_tokens: int = 0  # alternative tokens indexed in the book
     text_height: int = 0  # pages scaled to lines this many pixels tall before OCR (#21); 0: as they come
-    choice_iterations: int | None = None  # Tesseract's lstm_choice_iterations (#21); None: its default, 5
+    choice_iterations: int = 5  # Tesseract's lstm_choice_iterations for the choices (#21)
 
     @property
     def query_recall(self) -> float:
@@ -244,7 +244,7 @@ def run(
         book_id=book.name,
         alternatives=policy,
         text_height=text_height or None,
-        choice_iterations=choice_iterations,
+        **({} if choice_iterations is None else {"choice_iterations": choice_iterations}),
     )
     [report] = index([str(scans)], options)
     seconds = time.perf_counter() - started if report.ocr else 0.0
@@ -271,7 +271,7 @@ def run(
                 policy_name(policy),
                 alternative_tokens(data_dir),
                 text_height,
-                choice_iterations,
+                options.choice_iterations,
             )
         )
     return results
@@ -295,7 +295,7 @@ def table(results: list[Quality]) -> str:
             f"{r.query_recall:.3f} ({r.query_found}/{r.query_pairs}) | {r.query_extra}" if r.query_pairs else "- | -"
         )
         lines.append(
-            f"| {r.book} | {r.choice} | `{r.lang}` | {r.choice_iterations or 'default'} "
+            f"| {r.book} | {r.choice} | `{r.lang}` | {r.choice_iterations} "
             f"| {r.alternatives} ({r.alternative_tokens}) "
             f"| {r.text_height or 'as given'} | {r.mode} | {query} "
             f"| {r.word_recall:.3f} ({r.word_found}/{r.word_pairs}) | {r.word_extra} "
@@ -327,7 +327,7 @@ def main() -> None:
         type=int,
         dest="choice_iterations",
         help="Tesseract's lstm_choice_iterations for the alternatives, 0 or more (repeatable; default: "
-        "Tesseract's, 5); each OCRs the books again, under its own cache key",
+        "index-manifest's); each OCRs the books again, under its own cache key",
     )
     parser.add_argument("--cache", type=Path, help="OCR cache folder kept between runs (default: a temporary one)")
     parser.add_argument("--workers", type=int, default=2, help="Tesseract processes (default 2)")

@@ -36,7 +36,7 @@ from indexer.shards import claim, shard_of
 from indexer.sources import read_source
 from ocr.cache import OcrCache
 from ocr.errors import OcrError
-from ocr.model import OcrSettings
+from ocr.model import TESSERACT_CHOICE_ITERATIONS, OcrSettings
 
 if TYPE_CHECKING:  # the cluster module needs the optional `cluster` extra: imported only with --cluster
     from indexer.cluster.client import Cluster
@@ -72,8 +72,8 @@ class IndexOptions:
     alternatives: AlternativePolicy = field(default_factory=AlternativePolicy)  # which alternative readings (#21)
     # Ask Tesseract for its choices (#21): off, pages are cached without them (10-20% less CPU).
     choices: bool = True
-    # Tesseract's passes for those choices (OcrSettings.choice_iterations); None: its default, 5.
-    choice_iterations: int | None = None
+    # Tesseract's passes for those choices (OcrSettings.choice_iterations; Tesseract's own: 5).
+    choice_iterations: int = TESSERACT_CHOICE_ITERATIONS
     # Access level of the books indexed (#22, paths.ACCESS_LEVELS); None: a book keeps its own, a new one is public.
     access: str | None = None
 

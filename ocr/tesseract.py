@@ -33,22 +33,20 @@ _CHILD_ENVIRONMENT = {"OMP_THREAD_LIMIT": "1"}
 #: `ocrx_cinfo` spans (#21), from which `ocr.hocr` makes the words' alternative readings.
 #: They add to the hOCR, never change its words or boxes (tests/ocr/test_engine.py), so asking
 #: for them is no part of the cache key; how many passes find them (`choice_iterations`) is,
-#: when set, since it changes which choices an entry holds.
+#: unless Tesseract's own 5, since it changes which choices an entry holds.
 CHOICE_VARIABLES = {"lstm_choice_mode": "2"}
 
 
 def choice_variables(settings: OcrSettings) -> dict[str, str]:
     """The variables that ask for the LSTM's choices under these settings; none without `settings.choices`.
 
-    >>> choice_variables(OcrSettings()), choice_variables(OcrSettings(choice_iterations=2))
-    ({'lstm_choice_mode': '2'}, {'lstm_choice_mode': '2', 'lstm_choice_iterations': '2'})
+    >>> choice_variables(OcrSettings(choice_iterations=2))
+    {'lstm_choice_mode': '2', 'lstm_choice_iterations': '2'}
     >>> choice_variables(OcrSettings(choices=False, choice_iterations=2))
     {}
     """
     if not settings.choices:
         return {}
-    if settings.choice_iterations is None:
-        return dict(CHOICE_VARIABLES)
     return {**CHOICE_VARIABLES, "lstm_choice_iterations": str(settings.choice_iterations)}
 
 
