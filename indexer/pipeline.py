@@ -36,12 +36,18 @@ from indexer.shards import claim, shard_of
 from indexer.sources import read_source
 from ocr.cache import OcrCache
 from ocr.errors import OcrError
-from ocr.model import TESSERACT_CHOICE_ITERATIONS, OcrSettings
+from ocr.model import OcrSettings
 
 if TYPE_CHECKING:  # the cluster module needs the optional `cluster` extra: imported only with --cluster
     from indexer.cluster.client import Cluster
 
 log = logging.getLogger("indexer")
+
+
+#: Tesseract's passes for the LSTM's choices that `index-manifest` asks (`lstm_choice_iterations`):
+#: on the test books 2 find what Tesseract's own 5 find, for 3-6% less recognition CPU, and 1 loses
+#: Kant's *gedankenlosen* (docs/search-quality.md, docs/benchmarks.md, #21).
+CHOICE_ITERATIONS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +76,9 @@ class IndexOptions:
     shards: tuple[Path, ...] = ()
     only_shard: int | None = None  # with `shards`: index only the books of this position (one job per shard)
     alternatives: AlternativePolicy = field(default_factory=AlternativePolicy)  # which alternative readings (#21)
-    # Ask Tesseract for its choices (#21): off, pages are cached without them (10-20% less CPU).
+    # Ask Tesseract for its choices (#21): off, pages are cached without them (2-8% less CPU).
     choices: bool = True
-    # Tesseract's passes for those choices (OcrSettings.choice_iterations; Tesseract's own: 5).
-    choice_iterations: int = TESSERACT_CHOICE_ITERATIONS
+    choice_iterations: int = CHOICE_ITERATIONS  # Tesseract's passes for those choices (OcrSettings)
     # Access level of the books indexed (#22, paths.ACCESS_LEVELS); None: a book keeps its own, a new one is public.
     access: str | None = None
 

@@ -135,11 +135,12 @@ class OcrSettings:
     extra: tuple[str, ...] = field(default_factory=tuple)
     tessdata_dir: str | None = None  # where the models are; None: Tesseract's own folder
     # Ask for the LSTM's choices per character (ocr.tesseract.CHOICE_VARIABLES, #21): they add to
-    # the hOCR and cost ~10-20% more CPU, never change its words, so they are not part of the key.
+    # the hOCR and cost 2-14% more CPU, never change its words, so they are not part of the key.
     choices: bool = True
     # With `choices`: the extra beam-search passes that find them (`lstm_choice_iterations`). Part of
     # the key, since it changes which choices the hOCR holds (docs/search-quality.md, #21), except
-    # at Tesseract's default, which every page cached before was OCR'd with.
+    # at Tesseract's default, which every page cached before was OCR'd with. `index-manifest` asks 2
+    # (indexer.pipeline.CHOICE_ITERATIONS): as many readings found on the test books, less CPU.
     choice_iterations: int = TESSERACT_CHOICE_ITERATIONS
     # Scale the page so its text lines are about this many pixels tall (ocr/resolution.py, #21);
     # None: OCR the image at the size it comes in. Part of the key: it changes the pixels OCR'd.
