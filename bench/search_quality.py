@@ -34,6 +34,10 @@ policy for the alternative readings of #21 (indexer/page_record.AlternativePolic
 confidence below BELOW, alternatives of THRESHOLD or more, at most K per word), or `none`
 (no alternatives: the index before #21). Default: the policy's defaults only.
 
+Each `--choice-iterations N` OCRs the books again with Tesseract's `lstm_choice_iterations=N`
+(the extra beam-search passes that find the LSTM's choices, #21; default: `index-manifest`'s), each
+under its own OCR cache key (`OcrSettings.choice_iterations`).
+
 Each `--text-height N` indexes the books again with pages scaled so their text lines are about N
 pixels tall before OCR (ocr/resolution.py, #21; 0: at the size they come in, the default): the
 table's `OCR seconds` is the pipeline's wall time for the book (0 when the cache answered).
@@ -99,6 +103,7 @@ class Quality:
     alternatives: str = "none"  # the AlternativePolicy, as BELOW/THRESHOLD/K
     alternative_tokens: int = 0  # alternative tokens indexed in the book
     text_height: int = 0  # pages scaled to lines this many pixels tall before OCR (#21); 0: as they come
+    choice_iterations: int = 5  # Tesseract's lstm_choice_iterations for the choices (#21)
 
     @property
     def query_recall(self) -> float:
@@ -224,6 +229,7 @@ def run(
     workers: int,
     policy: AlternativePolicy | None = None,
     text_height: int = 0,
+    choice_iterations: int | None = None,
 ) -> list[Quality]:
     scans = scans_of(book)
     lang = {"auto": None, "language": book_language(scans)}.get(choice, choice)
@@ -238,6 +244,7 @@ def run(
         book_id=book.name,
         alternatives=policy,
         text_height=text_height or None,
+        **({} if choice_iterations is None else {"choice_iterations": choice_iterations}),
     )
     [report] = index([str(scans)], options)
     seconds = time.perf_counter() - started if report.ocr else 0.0
@@ -264,6 +271,7 @@ def run(
                 policy_name(policy),
                 alternative_tokens(data_dir),
                 text_height,
+                options.choice_iterations,
             )
         )
     return results
@@ -278,16 +286,17 @@ def alternative_tokens(data_dir: Path) -> int:
 
 def table(results: list[Quality]) -> str:
     lines = [
-        "| book | choice | models | alternatives | text height | search | query-page recall | extra pages "
-        "| word-page recall | extra pages | absent words answered | their pages | OCR seconds |",
-        "|---|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| book | choice | models | choice iterations | alternatives | text height | search | query-page recall "
+        "| extra pages | word-page recall | extra pages | absent words answered | their pages | OCR seconds |",
+        "|---|---|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         query = (
             f"{r.query_recall:.3f} ({r.query_found}/{r.query_pairs}) | {r.query_extra}" if r.query_pairs else "- | -"
         )
         lines.append(
-            f"| {r.book} | {r.choice} | `{r.lang}` | {r.alternatives} ({r.alternative_tokens}) "
+            f"| {r.book} | {r.choice} | `{r.lang}` | {r.choice_iterations} "
+            f"| {r.alternatives} ({r.alternative_tokens}) "
             f"| {r.text_height or 'as given'} | {r.mode} | {query} "
             f"| {r.word_recall:.3f} ({r.word_found}/{r.word_pairs}) | {r.word_extra} "
             f"| {r.absent_answered}/{r.absent_asked} | {r.absent_pages} | {r.ocr_seconds:g} |"
@@ -312,6 +321,14 @@ def main() -> None:
         dest="text_heights",
         help="pages scaled so their lines are N px tall before OCR, 0: as they come (repeatable; default 0)",
     )
+    parser.add_argument(
+        "--choice-iterations",
+        action="append",
+        type=int,
+        dest="choice_iterations",
+        help="Tesseract's lstm_choice_iterations for the alternatives, 0 or more (repeatable; default: "
+        "index-manifest's); each OCRs the books again, under its own cache key",
+    )
     parser.add_argument("--cache", type=Path, help="OCR cache folder kept between runs (default: a temporary one)")
     parser.add_argument("--workers", type=int, default=2, help="Tesseract processes (default 2)")
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
@@ -332,8 +349,18 @@ def main() -> None:
                     result
                     for policy in policies
                     for text_height in args.text_heights or [0]
+                    for iterations in args.choice_iterations or [None]
                     for result in run(
-                        book, choice, modes, books, work, cache.resolve(), args.workers, policy, text_height
+                        book,
+                        choice,
+                        modes,
+                        books,
+                        work,
+                        cache.resolve(),
+                        args.workers,
+                        policy,
+                        text_height,
+                        iterations,
                     )
                 ):
                     results.append(result)

@@ -44,6 +44,12 @@ if TYPE_CHECKING:  # the cluster module needs the optional `cluster` extra: impo
 log = logging.getLogger("indexer")
 
 
+#: Tesseract's passes for the LSTM's choices that `index-manifest` asks (`lstm_choice_iterations`):
+#: on the test books 2 find what Tesseract's own 5 find, for 3-6% less recognition CPU, and 1 loses
+#: Kant's *gedankenlosen* (docs/search-quality.md, docs/benchmarks.md, #21).
+CHOICE_ITERATIONS = 2
+
+
 @dataclass(frozen=True, slots=True)
 class IndexOptions:
     """Everything `index-manifest` can be told, with the defaults of its options."""
@@ -70,8 +76,9 @@ class IndexOptions:
     shards: tuple[Path, ...] = ()
     only_shard: int | None = None  # with `shards`: index only the books of this position (one job per shard)
     alternatives: AlternativePolicy = field(default_factory=AlternativePolicy)  # which alternative readings (#21)
-    # Ask Tesseract for its choices (#21): off, pages are cached without them (10-20% less CPU).
+    # Ask Tesseract for its choices (#21): off, pages are cached without them (2-8% less CPU).
     choices: bool = True
+    choice_iterations: int = CHOICE_ITERATIONS  # Tesseract's passes for those choices (OcrSettings)
     # Access level of the books indexed (#22, paths.ACCESS_LEVELS); None: a book keeps its own, a new one is public.
     access: str | None = None
 
@@ -352,6 +359,7 @@ def index_book(
         timeout=options.timeout,
         tessdata_dir=_tessdata(options),
         choices=options.choices,
+        choice_iterations=options.choice_iterations,
         text_height=options.text_height,
     )
     records: dict[int, PageRecord] = {}

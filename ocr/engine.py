@@ -33,7 +33,7 @@ from typing import Any
 from ocr.errors import TesseractFailed, TesseractTimeout, UnreadableImage
 from ocr.model import OcrSettings
 from ocr.resolution import open_image, scaled_page
-from ocr.tesseract import CHOICE_VARIABLES, compact_choices, ocr_image, tesseract_version
+from ocr.tesseract import choice_variables, compact_choices, ocr_image, tesseract_version
 
 log = logging.getLogger("ocr.engine")
 
@@ -121,7 +121,7 @@ class _Engines:
         return engine
 
     def hocr(self, settings: OcrSettings, variables: dict[str, str], path: str) -> bytes:
-        engine = self._engine(settings, {**variables, **(CHOICE_VARIABLES if settings.choices else {})})
+        engine = self._engine(settings, {**variables, **choice_variables(settings)})
         scaled = None
         try:
             if settings.text_height:

@@ -115,6 +115,10 @@ class Page:
         return [word for line in self.lines for word in line.words]
 
 
+#: Tesseract's own `lstm_choice_iterations`: what every page cached before #21's setting was OCR'd with.
+TESSERACT_CHOICE_ITERATIONS = 5
+
+
 @dataclass(frozen=True, slots=True)
 class OcrSettings:
     """Everything besides the image that decides what Tesseract returns.
@@ -131,8 +135,13 @@ class OcrSettings:
     extra: tuple[str, ...] = field(default_factory=tuple)
     tessdata_dir: str | None = None  # where the models are; None: Tesseract's own folder
     # Ask for the LSTM's choices per character (ocr.tesseract.CHOICE_VARIABLES, #21): they add to
-    # the hOCR and cost ~10-20% more CPU, never change its words, so they are not part of the key.
+    # the hOCR and cost 2-14% more CPU, never change its words, so they are not part of the key.
     choices: bool = True
+    # With `choices`: the extra beam-search passes that find them (`lstm_choice_iterations`). Part of
+    # the key, since it changes which choices the hOCR holds (docs/search-quality.md, #21), except
+    # at Tesseract's default, which every page cached before was OCR'd with. `index-manifest` asks 2
+    # (indexer.pipeline.CHOICE_ITERATIONS): as many readings found on the test books, less CPU.
+    choice_iterations: int = TESSERACT_CHOICE_ITERATIONS
     # Scale the page so its text lines are about this many pixels tall (ocr/resolution.py, #21);
     # None: OCR the image at the size it comes in. Part of the key: it changes the pixels OCR'd.
     text_height: int | None = None
@@ -142,7 +151,15 @@ class OcrSettings:
 
         >>> OcrSettings().key(), OcrSettings(text_height=36).key()
         ('lang=eng;psm=3;oem=1;extra=', 'lang=eng;psm=3;oem=1;extra=;text_height=36')
+        >>> OcrSettings(choice_iterations=2).key(), OcrSettings(choices=False, choice_iterations=2).key()
+        ('lang=eng;psm=3;oem=1;extra=;choice_iterations=2', 'lang=eng;psm=3;oem=1;extra=')
+        >>> OcrSettings(choice_iterations=5).key() == OcrSettings().key()
+        True
         """
         key = f"lang={self.lang};psm={self.psm};oem={self.oem};extra={' '.join(self.extra)}"
-        # Only when set, so every page cached before #21's scaling keeps its key.
-        return f"{key};text_height={self.text_height}" if self.text_height else key
+        # Each only when not Tesseract's own, so every page cached before #21's settings keeps its key.
+        if self.text_height:
+            key += f";text_height={self.text_height}"
+        if self.choices and self.choice_iterations != TESSERACT_CHOICE_ITERATIONS:
+            key += f";choice_iterations={self.choice_iterations}"
+        return key

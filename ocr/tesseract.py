@@ -31,9 +31,25 @@ STDERR_TAIL = 2000
 _CHILD_ENVIRONMENT = {"OMP_THREAD_LIMIT": "1"}
 #: Variables set for every page OCR'd: the LSTM's choices per character, kept in the hOCR as
 #: `ocrx_cinfo` spans (#21), from which `ocr.hocr` makes the words' alternative readings.
-#: They add to the hOCR, never change its words or boxes (tests/ocr/test_engine.py), so they
-#: are no part of `OcrSettings` or the cache key.
+#: They add to the hOCR, never change its words or boxes (tests/ocr/test_engine.py), so asking
+#: for them is no part of the cache key; how many passes find them (`choice_iterations`) is,
+#: unless Tesseract's own 5, since it changes which choices an entry holds.
 CHOICE_VARIABLES = {"lstm_choice_mode": "2"}
+
+
+def choice_variables(settings: OcrSettings) -> dict[str, str]:
+    """The variables that ask for the LSTM's choices under these settings; none without `settings.choices`.
+
+    >>> choice_variables(OcrSettings(choice_iterations=2))
+    {'lstm_choice_mode': '2', 'lstm_choice_iterations': '2'}
+    >>> choice_variables(OcrSettings(choices=False, choice_iterations=2))
+    {}
+    """
+    if not settings.choices:
+        return {}
+    return {**CHOICE_VARIABLES, "lstm_choice_iterations": str(settings.choice_iterations)}
+
+
 # `tesseract --list-langs` starts with: List of available languages in "/usr/share/tesseract-ocr/5/tessdata/" (7):
 _LIST_HEADER = re.compile(r'^List of available languages in "(.*)" \(\d+\):$')
 # What Leptonica prints when it could not decode the image (pixRead gave nothing).
@@ -71,8 +87,7 @@ def ocr_image(image: str | Path | bytes, settings: OcrSettings) -> bytes:
     # A variable, not the `hocr` config file: that file lives in the model folder, and a
     # --tessdata-dir of downloaded models has none. Same bytes out as pytesseract gave.
     arguments += [*_tessdata_arguments(settings.tessdata_dir), "-c", "tessedit_create_hocr=1"]
-    if settings.choices:
-        arguments += [part for name, value in CHOICE_VARIABLES.items() for part in ("-c", f"{name}={value}")]
+    arguments += [part for name, value in choice_variables(settings).items() for part in ("-c", f"{name}={value}")]
     if settings.text_height:
         image = _scaled_for_command(image, settings)
     return compact_choices(_on_file(image, [*arguments, *settings.extra], settings.timeout))

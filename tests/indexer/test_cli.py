@@ -11,10 +11,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
+from indexer import cli
 from indexer.cli import main
 from indexer.index.store import Store
+from indexer.pipeline import IndexOptions
 
 REPO = Path(__file__).resolve().parents[2]
 HARPER = REPO / "sample_books" / "en_harper_half_hours_with_highwaymen_1908"
@@ -34,8 +37,20 @@ def test_help_lists_every_option() -> None:
         "--timeout",
         "--json",
         "--wait",
+        "--choice-iterations",
     ):
         assert option in result.output
+
+
+def test_choice_iterations_reach_the_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """#21: index-manifest asks Tesseract for 2 passes of choices unless told otherwise (docs/benchmarks.md)."""
+    seen: list[IndexOptions] = []
+    monkeypatch.setattr(cli, "index", lambda sources, options, progress: seen.append(options) or [])
+    runner = CliRunner()
+    for arguments in ([], ["--choice-iterations", "5"]):
+        runner.invoke(main, [str(HARPER), "--lang", "eng", "--data-dir", str(tmp_path), "-q", *arguments])
+    assert [options.choice_iterations for options in seen] == [2, 5]
+    assert runner.invoke(main, [str(HARPER), "--choice-iterations", "-1"]).exit_code == 2
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:

@@ -34,6 +34,16 @@ def test_key_is_stable_and_names_what_decides_the_ocr() -> None:
     assert key_for(b"image", OcrSettings(timeout=5), VERSION) == base
 
 
+def test_the_passes_that_find_the_choices_change_the_key_and_asking_for_them_does_not() -> None:
+    """#21: lstm_choice_iterations changes which choices an entry holds; unset, pages cached before keep their key."""
+    base = key_for(b"image", OcrSettings(), VERSION)
+    one, two = (key_for(b"image", OcrSettings(choice_iterations=n), VERSION) for n in (1, 2))
+    assert len({base, one, two}) == 3
+    # Without the choices the passes are never made: the key of the words alone.
+    assert key_for(b"image", OcrSettings(choices=False, choice_iterations=2), VERSION) == base
+    assert key_for(b"image", OcrSettings(choices=False), VERSION) == base
+
+
 def test_digest_or_bytes_give_the_same_key() -> None:
     digest = hashlib.sha256(b"image").hexdigest()
     assert key_for(digest, OcrSettings(), VERSION) == key_for(b"image", OcrSettings(), VERSION)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -124,6 +125,26 @@ def test_threads_at_work_get_an_engine_each_and_reuse_them(monkeypatch: pytest.M
     assert [" ".join(w.text for w in parse(page).words()) for page in pages] == texts
     assert 1 <= len(engine._engines) <= 2 and all(e.started == 1 for e in engine._engines)
     engine.close()
+
+
+def _choices(hocr: bytes) -> list[bytes]:
+    """The LSTM's choices an hOCR keeps, as `character confidence` (ocr.tesseract.compact_choices)."""
+    return [b" ".join(m) for m in re.findall(rb"id='choice_[^']*' title='x_confs ([^']*)'>([^<]*)<", hocr)]
+
+
+def test_the_choice_passes_reach_the_engine_and_the_command(process: engine.EngineProcess) -> None:
+    """OcrSettings.choice_iterations (#21) reaches the warm engine and the command; it never changes the words."""
+    with Image.open(KANT_PAGE) as page:  # a third of a Fraktur page: dozens of uncertain characters, ~1 s
+        crop = page.crop((0, 0, page.width, page.height // 3))
+        png = io.BytesIO()
+        crop.save(png, "PNG")
+    none, one, five = (OcrSettings(lang="frk+Fraktur", choice_iterations=n) for n in (0, 1, 5))
+    warm = {n: process.hocr(png.getvalue(), settings, {}) for n, settings in ((0, none), (1, one), (5, five))}
+    # No pass, no second choice (a character's first choice alone is dropped): the variable is read.
+    assert _choices(warm[0]) == [] and _choices(warm[1]) and _choices(warm[5])
+    assert len({tuple(w.text for w in parse(hocr).words()) for hocr in warm.values()}) == 1
+    assert _choices(engine.ocr_image(png.getvalue(), none)) == []
+    assert _choices(engine.ocr_image(png.getvalue(), one)) == _choices(warm[1])
 
 
 def test_settings_the_engine_cannot_take_go_to_the_command() -> None:
