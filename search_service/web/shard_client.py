@@ -1,10 +1,9 @@
 """The front's connection to its shards (#20): JSON fan-out with time limits, forwarding, and the collection's stats.
 
-The JSON API's requests go through shard_http.py's light HTTP/1.1 client (httpx cost
-the front more CPU than the answers), a reader's forwarded request through one
-`httpx.AsyncClient`; both keep connections to every shard alive and try a failed connect
-once more (never a request that reached the shard, but for a kept connection the shard
-had closed). Each request has the shard time limit (`shard_timeout`). A shard that refuses, times out or answers an error is a
+One `httpx.AsyncClient` per front process, kept-alive connections to every shard. A
+connect error is retried once by httpx's transport (`retries=1`: it retries connection
+failures only, never a request that reached the shard); each request has the shard time
+limit (`shard_timeout`). A shard that refuses, times out or answers an error is a
 `ShardFailure` for that answer only: the next request asks it again, so a shard that comes
 back is used again without a restart. Each shard's position is checked once against
 its own `/shard/info` (the directory records it, indexer/shards.py): a shard in the
@@ -34,7 +33,6 @@ from indexer.index.ranking import CorpusStats
 from indexer.shards import shard_of
 from search_service.errors import ShardUnavailable
 from search_service.search.shards import ShardFailure, total_corpus
-from search_service.web.shard_http import ShardHttp
 
 log = logging.getLogger("search_service")
 
@@ -86,9 +84,6 @@ class Shards:
             # request keeps the reader's own Accept-Encoding.
             headers={"Accept-Encoding": "identity"},
         )
-        # The JSON API's requests, on this module's own light client (shard_http.py); a test's
-        # in-process transport is reached through httpx.
-        self.http = ShardHttp(self.urls, timeout, min(timeout, 2.0)) if transport is None else None
         # Each set of access levels has its own collection stats (#22): what an anonymous reader's
         # ranking uses never counts a restricted book's words.
         self._stats: dict[frozenset[str], dict[int, CorpusStats]] = {}
@@ -110,8 +105,6 @@ class Shards:
         return f"shard {position + 1} of {len(self.urls)}"
 
     async def close(self) -> None:
-        if self.http is not None:
-            self.http.close()
         await self.client.aclose()
 
     # -- JSON ---------------------------------------------------------------------------------
@@ -136,13 +129,11 @@ class Shards:
     async def _get(self, position: int, path: str, params: Mapping[str, str]) -> tuple[int, bytes] | ShardFailure:
         """(status, body) of a GET to the shard's JSON API, or the ShardFailure of a shard that did not answer."""
         try:
-            if self.http is None:
-                response = await self.client.get(self.urls[position] + path, params=params, headers=_reader_headers())
-                return response.status_code, response.content
-            return await self.http.get(position, path, params, _reader_headers())
-        except (httpx.TimeoutException, TimeoutError):
+            response = await self.client.get(self.urls[position] + path, params=params, headers=_reader_headers())
+            return response.status_code, response.content
+        except httpx.TimeoutException:
             return ShardFailure(position, f"{self.describe(position)} did not answer within {self.timeout:g} s")
-        except (httpx.HTTPError, OSError, ValueError, EOFError, asyncio.LimitOverrunError) as exc:
+        except httpx.HTTPError as exc:
             return ShardFailure(position, f"{self.describe(position)} could not be reached ({type(exc).__name__})")
 
     def every(self, params: Mapping[str, str]) -> dict[int, Mapping[str, str]]:
