@@ -255,8 +255,11 @@ def warm_collection_columns(snapshot: Snapshot) -> None:
     pages) and are the index's cost, not the query's. Inside the query's time limit, the
     first search of a common word after a commit on a big index came near it or past it
     (1.96 s of the 2 s at 303,278 pages), and was refused as too costly: a 400 blaming the
-    reader's query. Cached: later calls on the same snapshot cost microseconds.
+    reader's query. Cached: later calls on the same snapshot cost microseconds. An empty
+    index has none.
     """
+    if snapshot.searcher is None:
+        return
     snapshot.book_ordinals()
     snapshot.pages_by_book()
     snapshot.rank()
