@@ -12,13 +12,13 @@ I/O lock (Snapshot.reading()): readers share file handles.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
 import numpy as np
 from whoosh.reading import TermNotFound
 
-from indexer.index.postings_codec import TermArrays, read_term
+from indexer.index.postings_codec import BlockDirectory, TermArrays, read_term
 
 #: One posting block: (global docnums, frequencies, raw values holding positions).
 Block = tuple[Sequence[int], Sequence[float], Sequence[bytes | None]]
@@ -80,14 +80,22 @@ def blocks(reader: Any, term: str, field: str = "text", within: tuple[int, int] 
 
 
 def term_arrays(
-    reader: Any, term: str, field: str = "text", *, positions: bool = False, within: tuple[int, int] | None = None
+    reader: Any,
+    term: str,
+    field: str = "text",
+    *,
+    positions: bool = False,
+    within: tuple[int, int] | None = None,
+    directories: MutableMapping[tuple[int, str, str], BlockDirectory] | None = None,
 ) -> TermArrays:
     """Every posting of `term` in `field` as arrays (global docnums, deleted documents dropped).
 
     With `within` (first, last global docnum, inclusive), only those documents'
     postings, and only the blocks holding them are read. Segments written by
     ColumnarCodec decode in a few numpy calls per block (postings_codec.py); others
-    (indexes from before it) posting by posting.
+    (indexes from before it) posting by posting. `directories`: where the term's blocks
+    start in each segment (by the segment's first docnum), as far as known, kept by the
+    caller between reads and filled by this one (postings_codec.BlockDirectory).
     """
     parts: list[TermArrays] = []
     for leaf, base in reader.leaf_readers():
@@ -104,7 +112,14 @@ def term_arrays(
             if (field, term) not in leaf:
                 continue
             matcher = None
-        arrays = read_term(matcher, positions, local if within is not None else None) if matcher is not None else None
+        directory = None
+        if directories is not None and within is not None:
+            directory = directories.setdefault((base, field, term), BlockDirectory.empty())
+        arrays = (
+            read_term(matcher, positions, local if within is not None else None, directory)
+            if matcher is not None
+            else None
+        )
         if arrays is None:
             arrays = _term_arrays_slowly(leaf, field, term, positions)
             if within is not None:

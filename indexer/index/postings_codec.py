@@ -20,6 +20,7 @@ codec that wrote it, so one index can mix both while it is being rewritten.
 
 from __future__ import annotations
 
+import bisect
 import sys
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
@@ -216,7 +217,40 @@ class TermArrays:
         )
 
 
-def read_term(matcher: Any, positions: bool, within: tuple[int, int] | None = None) -> TermArrays | None:
+@dataclass(slots=True)
+class BlockDirectory:
+    """Where one term's posting blocks start in one segment, and each block's largest id, as far as read.
+
+    Filled by `read_term` with every block header it walks over, so that a later read of
+    the same term within a range jumps to its first block instead of walking every header
+    before it again: a collection search counting 200 books apart read each common
+    word's headers from the start for each book (~25 headers, ~1 ms, per term and book, #20).
+    """
+
+    positions: list[int]
+    largest_ids: list[int]
+
+    @staticmethod
+    def empty() -> BlockDirectory:
+        return BlockDirectory([], [])
+
+    def note(self, position: int, largest_id: int) -> None:
+        """Record a block walked over, when it is the next one not yet recorded."""
+        if not self.positions or position > self.positions[-1]:
+            self.positions.append(position)
+            self.largest_ids.append(largest_id)
+
+    def start_for(self, first: int) -> int | None:
+        """The position of the last recorded block worth starting from to reach id `first`, or None for the first block."""
+        k = bisect.bisect_left(self.largest_ids, first)
+        # The first block reaching `first`; past the known ones, the last known (walk on from it).
+        k = min(k, len(self.positions) - 1)
+        return self.positions[k] if k > 0 else None
+
+
+def read_term(
+    matcher: Any, positions: bool, within: tuple[int, int] | None = None, directory: BlockDirectory | None = None
+) -> TermArrays | None:
     """All postings of `matcher` (a fresh ColumnarLeafMatcher of an ArrayPositions or
     counts-only field) as arrays; None for any other matcher (the caller reads it the slow way).
 
@@ -225,6 +259,8 @@ def read_term(matcher: Any, positions: bool, within: tuple[int, int] | None = No
     after the block that reaches `last`, so one book's postings in a big collection
     cost that book's blocks, not the whole list. Without positions, counts come from
     the weights, which Whoosh sets to the occurrences (no boosts in this schema).
+    `directory`: this term's blocks in this segment as far as earlier reads walked them;
+    the walk starts from the nearest known block, and the blocks walked are added to it.
     """
     if type(matcher) is not ColumnarLeafMatcher:
         return None
@@ -238,8 +274,17 @@ def read_term(matcher: Any, positions: bool, within: tuple[int, int] | None = No
     previous_max: list[int] = []  # the largest id of the block before it
     at, last_max = 0, 0
     first, last = within if within is not None else (0, None)
+    position = matcher._baseoffset  # where the current block starts (Whoosh keeps only the next one's)
+    if directory is not None and first:
+        start = directory.start_for(first)
+        if start is not None:
+            matcher._goto(start)
+            position = start
     while matcher.is_active():
+        if directory is not None:
+            directory.note(position, matcher._maxid)
         if matcher._maxid < first:
+            position = matcher._nextoffset
             matcher._next_block()  # reads only the next block's header
             continue
         if matcher._data is None:
@@ -259,6 +304,7 @@ def read_term(matcher: Any, positions: bool, within: tuple[int, int] | None = No
         at += length
         # The cumulative sum below chains blocks read: a skipped block adds nothing to it.
         last_max = matcher._maxid
+        position = matcher._nextoffset
         matcher._next_block()
         if last is not None and last_max >= last:
             break

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer.index.postings_codec import ArrayPositions, ColumnarCodec
+from indexer.index import postings
+from indexer.index.postings_codec import ArrayPositions, BlockDirectory, ColumnarCodec, ColumnarLeafMatcher
 from indexer.index.snapshot import Snapshot
 from tests.indexer.index.conftest import WORDS, truth
 
@@ -61,3 +62,38 @@ def test_one_books_postings_are_read_from_its_blocks_alone(snap: Snapshot, book_
         assert mine.keys().tolist() == every.select(keep).keys().tolist()
         blocks = snap.blocks(term, "text", book_id)
         assert set(mine.ids.tolist()) <= {d for ids, _, _ in blocks for d in ids}
+
+
+def test_a_block_directory_lets_later_reads_jump_to_their_blocks(
+    snap: Snapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A term read within a range records the block headers it walks; a later read starts at its block (#20).
+
+    Same postings either way; the later read of the last pages reads a header or two, not
+    every header before them (a collection search counting 200 books apart walked ~25
+    headers per term and book).
+    """
+    assert snap.searcher is not None
+    reader = snap.searcher.reader()
+    every = postings.term_arrays(reader, "the", positions=True)
+    big = snap.docs_of("big")
+    windows = [(big[-40], big[-1]), (big[5], big[30]), (big[len(big) // 2], big[len(big) // 2 + 3]), (big[-3], big[-1])]
+    headers = []
+    real_goto = ColumnarLeafMatcher._goto
+
+    def counted_goto(matcher: ColumnarLeafMatcher, position: int) -> None:
+        headers[-1] += 1
+        real_goto(matcher, position)
+
+    monkeypatch.setattr(ColumnarLeafMatcher, "_goto", counted_goto)
+    directories: dict[tuple[int, str, str], BlockDirectory] = {}
+    for first, last in windows:
+        headers.append(0)
+        mine = postings.term_arrays(reader, "the", positions=True, within=(first, last), directories=directories)
+        keep = (every.ids >= first) & (every.ids <= last)
+        assert mine.ids.tolist() == every.ids[keep].tolist()
+        assert mine.keys().tolist() == every.select(keep).keys().tolist()
+    blocks = max(len(d.positions) for d in directories.values())
+    assert blocks >= 3, "the test needs a term over several blocks"
+    assert headers[0] >= blocks  # the first read walks from the first block
+    assert headers[3] <= 2  # the last pages again: straight to their block (and the matcher's own first)
