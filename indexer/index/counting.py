@@ -265,12 +265,16 @@ def _count_occurrences(
 def _shared_positions(
     snapshot: Snapshot, terms: Sequence[str], book_id: str | None, ids: np.ndarray, deadline: Deadline
 ) -> np.ndarray:
-    """Per page of `ids`, the occurrences of `terms` at a position another of them already fills.
+    """Per page of `ids` (ascending), the occurrences of `terms` at a position another of them already fills.
 
     A position holds one printed token, but also its alternative readings (#21): a prefix
     (`frei*`) matching the printed `frciheit` and its alternative `freiheit` is one hit there,
     as `hit_spans` counts it, not two. Only pages holding two or more of the terms can have
-    such a position, so positions are read for those pages alone.
+    such a position, so only their positions are kept, as `docnum << 32 | position` keys,
+    and a position filled twice is two equal keys side by side once sorted: numpy over
+    whole posting lists, not a Python step per posting of the candidate pages, which took
+    5 s for `de*` (200 terms on 93% of 100,000 pages) and was slower from a few hundred
+    candidate pages on (docs/benchmarks.md; #20).
     """
     per_term = []
     for term in dict.fromkeys(terms):
@@ -278,17 +282,18 @@ def _shared_positions(
         per_term.append(snapshot.term_arrays(term, book_id=book_id).ids)
     pages, holding = np.unique(np.concatenate(per_term), return_counts=True)
     shared = np.zeros(len(ids), np.int64)
-    candidates = pages[holding > 1].tolist()
-    if not candidates:
+    candidates = pages[holding > 1]
+    if not len(candidates):
         return shared
-    filled: dict[int, list[int]] = {page: [] for page in candidates}
+    keys = []
     for term in dict.fromkeys(terms):
         deadline.check()
-        for page, (_, positions) in snapshot.postings_among(term, candidates, positions=True).items():
-            filled[page].extend(positions or ())
-    where = {page: i for i, page in enumerate(ids.tolist())}
-    for page, positions in filled.items():
-        shared[where[page]] = len(positions) - len(set(positions))
+        arrays = snapshot.term_arrays(term, positions=True, book_id=book_id)
+        keys.append(arrays.select(np.isin(arrays.ids, candidates)).keys())
+    joined = np.sort(np.concatenate(keys))
+    twice = joined[1:][joined[1:] == joined[:-1]] >> 32  # the page of each position filled again
+    found, times = np.unique(twice, return_counts=True)
+    shared[np.searchsorted(ids, found)] = times
     return shared
 
 
