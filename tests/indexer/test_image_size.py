@@ -21,12 +21,15 @@ import httpx
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from indexer import paths
 from indexer.canvas_text import image_url
 from indexer.image_size import OCR_PIXELS_PER_INCH, ocr_width_of, physical_width_pixels, serves_any_width
 from indexer.model import ImageRef
-from indexer.pipeline import IndexOptions, index
+from indexer.pipeline import CHOICE_ITERATIONS, IndexOptions, index
 from indexer.sources.manifest_v2 import read_manifest_v2
 from indexer.sources.manifest_v3 import read_manifest_v3
+from ocr.cache import OcrCache, key_for
+from ocr.model import OcrSettings
 from search_service.settings import Settings
 from search_service.web.app import create_app
 
@@ -308,6 +311,19 @@ def test_the_first_look_asks_the_service_for_a_thumbnail_then_the_chosen_width(
     for word in ("quick", "woods"):
         full, small = _box_of(as_it_comes, word), _box_of(looked, word)
         assert _close(full, small, tolerance=PAGE_WIDTH // 100), (word, full, small)
+
+    # The cache key is the bytes OCR'd and the settings without text_height, which Tesseract read
+    # as they came; a re-run looks again, asks the same width, and finds its hOCR without OCR.
+    served = httpx.get(f"{base}{sized[1][0]}").content
+    cache = OcrCache(paths.ocr_cache_dir(looked))
+    assert cache.get(key_for(served, OcrSettings(lang="eng", choice_iterations=CHOICE_ITERATIONS))) is not None
+    assert (
+        cache.get(key_for(served, OcrSettings(lang="eng", choice_iterations=CHOICE_ITERATIONS, text_height=36))) is None
+    )
+    source = tmp_path / "looked.json"
+    options = IndexOptions(data_dir=looked, workers=1, lang="eng", book_id="page", text_height=36)
+    [again] = index([str(source)], options)
+    assert (again.ocr, again.cached) == (0, 1), again.to_json()
 
 
 @needs_tesseract
