@@ -261,7 +261,7 @@ def _index(tmp_path: Path, manifest: Any, name: str, text_height: int | None, ma
     data_dir: Path = make_data_dir(name)
     options = IndexOptions(data_dir=data_dir, workers=1, lang="eng", book_id="page", text_height=text_height)
     [report] = index([str(source)], options)
-    assert report.ok and report.ocr == 1, report.to_json()
+    assert report.ok and report.ocr + report.cached == 1, report.to_json()  # the session's OCR cache may know it
     return data_dir
 
 
@@ -340,3 +340,32 @@ def test_a_canvas_physical_size_asks_its_width_at_300_pixels_an_inch(
     x, y, w, h = _box_of(data_dir, "quick")
     # Where the page was drawn: "The quick ..." starts at x=60 on the first line, at y=100.
     assert 100 < x < 700 and 60 < y < 200 and w > 100, (x, y, w, h)
+
+
+@needs_tesseract
+@pytest.mark.slow
+def test_a_dask_worker_asks_the_service_as_a_local_run_does(
+    image_server: tuple[str, CountingApp], tmp_path: Path, make_data_dir: Any
+) -> None:
+    """With --cluster the worker takes the first look and asks the chosen width; the client's cache gets the local key."""
+    pytest.importorskip("distributed")
+    from tests.indexer.loopback_cluster import LoopbackCluster
+
+    base, counted = image_server
+    manifest = tmp_path / "cluster.json"
+    manifest.write_text(json.dumps(_manifest_v3(f"{base}/iiif/image/3/page", [])), encoding="utf-8")
+    local = _index(tmp_path, json.loads(manifest.read_text()), "local", 36, make_data_dir)
+    counted.sent.clear()
+    with LoopbackCluster(tmp_path / "dask", 1) as cluster:
+        data_dir = tmp_path / "on-cluster"
+        options = IndexOptions(data_dir=data_dir, cluster=cluster.address, lang="eng", book_id="page", text_height=36)
+        [report] = index([str(manifest)], options)
+    assert report.ok and report.ocr == 1, report.to_json()
+    paths_asked = [path for path, _ in counted.images()]
+    assert len(paths_asked) == 2 and paths_asked[0].endswith("/full/600,/0/default.jpg"), paths_asked
+    # The same bytes OCR'd under the same key as the local run: the same hOCR, the same box.
+    served = httpx.get(f"{base}{paths_asked[1]}").content
+    key = key_for(served, OcrSettings(lang="eng", choice_iterations=CHOICE_ITERATIONS))
+    assert OcrCache(paths.ocr_cache_dir(data_dir)).get(key) is not None
+    assert OcrCache(paths.ocr_cache_dir(local)).get(key) is not None
+    assert _box_of(data_dir, "quick") == _box_of(local, "quick")
