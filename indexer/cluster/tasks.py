@@ -3,7 +3,8 @@
 A canvas's OCR is up to three tasks, so that the image stays on the worker that read it
 and the client, which keeps the OCR cache, decides whether Tesseract runs at all:
 
-    image = fetch_image(ref, ...)        the worker downloads it (or reads a shared path), or
+    image = fetch_image(ref, ...)        the worker downloads it (or reads a shared path; with
+                                         --text-height, a first look asks the service its size), or
     image = hold_image(LoadedImage(...)) the client sent a folder's file as bytes
     key, source = cache_key(image, settings)   the client looks the key up in its cache
     hocr = ocr(image, settings)          only on a miss; the client parses and caches the hOCR
