@@ -8,6 +8,7 @@ image twice.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +17,13 @@ from typing import Literal
 from indexer.errors import CanvasFailed, FetchError
 from indexer.fetch import Fetched, Fetcher
 from indexer.image_header import UnreadableImage, pixel_size
+from indexer.image_size import ocr_width_of, size_url
 from indexer.model import Canvas, ImageRef
 from ocr.cache import OcrCache, key_for
-from ocr.engine import ocr_page
+from ocr.engine import line_heights, ocr_page
 from ocr.formats import parse_ocr
 from ocr.model import OcrSettings, Page
+from ocr.resolution import chosen_width, look_size
 
 OcrMode = Literal["auto", "tesseract", "existing"]
 Origin = Literal["ocr", "cache", "existing"]
@@ -52,16 +55,12 @@ def image_url(image: ImageRef, ocr_width: int) -> str | None:
     """The URL to fetch for OCR: a IIIF size near `ocr_width` pixels wide, else the plain URL.
 
     `w,` is level 1 in both Image API 2.1 and 3.0; `max`/`full` when the image is
-    no wider than asked, so we never ask a level-1 server to upscale.
+    no wider than asked, so we never ask a level-1 server to upscale. Where the
+    manifest gives the object's physical size, the width for OCR_PIXELS_PER_INCH
+    instead (indexer/image_size.py).
     """
     if image.service:
-        if image.width is not None and image.width <= ocr_width:
-            size = "max" if image.service_version == 3 else "full"
-        else:
-            size = f"{ocr_width},"
-        # Image API 1.1 names the default quality "native".
-        quality = "native" if image.service_version == 1 else "default"
-        return f"{image.service}/full/{size}/0/{quality}.jpg"
+        return size_url(image, ocr_width_of(image, ocr_width) or ocr_width)
     return image.url
 
 
@@ -109,11 +108,40 @@ def read_image(image: ImageRef, fetcher: Fetcher, ocr_width: int, remote_only: b
     url = image_url(image, ocr_width)
     if url is None:
         raise CanvasFailed("the canvas has no image URL")
+    return _fetch_image(fetcher, url, remote_only), url
+
+
+def read_looked_image(
+    image: ImageRef, fetcher: Fetcher, ocr_width: int, settings: OcrSettings, remote_only: bool = False
+) -> tuple[bytes, str] | None:
+    """The image at the width a first look chose (`settings.text_height`, #21), both asked of its service.
+
+    A thumbnail of the width the first look takes (ocr/resolution.py `look_size`), its text
+    lines measured by Tesseract's layout analysis, then the page at the width that brings them
+    to `text_height` pixels: two small downloads instead of the full size scaled here. None
+    where the service's sizes are not ours to choose (indexer/image_size.py): read it as before.
+    """
+    base = ocr_width_of(image, ocr_width)
+    if base is None or not settings.text_height:
+        return None
+    assert image.width is not None and image.height is not None
+    look_width, _ = look_size(base, round(image.height * base / image.width))
+    look_url = size_url(image, look_width)
+    thumbnail = _fetch_image(fetcher, look_url, remote_only)
+    check_pixels(thumbnail, look_url)
+    width = chosen_width(base, pixel_size(thumbnail)[0], line_heights(thumbnail, settings), settings.text_height)
+    if width == look_width:  # a small page: the first look was the page itself
+        return thumbnail, look_url
+    url = size_url(image, width)
+    return _fetch_image(fetcher, url, remote_only), url
+
+
+def _fetch_image(fetcher: Fetcher, url: str, remote_only: bool) -> bytes:
     fetched = _fetch(fetcher, url, MAX_IMAGE_BYTES, remote_only)
     if not looks_like_image(fetched.data):
         kind = fetched.content_type or "unknown content type"
         raise CanvasFailed(f"{url}: not an image ({kind}, {len(fetched.data)} bytes)")
-    return fetched.data, url
+    return fetched.data
 
 
 def _existing(canvas: Canvas, fetcher: Fetcher, remote_only: bool = False) -> Page:
@@ -155,7 +183,14 @@ def page_for(
         raise CanvasFailed("no linked hOCR or ALTO (--ocr existing)")
     if canvas.image is None:
         raise CanvasFailed("the canvas has no image")
-    data, source = read_image(canvas.image, fetcher, ocr_width, remote_only)
+    looked = None if canvas.image.path else read_looked_image(canvas.image, fetcher, ocr_width, settings, remote_only)
+    if looked is not None:
+        # The service scaled the page: Tesseract reads these pixels as they come, and the cache key
+        # names what it was given (these bytes, no text_height), so it stays a function of its inputs.
+        settings = dataclasses.replace(settings, text_height=None)
+        data, source = looked
+    else:
+        data, source = read_image(canvas.image, fetcher, ocr_width, remote_only)
     key = key_for(hashlib.sha256(data).hexdigest(), settings)
     hocr = cache.get(key)
     origin: Origin = "cache"

@@ -207,7 +207,8 @@ def summary_json(reports: list[BookReport], seconds: float, cluster: str | None 
     type=click.IntRange(100, 20000),
     default=2400,
     show_default=True,
-    help="Width in pixels asked of a IIIF image service for OCR.",
+    help="Width in pixels asked of a IIIF image service for OCR (where the manifest gives the object's "
+    "physical size, the width for 300 pixels an inch instead).",
 )
 @click.option(
     "--text-height",
@@ -215,7 +216,8 @@ def summary_json(reports: list[BookReport], seconds: float, cluster: str | None 
     default=0,
     show_default=True,
     help="Scale each page before OCR so its text lines are about this many pixels tall, measured on a "
-    "first look at a thumbnail (only ever smaller; 36 suits Tesseract); 0: OCR every image at the size it comes in.",
+    "first look at a thumbnail (only ever smaller; 36 suits Tesseract); a IIIF image service of level 1 or "
+    "more is asked for the thumbnail and the chosen size. 0: OCR every image at the size it comes in.",
 )
 @click.option(
     "--timeout",

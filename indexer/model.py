@@ -32,6 +32,9 @@ class ImageRef:
     width: int | None = None  # pixels of the full image, when the manifest says
     height: int | None = None
     format: str | None = None
+    # The object's width in inches (IIIF Physical Dimensions service), when the manifest says: the
+    # size asked for OCR is derived from it (indexer/image_size.py, #21).
+    physical_width: float | None = None
 
     def public_fields(self) -> dict[str, Any]:
         """The fields that are set, without the local `path`: what a server may show of it.
@@ -39,7 +42,8 @@ class ImageRef:
         >>> ImageRef(service="https://img/x", service_version=3, path="/scans/1.png").public_fields()
         {'service': 'https://img/x', 'service_version': 3}
         """
-        fields = {name: getattr(self, name) for name in self.__slots__ if name != "path"}
+        # Not `physical_width` either: it only sizes OCR, and BookRecord keeps what it kept before #21.
+        fields = {name: getattr(self, name) for name in self.__slots__ if name not in ("path", "physical_width")}
         return {name: value for name, value in fields.items() if value is not None}
 
     def service_fields(self) -> dict[str, Any]:

@@ -61,6 +61,21 @@ def scale_for(line_heights: Iterable[float], text_height: int) -> float:
     return max(MIN_SCALE, round(scale, 3))
 
 
+def chosen_width(width: int, look_width: int, look_line_heights: Iterable[float], text_height: int) -> int:
+    """The width a `width` px page is OCR'd at, from its lines' heights on a first look `look_width` px wide.
+
+    What `scaled_page` decides, as a width to ask an image service for (indexer/canvas_text.py).
+
+    >>> chosen_width(3068, 767, [18, 17.5, 18.5, 18], 36)  # Bebel: lines of ~72 px at full size
+    1534
+    >>> chosen_width(1400, 600, [20, 21, 20], 36), chosen_width(1400, 600, [16, 16, 17], 36)
+    (1079, 1400)
+    """
+    ratio = width / max(1, look_width)
+    scale = scale_for((height * ratio for height in look_line_heights), text_height)
+    return width if scale >= 1.0 else max(1, round(width * scale))
+
+
 def look_size(width: int, height: int) -> tuple[int, int]:
     """The thumbnail's size for a first look at a `width` x `height` page.
 

@@ -100,12 +100,10 @@ def _scaled_for_command(image: str | Path | bytes, settings: OcrSettings) -> str
     where the warm engine cannot load, where what matters is that it OCRs the pixels the engine
     would, since both store under the same key.
     """
-    from ocr.resolution import encoded, line_heights_of_hocr, open_image, scaled_page
+    from ocr.resolution import encoded, open_image, scaled_page
 
     def line_heights_of(thumbnail: Any) -> list[int]:
-        arguments = ["-l", settings.lang, "--psm", str(settings.psm), "--oem", str(settings.oem)]
-        arguments += [*_tessdata_arguments(settings.tessdata_dir), "-c", "tessedit_create_hocr=1"]
-        return line_heights_of_hocr(_on_file(encoded(thumbnail), arguments, settings.timeout))
+        return command_line_heights(encoded(thumbnail), settings)
 
     try:
         page = open_image(image)
@@ -114,6 +112,15 @@ def _scaled_for_command(image: str | Path | bytes, settings: OcrSettings) -> str
         raise UnreadableImage(str(error), str(name)) from error
     scaled = scaled_page(page, settings.text_height or 0, line_heights_of)
     return image if scaled is None else encoded(scaled)
+
+
+def command_line_heights(image: str | Path | bytes, settings: OcrSettings) -> list[int]:
+    """The heights of an image's text lines, from the command's hOCR of it: a first look (ocr/resolution.py) without a warm engine."""
+    from ocr.resolution import line_heights_of_hocr
+
+    arguments = ["-l", settings.lang, "--psm", str(settings.psm), "--oem", str(settings.oem)]
+    arguments += [*_tessdata_arguments(settings.tessdata_dir), "-c", "tessedit_create_hocr=1"]
+    return line_heights_of_hocr(_on_file(image, arguments, settings.timeout))
 
 
 #: A second choice below this confidence (0..100) is dropped from the hOCR: never an alternative worth indexing.

@@ -336,6 +336,8 @@ class Cluster:
                     ocr_width,
                     fetch_timeout,
                     remote_only,
+                    # OCR looks first where it may ask the size (#21); a script detection takes the page as it is.
+                    settings if kind == "hocr" else None,
                     key=("iiif-fetch", name, self._token()),
                 )
             future = self.client.submit(

@@ -3,7 +3,8 @@
 A canvas's OCR is up to three tasks, so that the image stays on the worker that read it
 and the client, which keeps the OCR cache, decides whether Tesseract runs at all:
 
-    image = fetch_image(ref, ...)        the worker downloads it (or reads a shared path), or
+    image = fetch_image(ref, ...)        the worker downloads it (or reads a shared path; with
+                                         --text-height, a first look asks the service its size), or
     image = hold_image(LoadedImage(...)) the client sent a folder's file as bytes
     key, source = cache_key(image, settings)   the client looks the key up in its cache
     hocr = ocr(image, settings)          only on a miss; the client parses and caches the hOCR
@@ -19,6 +20,7 @@ on the client, and the reason is all the run's summary shows.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import socket
@@ -27,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 
-from indexer.canvas_text import check_pixels, read_image
+from indexer.canvas_text import check_pixels, read_image, read_looked_image
 from indexer.errors import CanvasFailed, IndexerError
 from indexer.fetch import Fetcher
 from indexer.model import ImageRef
@@ -49,6 +51,9 @@ class LoadedImage:
     data: bytes
     source: str  # the URL or path, for error messages
     path: str | None = None
+    # The image service sent it at the width a first look chose (#21): Tesseract reads it as it
+    # comes, and its key has no text_height, as in a local run (indexer.canvas_text.page_for).
+    sized: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +95,26 @@ def _failures() -> Iterator[None]:
         raise CanvasFailed(f"{type(exc).__name__}: {exc}") from None
 
 
-def fetch_image(image: ImageRef, ocr_width: int, fetch_timeout: float, remote_only: bool) -> LoadedImage:
-    """The image as `page_for` reads it: IIIF size, timeouts, retries and size cap of a local run."""
+def fetch_image(
+    image: ImageRef, ocr_width: int, fetch_timeout: float, remote_only: bool, settings: OcrSettings | None = None
+) -> LoadedImage:
+    """The image as `page_for` reads it: IIIF size, timeouts, retries and size cap of a local run.
+
+    With `settings.text_height` and an image service that serves any width, the first look runs
+    here and the service is asked for the width it chose (`read_looked_image`), as in a local run.
+    """
     with _failures():
+        if settings is not None and not image.path:
+            looked = read_looked_image(image, _fetcher(fetch_timeout), ocr_width, settings, remote_only)
+            if looked is not None:
+                return LoadedImage(*looked, sized=True)
         data, source = read_image(image, _fetcher(fetch_timeout), ocr_width, remote_only)
     return LoadedImage(data, source, image.path)
+
+
+def _as_read(image: LoadedImage, settings: OcrSettings) -> OcrSettings:
+    """The settings Tesseract reads `image` with: a page the service sized is not scaled again."""
+    return dataclasses.replace(settings, text_height=None) if image.sized else settings
 
 
 def hold_image(image: LoadedImage) -> LoadedImage:
@@ -105,7 +125,7 @@ def hold_image(image: LoadedImage) -> LoadedImage:
 def cache_key(image: LoadedImage, settings: OcrSettings) -> tuple[str, str]:
     """(OCR cache key, source) of an image, computed as a local run computes it."""
     with _failures():
-        return key_for(hashlib.sha256(image.data).hexdigest(), settings), image.source
+        return key_for(hashlib.sha256(image.data).hexdigest(), _as_read(image, settings)), image.source
 
 
 def ocr(image: LoadedImage, settings: OcrSettings) -> bytes:
@@ -113,7 +133,7 @@ def ocr(image: LoadedImage, settings: OcrSettings) -> bytes:
     with _failures():
         check_pixels(image.data, image.source)
         # A file on shared storage goes to Tesseract by path, as in a local run.
-        return ocr_page(image.path or image.data, settings)
+        return ocr_page(image.path or image.data, _as_read(image, settings))
 
 
 def detect(image: LoadedImage, settings: OcrSettings) -> bytes:

@@ -27,6 +27,9 @@ class ImageService:
     profile: str | None
     width: int | None = None
     height: int | None = None
+    # Inches of the object per pixel of the full image, from a Physical Dimensions service in the
+    # service's own `service` list (as info.json carries it), else None.
+    inches_per_pixel: float | None = None
 
 
 def _service_version(service: JsonDict, profile: str | None) -> int | None:
@@ -90,16 +93,49 @@ def image_service(value: Any, services: Iterable[Any] = ()) -> ImageService | No
             width, height = positive_int(service.get("width")), positive_int(service.get("height"))
             if width is None or height is None:
                 width = height = None
-            best = ImageService(base, version, profile, width, height)
+            best = ImageService(base, version, profile, width, height, inches_per_unit(service.get("service")))
     return best
 
 
-def image_ref(body: JsonDict, services: Iterable[Any] = ()) -> ImageRef | None:
+#: Inches in one of the Physical Dimensions service's `physicalUnits`: the annex names these three.
+_INCHES_PER = {"in": 1.0, "cm": 1 / 2.54, "mm": 1 / 25.4}
+
+
+def inches_per_unit(value: Any) -> float | None:
+    """Inches of the object per canvas unit (or image pixel) from a Physical Dimensions service among `value`.
+
+    The annex's service (http://iiif.io/api/annex/services/physdim): the object's physical width
+    is the canvas's width x `physicalScale`, in `physicalUnits`. Recognised by its profile or
+    its context, in a P2.1 or P3 `service` list; None without one, or with units it does not name.
+
+    >>> inches_per_unit([{"@context": "http://iiif.io/api/annex/services/physdim/1/context.json",
+    ...                   "profile": "http://iiif.io/api/annex/services/physdim",
+    ...                   "physicalScale": 0.0025, "physicalUnits": "in"}])
+    0.0025
+    >>> round(inches_per_unit({"profile": "http://iiif.io/api/annex/services/physdim",
+    ...                        "physicalScale": 0.0254, "physicalUnits": "cm"}), 6)
+    0.01
+    """
+    for service in as_list(value):
+        if not isinstance(service, dict):
+            continue
+        named = [v for key in ("profile", "@context", "type", "@type") for v in as_list(service.get(key))]
+        if not any(isinstance(v, str) and "annex/services/physdim" in v for v in named):
+            continue
+        scale, units = service.get("physicalScale"), service.get("physicalUnits")
+        if isinstance(scale, int | float) and not isinstance(scale, bool) and scale > 0 and units in _INCHES_PER:
+            return float(scale) * _INCHES_PER[units]
+    return None
+
+
+def image_ref(body: JsonDict, services: Iterable[Any] = (), canvas: JsonDict | None = None) -> ImageRef | None:
     """ImageRef for a painted image resource (P3 body, P2.1 resource), or None if it names nothing.
 
     `width`/`height` are the full image's when the service says, else the body's
     (a body is often a smaller derivative of the service's image). A body whose id
     is just the service URI (P3 §5.7 forbids it; Bodleian does it) gets no `url`.
+    `physical_width` is the object's width in inches, from a Physical Dimensions service on the
+    image service (x the image's width) or else on the `canvas` (x the canvas's width).
     """
     service = image_service(body.get("service"), services)
     url = resource_id(body)
@@ -113,6 +149,13 @@ def image_ref(body: JsonDict, services: Iterable[Any] = ()) -> ImageRef | None:
     if width is None or height is None:
         width = height = None
     media_type = body.get("format")
+    physical_width = None
+    if service is not None and service.inches_per_pixel is not None and width is not None:
+        physical_width = service.inches_per_pixel * width
+    elif canvas is not None and (per_unit := inches_per_unit(canvas.get("service"))) is not None:
+        # The image is painted over the whole canvas: the canvas's width is the image's.
+        canvas_width = positive_int(canvas.get("width")) or width
+        physical_width = per_unit * canvas_width if canvas_width is not None else None
     return ImageRef(
         url=url,
         service=service.base if service else None,
@@ -121,4 +164,5 @@ def image_ref(body: JsonDict, services: Iterable[Any] = ()) -> ImageRef | None:
         width=width,
         height=height,
         format=media_type if isinstance(media_type, str) else None,
+        physical_width=physical_width,
     )

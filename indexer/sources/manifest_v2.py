@@ -56,7 +56,7 @@ def read_manifest_v2(data: JsonDict, location: str, book_id: str) -> Book:
                 label=label_text(item.get("label")) or f"p. {position + 1}",
                 width=size[0],
                 height=size[1],
-                image=image_ref(resource) if resource is not None else None,
+                image=image_ref(resource, canvas=item) if resource is not None else None,
                 ocr=_ocr(item, annotation, resource),
             )
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from statistics import median
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
@@ -12,7 +13,7 @@ from ocr import engine
 from ocr.cache import key_for
 from ocr.hocr import parse
 from ocr.model import OcrSettings
-from ocr.tesseract import ocr_image
+from ocr.tesseract import command_line_heights, ocr_image
 
 LINES = ["The quick brown fox", "jumps over the lazy", "dog and runs away", "into the dark woods", "before the night"]
 
@@ -65,3 +66,13 @@ def test_the_text_height_is_part_of_the_cache_key_only_when_set() -> None:
     }
     assert len(set(keys.values())) == 3
     assert OcrSettings(text_height=None).key() == "lang=eng;psm=3;oem=1;extra="  # entries cached before #21 still match
+
+
+def test_a_first_look_measures_the_lines_alike_on_the_engine_and_the_command(process: engine.EngineProcess) -> None:
+    """`ocr.engine.line_heights` (#21): layout analysis alone on the warm engine, the hOCR's lines on the command."""
+    png = _page(60, 1200)
+    on_engine = process.line_heights(png, OcrSettings(lang="eng"), {})
+    on_command = command_line_heights(png, OcrSettings(lang="eng"))
+    assert len(on_engine) == len(LINES) and on_command == on_engine  # the same layout analysis under both
+    assert 50 <= median(on_engine) <= 80, on_engine  # 60 px type, ascender to descender
+    assert engine.line_heights(png, OcrSettings(lang="eng")) == on_engine  # the module's warm engine, the same look
