@@ -84,7 +84,9 @@ def build(data_dir: Path, index_manifest: Path, copies: int) -> None:
     (data_dir / "BUILT").write_text(json.dumps({"books": len(manifests), "peru_copies": copies}))
 
 
-def over_http(server: Path, data_dir: Path, path: str, warm: list[str], measured: list[str], duration: int) -> dict[str, Any]:
+def over_http(
+    server: Path, data_dir: Path, path: str, warm: list[str], measured: list[str], duration: int
+) -> dict[str, Any]:
     """wrk over `measured` against a fresh server, after one pass of `warm`; wrk's figures and CPU per request."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -157,18 +159,25 @@ def main() -> None:
                 f"{side}/before {median[side] / median['before']:.2f}" for side in sides if side != "before"
             )
             print(f"  {route} {key} (median): " + ", ".join(f"{s} {v:.2f}" for s, v in median.items()) + f"; {ratios}")
-    cpu: dict[str, list[float]] = {side: [] for side in sides}
-    for round_ in range(args.rounds):
+    # In process: per side and kind of query, the mean CPU of its best round (the quietest).
+    kinds: dict[str, list[int]] = {"word": [], "phrase": [], "prefix": []}
+    for i, q in enumerate(measured[:1000]):
+        kinds["phrase" if q.startswith('"') else "prefix" if q.endswith("*") else "word"].append(i)
+    best: dict[str, dict[str, float]] = {side: {} for side in sides}
+    for _ in range(args.rounds):
         for side, tree in sides.items():
             per_query = in_process(tree / ".venv/bin/python", data_dir, book_id, warm[:50], measured[:1000])
-            cpu[side].append(statistics.mean(per_query))
-            print(
-                f"  in process round {round_ + 1} {side:6}: mean {statistics.mean(per_query):.2f} ms CPU/query, "
-                f"p50 {statistics.median(per_query):.2f} ms, total {sum(per_query) / 1000:.2f} s"
-            )
-    for side in sides:
-        if side != "before":
-            print(f"  in process mean CPU {side}/before: {min(cpu[side]) / min(cpu['before']):.2f} (best of rounds)")
+            for kind, indices in {"all": list(range(len(per_query))), **kinds}.items():
+                mean = sum(per_query[i] for i in indices) / len(indices)
+                best[side][kind] = min(best[side].get(kind, mean), mean)
+            print(f"  in process {side:6}: mean {statistics.mean(per_query):.2f} ms CPU/query")
+    print(f"  in process: {len(measured[:1000])} queries, " + ", ".join(f"{len(v)} {k}s" for k, v in kinds.items()))
+    for side, means in best.items():
+        against = {kind: means[kind] / best["before"][kind] for kind in means}
+        print(
+            f"  in process {side:6} (best round): "
+            + ", ".join(f"{kind} {means[kind]:.2f} ms ({against[kind]:.2f}x)" for kind in means)
+        )
 
 
 if __name__ == "__main__":
