@@ -255,34 +255,33 @@ def _count_occurrences(
     For a one-word (or one-prefix) query, where each occurrence is one hit: no
     positions, no per-page objects.
     """
-    ids, counts = snapshot.count_arrays(terms, book_id, check=deadline.check)
+    ids, counts, holders = snapshot.occurrence_arrays(terms, book_id, check=deadline.check)
     if len(terms) > 1 and len(ids):
-        counts = counts - _shared_positions(snapshot, terms, book_id, ids, deadline)
+        counts = counts - _shared_positions(snapshot, terms, book_id, ids, ids[holders > 1], deadline)
     order = snapshot.reading_order(ids)
     return _int_array(ids[order]), _int_array(counts[order])
 
 
 def _shared_positions(
-    snapshot: Snapshot, terms: Sequence[str], book_id: str | None, ids: np.ndarray, deadline: Deadline
+    snapshot: Snapshot,
+    terms: Sequence[str],
+    book_id: str | None,
+    ids: np.ndarray,
+    candidates: np.ndarray,
+    deadline: Deadline,
 ) -> np.ndarray:
     """Per page of `ids` (ascending), the occurrences of `terms` at a position another of them already fills.
 
     A position holds one printed token, but also its alternative readings (#21): a prefix
     (`frei*`) matching the printed `frciheit` and its alternative `freiheit` is one hit there,
     as `hit_spans` counts it, not two. Only pages holding two or more of the terms can have
-    such a position, so only their positions are kept, as `docnum << 32 | position` keys,
-    and a position filled twice is two equal keys side by side once sorted: numpy over
-    whole posting lists, not a Python step per posting of the candidate pages, which took
-    5 s for `de*` (200 terms on 93% of 100,000 pages) and was slower from a few hundred
-    candidate pages on (docs/benchmarks.md; #20).
+    such a position (the `candidates`, ascending), so only their positions are kept, as
+    `docnum << 32 | position` keys, and a position filled twice is two equal keys side by
+    side once sorted: numpy over whole posting lists, not a Python step per posting of the
+    candidate pages, which took 5 s for `de*` (200 terms on 93% of 100,000 pages) and was
+    slower from a few hundred candidate pages on (docs/benchmarks.md; #20).
     """
-    per_term = []
-    for term in dict.fromkeys(terms):
-        deadline.check()
-        per_term.append(snapshot.term_arrays(term, book_id=book_id).ids)
-    pages, holding = np.unique(np.concatenate(per_term), return_counts=True)
     shared = np.zeros(len(ids), np.int64)
-    candidates = pages[holding > 1]
     if not len(candidates):
         return shared
     keys = []

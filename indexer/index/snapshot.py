@@ -544,21 +544,40 @@ class Snapshot:
 
         `check` is called before each term is read (a search's time budget).
         """
+        ids, counts, _ = self.occurrence_arrays(terms, book_id, field, check)
+        return ids, counts
+
+    def occurrence_arrays(
+        self,
+        terms: Sequence[str],
+        book_id: str | None,
+        field: str = "text",
+        check: Callable[[], None] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`count_arrays`, and how many of `terms` each of those pages holds, from the same reads.
+
+        A prefix needs the pages holding two of its terms (counting.py's shared positions,
+        #21); reading each term's postings again for them made a book's prefix search 1.26x
+        the CPU it took before (docs/benchmarks.md).
+        """
+        empty = np.zeros(0, np.int64)
         if self.searcher is None:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+            return empty, empty, empty
         parts = []
         for term in dict.fromkeys(terms):
             if check is not None:
                 check()
             parts.append(self.term_arrays(term, field, book_id=book_id))
         if not parts:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+            return empty, empty, empty
         ids = np.concatenate([p.ids for p in parts])
         counts = np.concatenate([p.counts for p in parts])
-        if len(parts) > 1:  # a prefix: pages holding several of its terms are summed
-            ids, inverse = np.unique(ids, return_inverse=True)
-            counts = np.bincount(inverse, weights=counts, minlength=len(ids)).astype(np.int64)
-        return ids, counts
+        if len(parts) == 1:
+            return ids, counts, np.ones(len(ids), np.int64)
+        # A prefix: pages holding several of its terms are summed.
+        ids, inverse = np.unique(ids, return_inverse=True)
+        counts = np.bincount(inverse, weights=counts, minlength=len(ids)).astype(np.int64)
+        return ids, counts, np.bincount(inverse, minlength=len(ids)).astype(np.int64)
 
     def reading_order(self, ids: np.ndarray) -> np.ndarray:
         """Indices that put the docnums `ids` in reading order."""

@@ -379,3 +379,34 @@ def test_a_position_holding_a_printed_word_and_an_alternative_counts_once(
         for book in ("kant", None):
             docnums, counts = strategy(book)  # type: ignore[operator]
             assert dict(zip(docnums, counts, strict=True)) == {docnum: hits}, (q, name, book)
+
+
+def test_occurrence_arrays_say_how_many_of_the_terms_each_page_holds(tmp_path: Path) -> None:
+    """A prefix's shared positions (#21) are sought on the pages holding two of its terms,
+    taken from the same reads as the counts, in one book and over all."""
+    from indexer.index.records import BookRecord, PageRecord, StoredWord
+
+    def page(book: str, canvas: int, tokens: tuple[str, ...]) -> PageRecord:
+        words = tuple(StoredWord(t, i * 50, 10, 40, 20, 0) for i, t in enumerate(tokens))
+        spans = tuple((i, i) for i in range(len(tokens)))
+        return PageRecord.build(book, canvas, f"c{canvas}", str(canvas), 1000, 1000, words, tokens, spans)
+
+    store = Store(tmp_path)
+    for book, pages in {
+        "a": [("frey", "frey", "feder"), ("frey", "und"), ("und",)],
+        "b": [("feder", "fremd", "frey")],
+    }.items():
+        record = BookRecord(id=book, label=book, manifest_id=book, version=3, source="s", manifest={})
+        store.replace_book(record, [page(book, n, tokens) for n, tokens in enumerate(pages)])
+    snapshot = store.snapshot()
+    terms = ["feder", "fremd", "frey"]
+    found = {}
+    for book in ("a", "b", None):
+        ids, counts, holders = snapshot.occurrence_arrays(terms, book)
+        assert [a.tolist() for a in snapshot.count_arrays(terms, book)] == [ids.tolist(), counts.tolist()]
+        found[book] = sorted(zip(counts.tolist(), holders.tolist(), strict=True))
+    assert found["a"] == [(1, 1), (3, 2)]  # "frey und"; "frey frey feder": 3 occurrences of 2 terms
+    assert found["b"] == [(3, 3)]
+    assert found[None] == [(1, 1), (3, 2), (3, 3)]
+    ids, counts, holders = snapshot.occurrence_arrays(["frey"], "a")
+    assert holders.tolist() == [1, 1]
