@@ -46,16 +46,20 @@ def books_window(
     hits_per_book: int,
     time_limit: float | None,
     exact: bool = False,
+    depth: int = 0,
 ) -> dict[str, Any]:
     """This shard's books `start..start + size` with their first hits, and its ranking's first `ranking_end` books.
 
     One ranking serves both, held deep enough for the longer of the two: ranked twice (the
     window, then the prefix, at two depths) a common word's shown books were counted twice.
+    `depth`: rank at least this deep (_depth).
     """
     plan = plan_query(snapshot, query)
     if plan is None:
         return {**_totals(snapshot, 0, 0, True), "books": [], "ranking": []}
-    ranked = _ranked(snapshot, plan, corpus, time_limit, None if exact else (max(start + size, ranking_end), 0))
+    ranked = _ranked(
+        snapshot, plan, corpus, time_limit, None if exact else (_depth(start + size, ranking_end, depth), 0)
+    )
     page = book_page(snapshot, plan, ranked, start, size, hits_per_book)
     answer = _totals(snapshot, page.total_books, page.total_hits, page.total_exact)
     answer["books"] = [book_result_to_json(result) for result in page.books]
@@ -73,6 +77,7 @@ def hits_window(
     ranking_end: int,
     time_limit: float | None,
     exact: bool = False,
+    depth: int = 0,
 ) -> dict[str, Any]:
     """This shard's hits `start..start + size` (best books first), and its ranking up to `ranking_end` hits.
 
@@ -81,13 +86,15 @@ def hits_window(
     Both come from one ranking, held deep enough for the more hits of the two (a ranking
     with depth (0, n) holds the books up to hit n): ranking the prefix apart, by rounds of
     64 books, counted each of those books' pages again (3.9 s of CPU for `reg*` at 303,278
-    pages on 3 shards, against 71 ms on one index).
+    pages on 3 shards, against 71 ms on one index). `depth`: rank at least this deep (_depth).
     """
     plan = plan_query(snapshot, query)
     if plan is None:
         answer = _totals(snapshot, 0, 0, True)
         return {**answer, "hits": [], "labels": {}, **({"ranking": []} if ranking_end else {})}
-    ranked = _ranked(snapshot, plan, corpus, time_limit, None if exact else (0, max(start + size, ranking_end)))
+    ranked = _ranked(
+        snapshot, plan, corpus, time_limit, None if exact else (0, _depth(start + size, ranking_end, depth))
+    )
     near = near_only_terms(snapshot, query, plan)
     hits = draw_hits(snapshot, plan, near, ranked.docnums, ranked.counts, start, start + size)
     answer = _totals(snapshot, ranked.total_books, ranked.total, ranked.total_exact)
@@ -113,6 +120,16 @@ def terms_window(snapshot: Snapshot, prefix: str, min_count: int, limit: int) ->
     """This shard's autocomplete terms of `prefix`, with their counts (the front sums them)."""
     found = terms(snapshot, prefix, None, min_count, limit)
     return {"generation": snapshot.generation, "terms": [[term.text, term.count] for term in found]}
+
+
+def _depth(window_end: int, ranking_end: int, asked: int) -> int:
+    """How deep to rank: the window's end, the ranking prefix's, or the depth the front asks for.
+
+    The front's second request for the rest of a window (search/shards.py) asks for the depth
+    of its first, so that it finds that ranking in the snapshot's cache instead of ranking
+    again at the window's own depth (the cache key holds the depth).
+    """
+    return max(window_end, ranking_end, asked)
 
 
 def _ranked(
