@@ -253,36 +253,44 @@ def _count_occurrences(
     """Pages holding any of `terms` in reading order, with the terms' occurrences on each.
 
     For a one-word (or one-prefix) query, where each occurrence is one hit: no
-    positions, no per-page objects.
+    positions, no per-page objects. Each term's postings are read once: the pages
+    holding several of a prefix's terms come from the same arrays as the counts.
     """
-    ids, counts = snapshot.count_arrays(terms, book_id, check=deadline.check)
-    if len(terms) > 1 and len(ids):
-        counts = counts - _shared_positions(snapshot, terms, book_id, ids, deadline)
+    distinct = list(dict.fromkeys(terms))
+    if len(distinct) == 1:
+        ids, counts = snapshot.count_arrays(distinct, book_id, check=deadline.check)
+    else:
+        parts = []
+        for term in distinct:
+            deadline.check()
+            parts.append(snapshot.term_arrays(term, book_id=book_id))
+        ids, inverse, holding = np.unique(
+            np.concatenate([part.ids for part in parts]), return_inverse=True, return_counts=True
+        )
+        weights = np.concatenate([part.counts for part in parts])
+        counts = np.bincount(inverse, weights=weights, minlength=len(ids)).astype(np.int64)
+        if len(ids):
+            counts = counts - _shared_positions(snapshot, distinct, ids, holding > 1, deadline)
     order = snapshot.reading_order(ids)
     return _int_array(ids[order]), _int_array(counts[order])
 
 
 def _shared_positions(
-    snapshot: Snapshot, terms: Sequence[str], book_id: str | None, ids: np.ndarray, deadline: Deadline
+    snapshot: Snapshot, terms: Sequence[str], ids: np.ndarray, several: np.ndarray, deadline: Deadline
 ) -> np.ndarray:
     """Per page of `ids`, the occurrences of `terms` at a position another of them already fills.
 
     A position holds one printed token, but also its alternative readings (#21): a prefix
     (`frei*`) matching the printed `frciheit` and its alternative `freiheit` is one hit there,
-    as `hit_spans` counts it, not two. Only pages holding two or more of the terms can have
-    such a position, so positions are read for those pages alone.
+    as `hit_spans` counts it, not two. Only pages holding two or more of the terms (`several`,
+    a mask of `ids`) can have such a position, so positions are read for those pages alone.
     """
-    per_term = []
-    for term in dict.fromkeys(terms):
-        deadline.check()
-        per_term.append(snapshot.term_arrays(term, book_id=book_id).ids)
-    pages, holding = np.unique(np.concatenate(per_term), return_counts=True)
     shared = np.zeros(len(ids), np.int64)
-    candidates = pages[holding > 1].tolist()
+    candidates = ids[several].tolist()
     if not candidates:
         return shared
     filled: dict[int, list[int]] = {page: [] for page in candidates}
-    for term in dict.fromkeys(terms):
+    for term in terms:
         deadline.check()
         for page, (_, positions) in snapshot.postings_among(term, candidates, positions=True).items():
             filled[page].extend(positions or ())

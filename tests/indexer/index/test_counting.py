@@ -379,3 +379,22 @@ def test_a_position_holding_a_printed_word_and_an_alternative_counts_once(
         for book in ("kant", None):
             docnums, counts = strategy(book)  # type: ignore[operator]
             assert dict(zip(docnums, counts, strict=True)) == {docnum: hits}, (q, name, book)
+
+
+def test_a_prefix_reads_each_terms_postings_once(snapshot: Snapshot, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The pages holding several of a prefix's terms (where an alternative reading may share a
+    # position) come from the arrays the counts are summed from: reading every term a second
+    # time to find them cost a prefix's every posting twice.
+    plan = plan_query(snapshot, parse_query("de*"))
+    assert plan is not None and len(plan[0][0]) > 1
+    expected = count_pages(snapshot, plan, None)
+    read: list[str] = []
+    real = snapshot.term_arrays
+
+    def counted(term: str, *args: object, **kwargs: object) -> object:
+        read.append(term)
+        return real(term, *args, **kwargs)
+
+    monkeypatch.setattr(snapshot, "term_arrays", counted)
+    assert count_pages(snapshot, plan, None) == expected
+    assert sorted(read) == sorted(plan[0][0])
