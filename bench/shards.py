@@ -289,13 +289,17 @@ def main() -> None:
                 qs = distinct[offset:] + distinct[:offset]
                 # CPU of every process that answers (the front and its shards, or the single server) per
                 # request: steadier than latency on a shared machine.
-                cpu = sum(s.cpu_seconds() for s in answering)
+                before = [s.cpu_seconds() for s in answering]
                 figures = measure(server, prefix, qs, args.duration)
-                figures["cpu_ms"] = 1000 * (sum(s.cpu_seconds() for s in answering) - cpu) / max(1, figures["requests"])
+                used = [s.cpu_seconds() - b for s, b in zip(answering, before, strict=True)]
+                figures["cpu_ms"] = 1000 * sum(used) / max(1, figures["requests"])
+                # The first process is the one the clients ask (the single server, or the front).
+                figures["cpu_ms_asked"] = 1000 * used[0] / max(1, figures["requests"])
                 result.setdefault("runs", []).append({"server": name, "url": prefix, **figures})
                 print(
                     f"  {name:9} {prefix:15} p50 {figures['p50']:.1f} ms  p99 {figures['p99']:.1f} ms  "
-                    f"{figures['rps']:.0f} req/s  {int(figures['errors'])} errors  {figures['cpu_ms']:.1f} ms CPU/request",
+                    f"{figures['rps']:.0f} req/s  {int(figures['errors'])} errors  {figures['cpu_ms']:.1f} ms CPU/request "
+                    f"({figures['cpu_ms_asked']:.1f} of it in {'the server' if name == 'single' else 'the front'})",
                     flush=True,
                 )
             health = measure(server, "/health", ["x"], max(5, args.duration // 3))
