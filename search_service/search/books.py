@@ -117,6 +117,11 @@ def search_books(
     depth = None if exact_total else (start + size, 0)
     warm_collection_columns(snapshot)  # the index's once-per-snapshot cost, outside the query's time limit
     ranked = rank_collection(snapshot, plan, Deadline(time_limit), corpus, depth)
+    return book_page(snapshot, plan, ranked, start, size, hits_per_book)
+
+
+def book_page(snapshot: Snapshot, plan: Plan, ranked: Ranked, start: int, size: int, hits_per_book: int) -> BookPage:
+    """Books `start`..`start + size` of a ranking, with their first `hits_per_book` hits and its totals."""
     results: list[BookResult] = []
     for place, ranked_book in enumerate(ranked.books(start, start + size), start=start + 1):
         record = snapshot.book(ranked_book.book_id)

@@ -235,8 +235,21 @@ def search(
                 lambda result: 16 * len(result[0]) + _plan_bytes(plan),
             )
         total = sum(counts)
+    hits = draw_hits(snapshot, plan, near, docnums, counts, start, start + page_size)
+    return HitPage(tuple(hits), total, start, page_size, exact)
+
+
+def draw_hits(
+    snapshot: Snapshot,
+    plan: Plan,
+    near: frozenset[str],
+    docnums: array[int],
+    counts: array[int],
+    start: int,
+    end: int,
+) -> list[Hit]:
+    """Hits `start..end` of matched pages in their order (`docnums`, with their hit `counts`), loading only their pages."""
     hits: list[Hit] = []
-    end = start + page_size
     seen = 0
     for docnum, count in zip(docnums, counts, strict=True):
         if seen >= end:
@@ -245,7 +258,7 @@ def search(
             page_hits = page_hits_of(snapshot.page(docnum), plan, near)
             hits.extend(page_hits[max(0, start - seen) : end - seen])
         seen += count
-    return HitPage(tuple(hits), total, start, page_size, exact)
+    return hits
 
 
 def warm_collection_columns(snapshot: Snapshot) -> None:

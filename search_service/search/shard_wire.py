@@ -15,9 +15,11 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from indexer.index.ranking import RankedBook
 from indexer.index.records import BookRecord
 from ocr.model import Box
 from search_service.search.books import BookHit, BookResult, LinePicture
@@ -59,9 +61,9 @@ class RankedEntry:
         return (-self.score, -self.hits, self.book_id)
 
 
-def ranking_to_json(results: list[BookResult]) -> list[list[Any]]:
+def ranking_to_json(books: Sequence[RankedBook]) -> list[list[Any]]:
     """A shard's ranked books as `[id, score, hits, pages]` rows (the score as Python writes it: exact)."""
-    return [[result.book.id, result.score, result.hits, result.pages] for result in results]
+    return [[book.book_id, book.score, book.hits, book.pages] for book in books]
 
 
 def ranking_from_json(rows: list[list[Any]], shard: int) -> list[RankedEntry]:

@@ -95,6 +95,7 @@ def sharded(tmp_path_factory: pytest.TempPathFactory, peru_pages: Pages) -> Iter
     front_port = free_port()
     front_base = f"http://127.0.0.1:{front_port}"
     servers = [LiveServer(single, env=PAGING)]
+    built: Sharded | None = None
     try:
         for d in dirs:
             servers.append(LiveServer(d, "--public-url", front_base, env=PAGING))
@@ -103,9 +104,12 @@ def sharded(tmp_path_factory: pytest.TempPathFactory, peru_pages: Pages) -> Iter
             tmp / "front", *shard_args, env={**PAGING, "IIIF_SEARCH_SHARD_TIMEOUT": "1.5"}, port=front_port
         )
         servers.append(front)
-        yield Sharded(servers[0], servers[1:4], front, dirs, books)
+        built = Sharded(servers[0], servers[1:4], front, dirs, books)
+        yield built
     finally:
-        for server in servers:
+        # A test may put a new server in a shard's place (a shard down, then back): it is stopped too.
+        replacements = [server for server in built.shards if server not in servers] if built else []
+        for server in servers + replacements:
             log = server.stop()
             assert "Traceback" not in log, log
 

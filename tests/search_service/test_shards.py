@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from indexer.index.store import Store
 from indexer.shards import claim, shard_of
 from ocr.hocr import parse_pages
+from search_service.search import hits as hits_module
 from search_service.search.shards import first_window, within
 from search_service.settings import Settings
 from search_service.web.app import create_app
@@ -178,3 +179,30 @@ def test_the_guess_is_each_shards_fair_share_of_the_items_up_to_the_page() -> No
     assert first_window(0, 10, 3) == (0, 4)
     assert first_window(20, 30, 3) == (6, 10)
     assert first_window(0, 100, 1) == (0, 100)
+
+
+@pytest.mark.parametrize(("url", "shard_path"), [("/api/search", "/shard/books"), ("/iiif/search/2", "/shard/hits")])
+async def test_a_shard_asked_twice_for_one_page_ranks_the_query_once(
+    servers: Servers, monkeypatch: pytest.MonkeyPatch, url: str, shard_path: str
+) -> None:
+    # The second request (the rest of a window longer than the shard's share) asks for the depth
+    # of the first, so the shard finds that ranking in its cache: ranked again at the window's
+    # own depth, a common word's shown books were counted twice.
+    monkeypatch.setattr(hits_module, "ONE_SLOT_EVERY_PAGE_BELOW", 0)  # the book counts, as for a common word
+    ranked: Counter[int] = Counter()
+    real = hits_module.top_books
+
+    def counted(snapshot: Any, *args: Any, **kwargs: Any) -> Any:
+        ranked[id(snapshot)] += 1
+        return real(snapshot, *args, **kwargs)
+
+    monkeypatch.setattr(hits_module, "top_books", counted)
+    asked_twice = 0
+    for q in ("de", "la", "les", "con*", "inca*", "roi", "pour", "ville"):
+        ranked.clear()
+        before = servers.transport.requests(shard_path)
+        await _same(servers, f"{url}?q={q}")
+        asked = [a - b for a, b in zip(servers.transport.requests(shard_path), before, strict=True)]
+        asked_twice += asked.count(2)
+        assert set(ranked.values()) == {1}, (q, asked, ranked)  # each index (the single one too) ranked once
+    assert asked_twice, "no shard held more than its share of a page: nothing tested"

@@ -205,7 +205,8 @@ async def _ranked_windows(
                 kept = within(sent, sent_from, (window[0], sent_from + len(sent))) or []
                 answer[items] = list(kept)
                 low = window[0] + len(kept)
-                missed[p] = {**common, "start": str(low), "size": str(window[1] - low)}
+                # At the first request's depth: the shard finds that ranking in its cache.
+                missed[p] = {**common, "start": str(low), "size": str(window[1] - low), "depth": str(stop)}
             else:
                 answer[items] = found
         if missed:

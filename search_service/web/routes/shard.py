@@ -9,8 +9,8 @@ any search (the corpus stats are part of the key).
 
     /shard/info
     /shard/list
-    /shard/books?q=&corpus=B,W,K&start=&size=&ranking=&hits=&fuzzy=&total=
-    /shard/hits?q=&corpus=B,W,K&start=&size=&ranking=&fuzzy=&total=
+    /shard/books?q=&corpus=B,W,K&start=&size=&ranking=&depth=&hits=&fuzzy=&total=
+    /shard/hits?q=&corpus=B,W,K&start=&size=&ranking=&depth=&fuzzy=&total=
     /shard/terms?q=&min=&limit=
 """
 
@@ -95,7 +95,8 @@ async def shard_books(request: Request, ctx: SearchContextDep) -> Response:
     start, size, ranking = _number(request, "start"), _number(request, "size"), _number(request, "ranking")
     per_book = min(_number(request, "hits", ctx.settings.hits_per_book), 20)
     exact = request.query_params.get("total") == "exact"
-    key = ("shard books", text, query, corpus, start, size, ranking, per_book, exact)
+    depth = _number(request, "depth")
+    key = ("shard books", text, query, corpus, start, size, ranking, per_book, exact, depth)
     snapshot, settings, _ = ctx
     return await cached_json(
         request,
@@ -105,7 +106,7 @@ async def shard_books(request: Request, ctx: SearchContextDep) -> Response:
         query.may_be_costly,
         lambda: encode_json(
             shard_answers.books_window(
-                snapshot, query, corpus, start, size, ranking, per_book, settings.query_time_limit, exact
+                snapshot, query, corpus, start, size, ranking, per_book, settings.query_time_limit, exact, depth
             )
         ),
     )
@@ -117,7 +118,8 @@ async def shard_hits(request: Request, ctx: SearchContextDep) -> Response:
     corpus = _corpus(request)
     start, size, ranking = _number(request, "start"), _number(request, "size"), _number(request, "ranking")
     exact = request.query_params.get("total") == "exact"
-    key = ("shard hits", text, query, corpus, start, size, ranking, exact)
+    depth = _number(request, "depth")
+    key = ("shard hits", text, query, corpus, start, size, ranking, exact, depth)
     snapshot, settings, _ = ctx
     return await cached_json(
         request,
@@ -126,7 +128,9 @@ async def shard_hits(request: Request, ctx: SearchContextDep) -> Response:
         key,
         query.may_be_costly,
         lambda: encode_json(
-            shard_answers.hits_window(snapshot, query, corpus, start, size, ranking, settings.query_time_limit, exact)
+            shard_answers.hits_window(
+                snapshot, query, corpus, start, size, ranking, settings.query_time_limit, exact, depth
+            )
         ),
     )
 
