@@ -25,6 +25,11 @@ from indexer.model import ImageRef
 #: is tuned for scans of about 300 dpi (its documentation asks at least that): book type of 9-12 pt
 #: then has lines of ~40-50 px, the size it reads best, and more pixels only cost CPU.
 OCR_PIXELS_PER_INCH = 300
+#: The least width a physical size may ask (or the full image, if narrower). A Physical Dimensions
+#: service in the wrong unit (`mm` for `cm`, a scale for the wrong image size) says a page is a
+#: tenth of its size, and 300 ppi of that leaves lines of 4 px that OCR reads as nothing; a truly
+#: small object asked at this width only costs a little more CPU.
+MIN_PHYSICAL_WIDTH_PIXELS = 1000
 
 # The compliance level in a profile: "level1" (3.0), ".../image/2/level2.json", "...compliance.html#level1" (1.1).
 _LEVEL = re.compile(r"level([0-2])")
@@ -57,14 +62,19 @@ def serves_any_width(image: ImageRef) -> bool:
 def physical_width_pixels(image: ImageRef) -> int | None:
     """The width giving OCR_PIXELS_PER_INCH across the object, at most the full image's; None without a physical size.
 
+    Never less than MIN_PHYSICAL_WIDTH_PIXELS (or the full width, where that is less).
+
     >>> physical_width_pixels(ImageRef(service="s", width=4000, height=6000, physical_width=6.0))
     1800
     >>> physical_width_pixels(ImageRef(service="s", width=1200, height=1800, physical_width=6.0))
     1200
+    >>> physical_width_pixels(ImageRef(service="s", width=4000, height=6000, physical_width=0.6))  # mm taken for cm
+    1000
     """
     if image.physical_width is None or not image.width:
         return None
-    return max(1, min(image.width, math.ceil(image.physical_width * OCR_PIXELS_PER_INCH)))
+    wanted = max(MIN_PHYSICAL_WIDTH_PIXELS, math.ceil(image.physical_width * OCR_PIXELS_PER_INCH))
+    return max(1, min(image.width, wanted))
 
 
 def ocr_width_of(image: ImageRef, ocr_width: int) -> int | None:

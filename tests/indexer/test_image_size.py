@@ -62,6 +62,14 @@ def test_a_physical_size_gives_the_width_for_300_pixels_an_inch_never_more_than_
     assert physical_width_pixels(_level1(physical_width=20.0)) == 4000
 
 
+def test_a_physical_size_too_small_to_read_asks_at_least_the_floor_width() -> None:
+    # A physical size in the wrong unit (a tenth of the page) must not ask a width OCR reads as nothing.
+    assert image_url(_level1(physical_width=0.6), 2400) == "https://img/p1/full/1000,/0/default.jpg"
+    assert image_url(_level1(physical_width=0.0001), 2400) == "https://img/p1/full/1000,/0/default.jpg"
+    small = ImageRef(service="https://img/p1", service_version=3, service_profile="level1", width=800, height=900)
+    assert physical_width_pixels(ImageRef(**{**_fields(small), "physical_width": 0.6})) == 800  # never an upscale
+
+
 @pytest.mark.parametrize(
     "image",
     [
