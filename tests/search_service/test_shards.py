@@ -206,3 +206,29 @@ async def test_a_shard_asked_twice_for_one_page_ranks_the_query_once(
         asked_twice += asked.count(2)
         assert set(ranked.values()) == {1}, (q, asked, ranked)  # each index (the single one too) ranked once
     assert asked_twice, "no shard held more than its share of a page: nothing tested"
+
+
+async def test_the_shard_clients_lock_steps_search_no_module_path() -> None:
+    # httpcore asks `import sniffio` at every lock and pool step and falls back to asyncio
+    # when it is missing; a failed import is not remembered, so each step searched sys.path
+    # again (~120 us, ~17 times per collection answer of the front: encode/httpcore#1103).
+    # sniffio is a dependency of ours for that: no step may go looking for a module.
+    import importlib.abc
+    import sys
+
+    from httpcore._synchronization import current_async_library
+
+    looked_for: list[str] = []
+
+    class Watch(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname: str, path: object, target: object = None) -> None:
+            looked_for.append(fullname)
+
+    watch = Watch()
+    sys.meta_path.insert(0, watch)
+    try:
+        for _ in range(20):
+            assert current_async_library() == "asyncio"
+    finally:
+        sys.meta_path.remove(watch)
+    assert looked_for == []
