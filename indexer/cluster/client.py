@@ -11,6 +11,8 @@ page's hOCR (from the client's cache, or fresh) or the reason it failed:
   every task's inputs, folder images included, until it is done);
 - a page that kills every worker it lands on: after the scheduler's
   `distributed.scheduler.allowed-failures` (default 3) retries it is a failed page, with why;
+  the pages that shared those workers lose tries too, so they are run again, one at a
+  time, at the end, and fail only if they kill a worker on their own;
 - the scheduler lost: ClusterLost, and the caller writes nothing of the book in progress.
 """
 
@@ -314,6 +316,11 @@ class Cluster:
         final, final_name = (tasks.ocr, "iiif-ocr") if kind == "hocr" else (tasks.detect, "iiif-osd")
         queue = iter(canvases)
         flights: dict[Any, _Flight] = {}
+        # A worker's death counts against every task it held, queued ones too, so a page in
+        # flight beside one that kills workers can run out of tries as well: such pages are
+        # run again at the end, one at a time, and fail only if they kill a worker alone.
+        suspects: list[Canvas] = []
+        alone = False
         finished: as_completed = as_completed(loop=self.client.loop)
 
         def launch(canvas: Canvas) -> RemoteText | None:
@@ -353,7 +360,10 @@ class Cluster:
             except CanvasFailed as exc:
                 return RemoteText(flight.canvas, error=str(exc))
             except KilledWorker as exc:
-                return RemoteText(flight.canvas, error=_killed_reason(exc))
+                if alone:
+                    return RemoteText(flight.canvas, error=_killed_reason(exc))
+                suspects.append(flight.canvas)
+                return None
             except (CancelledError, OSError, TimeoutError) as exc:
                 raise self._lost(exc) from None
             except Exception as exc:
@@ -383,7 +393,7 @@ class Cluster:
 
         try:
             while True:
-                while len(flights) < self._window():
+                while len(flights) < (1 if alone else self._window()):
                     canvas = next(queue, None)
                     if canvas is None:
                         break
@@ -391,7 +401,15 @@ class Cluster:
                     if failed is not None:
                         yield failed
                 if not flights:
-                    return
+                    if alone or not suspects:
+                        return
+                    log.warning(
+                        "%s: %d page(s) were on Dask workers that died; running each again on its own",
+                        book_id,
+                        len(suspects),
+                    )
+                    alone, queue = True, iter(suspects)
+                    continue
                 future = next(finished)
                 flight = flights.pop(future.key)
                 outcome = settle(future, flight)

@@ -173,6 +173,26 @@ def test_a_page_that_kills_every_worker_fails_alone_with_its_reason(cluster: Loo
     assert [snap.page_of("poisoned", i) is not None for i in range(3)] == [True, False, True]
 
 
+def test_pages_queued_beside_a_page_that_kills_the_only_worker_are_indexed(tmp_path: Path) -> None:
+    """A worker's death counts against every task it held: pages queued behind the poisoned one lose tries too.
+
+    With one worker, each of its deaths takes the other pages in flight with it; they are
+    run again alone afterwards, and only the page that kills the worker on its own fails.
+    """
+    folder = tmp_path / "poisoned"
+    folder.mkdir()
+    for name in ("0005.png", "0006.png", "0007.png", "0008.png"):  # the second is "poisoned p2"
+        shutil.copy(REPO / "sample_books" / COLUM / name, folder / name)
+    env = {"IIIF_SEARCH_TEST_POISON": "poisoned p2"}
+    with LoopbackCluster(tmp_path / "dask", 1, preload=POISON, worker_env=env) as single:
+        options = IndexOptions(data_dir=tmp_path / "data", cluster=single.address, lang="eng")
+        [report] = index([str(folder)], options)
+    assert [failure["canvas"] for failure in report.failed] == [1], report.failed
+    assert report.ocr == 3
+    snap = Store(tmp_path / "data").snapshot()
+    assert [snap.page_of("poisoned", i) is not None for i in range(4)] == [True, False, True, True]
+
+
 def test_shared_files_are_read_by_the_workers_at_their_path(
     cluster: LoopbackCluster, indexed_books: tuple[Path, object], tmp_path: Path
 ) -> None:
