@@ -25,6 +25,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import httpx
+import orjson
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -120,7 +121,7 @@ class Shards:
         status, body = answer
         if status != 200:
             return _error_answer(position, status, body, self.describe(position))
-        data: dict[str, Any] = json.loads(body)
+        data: dict[str, Any] = orjson.loads(body)
         corpus = data.get("corpus")
         if isinstance(corpus, list) and len(corpus) == 3:
             self.stats[position] = CorpusStats(*(int(v) for v in corpus))
@@ -171,7 +172,7 @@ class Shards:
         status, body = answer
         if status != 200:
             return _error_answer(position, status, body, self.describe(position))
-        data = json.loads(body)
+        data = orjson.loads(body)
         recorded, count = data.get("position"), data.get("count")
         if recorded != position and not (len(self.urls) == 1 and recorded is None):
             where = (
