@@ -27,7 +27,10 @@ rule. So `total` and the hits listed always agree.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 from dataclasses import dataclass
+
+import numpy as np
 
 from indexer.index.counting import Deadline, Plan, UnitPlan, count_pages, hit_spans, record_positions
 from indexer.index.ranking import CorpusStats, Ranked, book_lengths, rank_books
@@ -428,21 +431,33 @@ class _PageText:
         firsts, lasts = spans[0::2], spans[1::2]
         # Word i and i+1 are the two halves of a word hyphenated across a line end. Most
         # pages have no token spanning two words: one comparison (in C) tells.
-        self.joins = (
-            set()
-            if firsts == lasts
-            else {a for a, b in zip(firsts, lasts, strict=True) if b == a + 1 and boxes[5 * a + 4] != boxes[5 * b + 4]}
-        )
+        self.joins: set[int] = set()
+        if firsts != lasts:
+            flat = np.frombuffer(spans, dtype=np.intc) if isinstance(spans, array) else np.asarray(spans, dtype=np.intc)
+            pairs = flat.reshape(-1, 2)
+            spanning = pairs[pairs[:, 1] == pairs[:, 0] + 1, 0].tolist()
+            self.joins = {a for a in spanning if boxes[5 * a + 4] != boxes[5 * a + 9]}
+        self._sorted_joins = sorted(self.joins)
 
     def _line(self, i: int) -> int:
         return self.boxes[5 * i + 4]
 
+    def _joins_between(self, low: int, high: int) -> bool:
+        """Whether a hyphenated word's first half is among words low..high."""
+        joins = self._sorted_joins
+        k = bisect_left(joins, low)
+        return k < len(joins) and joins[k] <= high
+
     def text(self, first: int, last: int) -> str:
         """Words first..last as one string, hyphenated halves joined."""
         texts = self.texts
+        low, high = max(0, first), min(last, len(texts) - 1)
+        # Most stretches of text hold no hyphenated word: one join, in C.
+        if not self._joins_between(low, high - 1):
+            return " ".join(texts[low : high + 1])
         joins = self.joins
         parts: list[str] = []
-        for i in range(max(0, first), min(last, len(texts) - 1) + 1):
+        for i in range(low, high + 1):
             if i - 1 in joins and i - 1 >= first:
                 parts[-1] = parts[-1].rstrip(_HYPHENS) + texts[i]
             else:
@@ -455,10 +470,11 @@ class _PageText:
         last = record.spans[2 * last_token + 1]
         matches: list[Match] = []
         line_start = first
-        for i in range(first, last + 1):
-            if i == last or self._line(i + 1) != self._line(i):
+        for i in range(first, last):  # one match per line the hit spans
+            if self._line(i + 1) != self._line(i):
                 matches.append(self._match(line_start, i))
                 line_start = i + 1
+        matches.append(self._match(line_start, last))
         return Hit(
             book_id=record.book_id,
             canvas_index=record.canvas_index,
@@ -475,6 +491,9 @@ class _PageText:
 
     def _match(self, first: int, last: int) -> Match:
         b = self.boxes
+        if first == last:  # most hits: one word
+            x, y, w, h, line = b[5 * first : 5 * first + 5]
+            return Match(self.texts[first], Box(x, y, max(1, w), max(1, h)), line, first, last)
         xs = b[5 * first : 5 * last + 5 : 5]
         ys = b[5 * first + 1 : 5 * last + 5 : 5]
         x1 = max(x + w for x, w in zip(xs, b[5 * first + 2 : 5 * last + 5 : 5], strict=True))
