@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -435,6 +436,8 @@ def index(
     with `options.fetch_timeout`); canvases use their worker's own. With
     `options.cluster`, the cluster is reached and checked before any source is read
     (ClusterUnreachable, ClusterUnfit) and a lost scheduler stops the run (ClusterLost).
+    With `options.workers` > 1 the pages are OCR'd in spawned processes, which import the
+    calling script again: a script calling this needs `if __name__ == "__main__":`.
     """
     progress = progress or Progress()
     if options.shards:
@@ -452,6 +455,9 @@ def index(
             max_workers=options.workers,
             initializer=_init_worker,
             initargs=(str(paths.ocr_cache_dir(options.data_dir)), options.fetch_timeout),
+            # Not fork: this process has run libvips (image headers) and threads by now, and a
+            # forked worker inherits their locks held; its first pyvips call could then wait forever.
+            mp_context=multiprocessing.get_context("spawn"),
         )
     try:
         for location in sources:

@@ -62,13 +62,15 @@ def _write_one(args: tuple[str, str]) -> str:
 
 def test_jobs_creating_the_index_at_once_all_succeed(tmp_path: Path) -> None:
     """Creating the index is locked: concurrent first writers raced on its first TOC file."""
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    for round_ in range(3):
-        data_dir = tmp_path / f"d{round_}"
-        with ProcessPoolExecutor(4) as pool:
+    # Spawned, as index-manifest's pool is: a fork of this process (threads, libvips) can hang.
+    with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for round_ in range(3):
+            data_dir = tmp_path / f"d{round_}"
             done = list(pool.map(_write_one, [(str(data_dir), f"b{n}") for n in range(4)]))
-        assert sorted(b.id for b in Store(data_dir).snapshot().books()) == sorted(done)
+            assert sorted(b.id for b in Store(data_dir).snapshot().books()) == sorted(done)
 
 
 def test_the_io_lock_goes_to_a_thread_that_has_waited() -> None:
