@@ -6,12 +6,14 @@ for the commonest word. Each book's document also counts its tokens and its pair
 common words (`schema.BOOK_COUNTS_FIELD`, one posting per book), which this module ranks
 from, in the way search engines skip what cannot reach the top:
 
-- one slot (a word, a prefix, a fuzzy `word~`): every occurrence is a hit, so a book's
-  hits are the sum of its book counts over the slot's terms, exactly. Every book is
+- one slot (a word; a prefix or a fuzzy `word~` in an index without alternative readings):
+  every occurrence is a hit, so a book's hits are the sum of its book counts over the slot's
+  terms, exactly. Every book is
   ranked from those (O(books), not O(pages)), the totals are exact, and only the books
   the requested page shows have their pages counted (one book's counting, as its own
   search does);
-- anything else (several words, phrases): a book's book counts bound its hits from above
+- anything else (several words, phrases, and a prefix or fuzzy word where a printed word and
+  its alternative reading may both match at one position): a book's book counts bound its hits from above
   (a unit occurs at most as often as its rarest slot, or its pair of common words; a
   page's hits are at most its units' occurrences, and a book missing a unit has none).
   Books are counted one at a time (one book's counting, exactly) in the order of their
@@ -38,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from indexer.index.counting import Deadline, Plan, count_pages
+from indexer.index.postings_codec import ArrayPositions
 from indexer.index.ranking import CorpusStats, Ranked, bm25, book_lengths
 from indexer.index.schema import BOOK_COUNTS_FIELD, is_indexed_pair, pair_term
 from indexer.index.snapshot import Snapshot
@@ -108,9 +111,21 @@ def top_books(
         docnums, found = count_pages(snapshot, held, book_ids[ordinal], deadline)
         return _Counted(ordinal, score, sum(found), docnums, found)
 
-    if len(plan) == 1 and len(plan[0]) == 1:
+    if len(plan) == 1 and len(plan[0]) == 1 and (len(plan[0][0]) == 1 or not _shared_positions(snapshot)):
         return _one_slot(book_ids, lengths, average, counts[0][0], books, hits, count)
     return _bounded(book_ids, lengths, average, plan, counts, (books, hits), count, overhead, patience)
+
+
+def _shared_positions(snapshot: Snapshot) -> bool:
+    """Whether two terms may sit at one position: a printed word and its alternative readings (#21).
+
+    Then a prefix's or a fuzzy word's book counts, summed over its terms, count such a position
+    once per term that matches there (`schon` and its `schoen` both match `s*`): an upper bound
+    of the book's hits, which `_bounded` ranks from, not the exact count `_one_slot` needs.
+    Only our positions format places alternatives (store.py); an older index holds none.
+    """
+    assert snapshot.searcher is not None
+    return isinstance(snapshot.searcher.schema["text"].format, ArrayPositions)
 
 
 def _book_counts(
