@@ -31,8 +31,9 @@ a search that finds nothing as `word~`). Default: exact only.
 
 Each `--alternatives BELOW/THRESHOLD/K` indexes the books again (from the OCR cache) with that
 policy for the alternative readings of #21 (indexer/page_record.AlternativePolicy: words of
-confidence below BELOW, alternatives of THRESHOLD or more, at most K per word), or `none`
-(no alternatives: the index before #21). Default: the policy's defaults only.
+confidence below BELOW, alternatives of THRESHOLD or more, at most K per word, and umlauts
+written out, `schaedlich` for `schädlich`, unless `/printed-umlauts` follows), `umlauts` (only
+those), or `none` (neither: the index before #21). Default: the policy's defaults only.
 
 Each `--choice-iterations N` OCRs the books again with Tesseract's `lstm_choice_iterations=N`
 (the extra beam-search passes that find the LSTM's choices, #21; default: `index-manifest`'s), each
@@ -100,7 +101,7 @@ class Quality:
     absent_answered: int
     absent_pages: int
     ocr_seconds: float  # the pipeline's time for the book (0 when every page came from the cache)
-    alternatives: str = "none"  # the AlternativePolicy, as BELOW/THRESHOLD/K
+    alternatives: str = "none"  # the AlternativePolicy, as parse_policy reads it
     alternative_tokens: int = 0  # alternative tokens indexed in the book
     text_height: int = 0  # pages scaled to lines this many pixels tall before OCR (#21); 0: as they come
     choice_iterations: int = 5  # Tesseract's lstm_choice_iterations for the choices (#21)
@@ -202,21 +203,29 @@ async def measure(
 
 
 def parse_policy(spec: str) -> AlternativePolicy:
-    """`none` or BELOW/THRESHOLD/K.
+    """`none`, `umlauts` (only the umlauts written out), or BELOW/THRESHOLD/K, which writes them out
+    too unless followed by `/printed-umlauts`.
 
     >>> parse_policy("95/50/2"), parse_policy("none") == NO_ALTERNATIVES
-    (AlternativePolicy(below=95.0, threshold=50.0, per_word=2), True)
+    (AlternativePolicy(below=95.0, threshold=50.0, per_word=2, write_out_umlauts=True), True)
+    >>> policy_name(parse_policy("101/20/3/printed-umlauts")), policy_name(parse_policy("umlauts"))
+    ('101/20/3/printed-umlauts', 'umlauts')
     """
     if spec == "none":
         return NO_ALTERNATIVES
-    below, threshold, per_word = spec.split("/")
-    return AlternativePolicy(float(below), float(threshold), int(per_word))
+    if spec == "umlauts":
+        return AlternativePolicy(per_word=0, write_out_umlauts=True)
+    below, threshold, per_word, *rest = spec.split("/")
+    if rest not in ([], ["printed-umlauts"]):
+        raise ValueError(f"not a policy: {spec!r}")
+    return AlternativePolicy(float(below), float(threshold), int(per_word), write_out_umlauts=not rest)
 
 
 def policy_name(policy: AlternativePolicy) -> str:
     if policy.per_word <= 0:
-        return "none"
-    return f"{policy.below:g}/{policy.threshold:g}/{policy.per_word}"
+        return "umlauts" if policy.write_out_umlauts else "none"
+    name = f"{policy.below:g}/{policy.threshold:g}/{policy.per_word}"
+    return name if policy.write_out_umlauts else name + "/printed-umlauts"
 
 
 def run(
@@ -312,7 +321,10 @@ def main() -> None:
         "--mode", action="append", dest="modes", choices=MODES, help="how queries are asked (repeatable)"
     )
     parser.add_argument(
-        "--alternatives", action="append", dest="policies", help="BELOW/THRESHOLD/K or none (repeatable)"
+        "--alternatives",
+        action="append",
+        dest="policies",
+        help="BELOW/THRESHOLD/K[/printed-umlauts], umlauts or none (repeatable)",
     )
     parser.add_argument(
         "--text-height",
@@ -342,7 +354,7 @@ def main() -> None:
         work = Path(temporary)
         cache = args.cache or work / "ocr-cache"
         cache.mkdir(parents=True, exist_ok=True)
-        policies = [parse_policy(spec) for spec in args.policies or ["95/50/2"]]
+        policies = [parse_policy(spec) for spec in args.policies] if args.policies else [AlternativePolicy()]
         for book in books:
             for choice in choices:
                 for result in (

@@ -240,7 +240,7 @@ def summary_json(reports: list[BookReport], seconds: float, cluster: str | None 
     "--alternatives/--no-alternatives",
     default=True,
     show_default=True,
-    help="Index the plausible other readings of uncertain words (Tesseract's second choices: 2-8% more CPU with 2 passes; pages OCR'd without them get none from the cache later).",
+    help="Index the plausible other readings of uncertain words (Tesseract's second choices: 2-8% more CPU with 2 passes; pages OCR'd without them get none from the cache later), and words with umlauts spelled with ae, oe, ue.",
 )
 @click.option(
     "--choice-iterations",

@@ -21,6 +21,22 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).translate(_EXTRA_FOLDS)
 
 
+# German's umlauts written out, as readers type them without the keys and as old print wrote them
+# (a small e over the vowel, U+0364, which transcriptions give as ae/oe/ue).
+_WRITTEN_OUT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "\u0364": "e"})
+
+
+def umlauts_written_out(text: str) -> str | None:
+    """`text` with ä, ö, ü (and a vowel under a small e) spelled ae, oe, ue; None if it has none.
+
+    >>> umlauts_written_out("ſchädlich"), umlauts_written_out("Stu\u0364kken"), umlauts_written_out("Kant")
+    ('ſchaedlich', 'Stuekken', None)
+    """
+    composed = unicodedata.normalize("NFC", text)
+    written = composed.translate(_WRITTEN_OUT)
+    return written if written != composed else None
+
+
 def tokens(text: str) -> list[str]:
     """The index tokens of a printed word or a query: 'Don't,' -> ['don', 't']."""
     return _TOKEN.findall(fold(text))

@@ -53,10 +53,42 @@ def test_either_half_of_a_hyphenated_word_gives_the_whole_word_alternatives() ->
             Word("und", Box(300, 100, 60, 40), 96.0),
         ),
     )
-    record = page_record("b", CANVAS, page)
+    record = page_record("b", CANVAS, page, dataclasses.replace(AlternativePolicy(), write_out_umlauts=False))
     assert record.tokens == ("unmundiskeit", "und")
     assert sorted(record.alternatives) == ["unmundigkeit", "unmuudiskeit"]
     assert list(record.alternative_positions) == [0, 0]
+    # The default writes out the umlaut of the printed word and of each alternative, there too.
+    assert sorted(page_record("b", CANVAS, page).alternatives) == [
+        "unmuendigkeit",
+        "unmuendiskeit",
+        "unmueudiskeit",
+        "unmundigkeit",
+        "unmuudiskeit",
+    ]
+
+
+def test_umlauts_written_out_sit_at_the_printed_word() -> None:
+    """`schädlich` is found as `schaedlich` (how Kant's 1784 print and its transcription spell it), and
+    a small e over the vowel (U+0364, as transcriptions keep it) reads either way."""
+    page = _page(
+        (
+            Word("ſo", Box(0, 0, 50, 40), 96.0),
+            Word("ſchädlich", Box(60, 0, 200, 40), 91.0),
+            Word("Stükfen", Box(300, 0, 200, 40), 60.0, None, (Alternative("Stükken", 22),)),
+            Word("Vorga\u0364nger", Box(520, 0, 200, 40), 96.0),
+            Word("poet", Box(740, 0, 90, 40), 96.0),  # no umlaut: nothing written out, nothing folded
+        ),
+    )
+    record = page_record("b", CANVAS, page)
+    assert record.tokens == ("so", "schadlich", "stukfen", "vorganger", "poet")
+    assert list(zip(record.alternatives, record.alternative_positions, strict=True)) == [
+        ("schaedlich", 1),
+        ("stuekfen", 2),
+        ("stuekken", 2),  # the alternative's umlaut written out too
+        ("stukken", 2),
+        ("vorgaenger", 3),
+    ]
+    assert page_record("b", CANVAS, page, NO_ALTERNATIVES).alternatives == ()
 
 
 def test_the_page_keeps_its_canvas_image_service_and_size() -> None:

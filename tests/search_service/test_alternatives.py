@@ -76,3 +76,19 @@ async def test_search_1_finds_the_alternative_at_the_printed_word_labelled(kant_
 async def test_without_alternatives_the_word_is_not_found(kant_dirs: dict[str, Path]) -> None:
     assert (await _search(kant_dirs["none"], "gedankenlosen", 2))["items"] == []
     assert len((await _search(kant_dirs["none"], "gedanfenlosen", 2))["items"]) == 1
+
+
+async def test_an_umlaut_written_out_finds_the_printed_word(kant_dirs: dict[str, Path]) -> None:
+    """Kant's 1784 print has a small e over the vowel, which readers and transcriptions write `ae`:
+    `schaedlich` finds the page Tesseract read as `ſchädlich`, at that word, labelled."""
+    printed = await _search(kant_dirs["generous"], "schädlich", 2)
+    [printed_item] = printed["items"]
+    assert "label" not in printed_item
+    body = await _search(kant_dirs["generous"], "schaedlich", 2)
+    [item] = body["items"]
+    assert item["body"]["value"].startswith("ſchädlich")
+    assert item["target"] == printed_item["target"]
+    assert item["label"]["en"][0].startswith("alternative reading for 'schaedlich'")
+    phrase = await _search(kant_dirs["generous"], '"oeffentlichen gebrauch"', 1)
+    assert [hit["match"] for hit in phrase["hits"]] == ["öffentlichen Gebrauch"]
+    assert (await _search(kant_dirs["none"], "schaedlich", 2))["items"] == []
