@@ -26,6 +26,7 @@ the scheduler and the bytes sent cost, which is what spreading the work over mac
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -100,6 +101,34 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def adopt_orphans() -> None:
+    """Become the reaper of this process's orphaned descendants (Linux's PR_SET_CHILD_SUBREAPER).
+
+    `index-manifest --workers N` forks its OCR workers from a forkserver process that it never
+    waits for; it and its workers would be re-parented to init at the command's exit and their
+    CPU would escape RUSAGE_CHILDREN. Adopted here, they are waited for by `reap_orphans`.
+    """
+    import ctypes
+
+    if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
+        sys.exit(f"cannot become a child subreaper: errno {ctypes.get_errno()}")
+
+
+def reap_orphans(keep: set[int], timeout: float = 30.0) -> None:
+    """Wait for every child of this process but `keep` (adopted orphans), so their CPU is counted."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = {int(c) for task in Path("/proc/self/task").iterdir() for c in (task / "children").read_text().split()}
+        pids -= keep
+        if not pids:
+            return
+        if time.monotonic() > deadline:
+            sys.exit(f"processes left by the command did not exit: {sorted(pids)}")
+        for pid in pids:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
 def run(folder: Path, data_dir: Path, *how: str, cluster: LoopbackCluster | None = None) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one index-manifest command, the cluster's processes' CPU included."""
     cluster_pids = [p.pid for p in ([cluster.scheduler, *cluster.nannies] if cluster else []) if p is not None]
@@ -112,6 +141,7 @@ def run(folder: Path, data_dir: Path, *how: str, cluster: LoopbackCluster | None
         text=True,
     )
     seconds = time.perf_counter() - started
+    reap_orphans(set(cluster_pids))
     if result.returncode != 0:
         sys.exit(f"index-manifest {' '.join(how)} failed: {result.stderr}{result.stdout}")
     summary = json.loads(result.stdout)
@@ -122,6 +152,7 @@ def run(folder: Path, data_dir: Path, *how: str, cluster: LoopbackCluster | None
 def main() -> None:
     # `kill` (SIGTERM) then unwinds like Ctrl-C: the cluster and the running command are stopped too.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    adopt_orphans()  # index-manifest's forkserver and its workers are counted too
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="Tesseract processes on each side")
     parser.add_argument("--rounds", type=int, default=3)

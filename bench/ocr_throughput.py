@@ -42,7 +42,7 @@ from statistics import median
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import REPO, commit, machine
-from bench.ocr_cluster import RECOMMENDED_CONFIG, children_cpu, pages_folder, run
+from bench.ocr_cluster import RECOMMENDED_CONFIG, adopt_orphans, children_cpu, pages_folder, run
 from tests.indexer.loopback_cluster import LoopbackCluster
 
 ENGLISH = ["en_harper_half_hours_with_highwaymen_1908", "en_colum_boy_apprenticed_enchanter_1920"]
@@ -78,6 +78,7 @@ def book_folder(folder: Path) -> int:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    adopt_orphans()  # index-manifest's forkserver and its workers are counted too
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--rounds", type=int, default=3)

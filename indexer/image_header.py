@@ -1,8 +1,10 @@
-"""An image's pixel size from its header, without decoding the pixels: the indexer's one use of pyvips.
+"""An image's pixel size from its header, without decoding the pixels.
 
-pyvips reads every format the image endpoint serves (JPEG 2000 included) in a few
-hundred microseconds; where it is not installed or its libvips cannot load (a
-CLI-only install), Pillow reads the header instead, so indexing never needs it.
+Pillow reads the header of every format a scan comes in (PNG, JPEG, TIFF, JPEG 2000, WebP) in
+a few hundred microseconds and imports in ~70 ms; pyvips, tried where Pillow cannot read the
+file (or refuses a header of more pixels than its decompression-bomb limit), costs ~0.3 s of
+CPU to import. Reading with Pillow first also keeps libvips, and the threads it starts, out of
+the indexing process, whose OCR workers must not inherit them (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -25,17 +27,20 @@ def pixel_size(image: bytes | Path) -> tuple[int, int]:
     (3, 2)
     """
     try:
-        import pyvips
-    except (ImportError, OSError):
         return _pixel_size_pillow(image)
-    try:
-        if isinstance(image, Path):
-            header = pyvips.Image.new_from_file(str(image), access="sequential")
-        else:
-            header = pyvips.Image.new_from_buffer(image, "", access="sequential")
-    except pyvips.Error as exc:
-        raise UnreadableImage(str(exc).strip().splitlines()[0]) from exc
-    return int(header.width), int(header.height)
+    except UnreadableImage as unread:
+        try:
+            import pyvips
+        except (ImportError, OSError):
+            raise unread from None
+        try:
+            if isinstance(image, Path):
+                header = pyvips.Image.new_from_file(str(image), access="sequential")
+            else:
+                header = pyvips.Image.new_from_buffer(image, "", access="sequential")
+        except pyvips.Error as exc:
+            raise UnreadableImage(str(exc).strip().splitlines()[0]) from exc
+        return int(header.width), int(header.height)
 
 
 def _pixel_size_pillow(image: bytes | Path) -> tuple[int, int]:
