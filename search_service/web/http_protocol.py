@@ -11,6 +11,11 @@ a request, could fill a worker's memory or its open files (docs/reliability.md, 
   connection opened: 408, then the connection is closed;
 - a connection beyond `max_connections` open in this worker: 503 at once.
 
+After such an answer the connection half-closes and reads and drops what the client still sends
+(up to `LINGER_BYTES`, for at most `LINGER_SECONDS`) before it closes, as nginx's
+`lingering_close` does: closing a socket with unread bytes sends a reset, which can destroy the
+answer in the client's buffer before it is read (a 414 was lost that way in CI).
+
 Idle keep-alive connections are closed by uvicorn after `timeout_keep_alive`.
 `uvicorn_options(settings)` gives the options every server process runs with.
 """
@@ -27,6 +32,9 @@ from search_service.settings import Settings
 
 _REASONS = {408: b"Request Timeout", 414: b"URI Too Long", 431: b"Request Header Fields Too Large"}
 _REASONS[503] = b"Service Unavailable"
+#: After a refusal, how long and how much of the rest of a request is read and dropped.
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +67,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._line_bytes: int | None = 0  # bytes of the request line so far; None once it ended
         self._reading_head = True
         self._head_timer: asyncio.TimerHandle | None = None
+        self._lingering: int | None = None  # bytes dropped since a refusal; None before one
+        self._linger_timer: asyncio.TimerHandle | None = None
         if len(self.connections) > self.limits.max_connections:
             self._refuse(503, "this server has too many open connections; try again shortly")
             return
@@ -66,9 +76,16 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering is not None:
+            self._lingering += len(data)
+            if self._lingering > LINGER_BYTES:
+                self.transport.close()
+            return
         if self._reading_head:
             # Counted before the parser sees it: httptools buffers a header line whole,
             # so a limit checked in its callbacks would come after the memory is spent.
@@ -137,7 +154,18 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             b"connection: close\r\n\r\n",
         ]
         self.transport.write(b"".join(head) + body)
-        self.transport.close()
+        self._linger()
+
+    def _linger(self) -> None:
+        """Half-close after the answer and drop what still comes, so that closing sends no reset."""
+        if not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        # The client reads the answer, then its end; once it is done sending, uvicorn's
+        # eof_received (returning None) lets asyncio close the transport.
+        self.transport.write_eof()
+        self._lingering = 0
+        self._linger_timer = self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
 
 def protocol_for(limits: ConnectionLimits) -> type[GuardedHttpProtocol]:

@@ -104,6 +104,24 @@ def test_an_overlong_request_line_and_an_oversized_head_are_refused(service: Ser
     service.check("an over-long request line and a 30 KB head")
 
 
+def test_a_client_still_sending_after_a_refusal_is_read_not_reset(service: Service) -> None:
+    """A 414 comes while the rest of a long request line is on its way. Closing with those bytes
+    unread sends a reset, which can destroy the answer before the client reads it (CI saw
+    ConnectionResetError once in test_bad_requests); the server half-closes and drops the rest."""
+    with socket.create_connection(("127.0.0.1", service.server.port), timeout=20) as sock:
+        sock.sendall(b"GET /iiif/search/2?q=inca&user=" + b"%C3%A9" * 1_500)  # over the 8 KB limit
+        time.sleep(0.3)  # answered by now
+        for _ in range(5):  # the rest of the line: a closed socket would answer with a reset
+            sock.sendall(b"%C3%A9" * 2_000)
+            time.sleep(0.1)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    assert b"".join(chunks).startswith(b"HTTP/1.1 414 ")
+    service.check("a 414 while the client still sends")
+
+
 def test_an_endless_header_is_cut_off_without_filling_memory(service: Service) -> None:
     """Was: 50 connections sending 20 MB of one unfinished header each: +1 GB of RSS."""
     rss = service.server.rss_mb()
