@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -30,14 +29,9 @@ from statistics import median
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import REPO, commit, machine
-from bench.ocr_cluster import adopt_orphans, reap_orphans
+from bench.ocr_cluster import adopt_orphans, children_cpu, reap_orphans
 
 BOOK = REPO / "sample_books" / "en_colum_boy_apprenticed_enchanter_1920"
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def run_once(code: Path, folder: Path, data_dir: Path, workers: int) -> tuple[float, float]:
