@@ -44,6 +44,13 @@ PAIRS_FIELD = "common_pairs"
 BOOK_COUNTS_FIELD = "book_counts"
 
 
+#: In `book_counts`, the mark of a book whose pages hold no alternative reading (#21): where every
+#: book has it, no two terms share a position, so a prefix's hits are its terms' occurrences
+#: summed (no positions read to find shared ones) and its books rank from exact book counts.
+#: No token or pair begins with `_`. A book written before the mark counts as holding some.
+NO_ALTERNATIVES_MARK = "_no_alternatives"
+
+
 def _counts_field() -> FieldType:
     return FieldType(CountsFormat(), analyzer=SpaceSeparatedTokenizer(), scorable=False, stored=False)
 

@@ -24,9 +24,9 @@ from whoosh.searching import Searcher
 
 from indexer.index import postings
 from indexer.index.near_terms import near_terms_of, near_terms_over
-from indexer.index.postings_codec import BlockDirectory, TermArrays
+from indexer.index.postings_codec import ArrayPositions, BlockDirectory, TermArrays
 from indexer.index.records import BookRecord, PageRecord
-from indexer.index.schema import PAIRS_FIELD, document_key
+from indexer.index.schema import BOOK_COUNTS_FIELD, NO_ALTERNATIVES_MARK, PAIRS_FIELD, document_key
 
 T = TypeVar("T")
 
@@ -183,6 +183,7 @@ class Snapshot:
         self._pages = _Lru(PAGE_CACHE_BYTES)
         self._results = _Lru(RESULT_CACHE_BYTES)
         self._parts: tuple[Snapshot, ...] = ()  # a union's parts (union()), kept alive with it
+        self._shares_positions: bool | None = None
 
     @classmethod
     def union(cls, parts: Sequence[Snapshot], generation: int) -> Snapshot:
@@ -199,6 +200,29 @@ class Snapshot:
         union = cls(Searcher(MultiReader(leaves, generation=generation), closereader=False))
         union._parts = tuple(parts)
         return union
+
+    def shares_positions(self) -> bool:
+        """Whether two terms may sit at one position: a printed word and its alternative readings (#21).
+
+        Then a prefix's or fuzzy word's occurrences, summed over its terms, count such a position
+        once per term matching there (`schon` and its `schoen` both match `s*`): pages holding two
+        of its terms have their positions read to count it once, and a book's counts summed over
+        the terms only bound its hits. Only our positions format places alternatives (store.py),
+        and a book whose pages hold none is marked so (schema.NO_ALTERNATIVES_MARK): an index
+        where every book document ever written carries the mark shares no position.
+        """
+        if self._shares_positions is None:
+            searcher = self.searcher
+            self._shares_positions = (
+                searcher is not None
+                and isinstance(searcher.schema["text"].format, ArrayPositions)
+                and not (
+                    BOOK_COUNTS_FIELD in searcher.schema
+                    and searcher.doc_frequency(BOOK_COUNTS_FIELD, NO_ALTERNATIVES_MARK)
+                    == searcher.doc_frequency("kind", "book")  # deleted documents count on both sides
+                )
+            )
+        return self._shares_positions
 
     @property
     def generation(self) -> int:

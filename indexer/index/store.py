@@ -26,7 +26,15 @@ from indexer.errors import IndexBusy, StoreError
 from indexer.index.postings_codec import ArrayPositions, ColumnarCodec, PositionedTokens
 from indexer.index.records import BookRecord, PageRecord
 from indexer.index.retiring_storage import RETIRE_AFTER, RetiringStorage
-from indexer.index.schema import BOOK_COUNTS_FIELD, PAIRS_FIELD, SCHEMA, book_counts, document_key, pairs_text
+from indexer.index.schema import (
+    BOOK_COUNTS_FIELD,
+    NO_ALTERNATIVES_MARK,
+    PAIRS_FIELD,
+    SCHEMA,
+    book_counts,
+    document_key,
+    pairs_text,
+)
 from indexer.index.snapshot import Snapshot
 
 T = TypeVar("T")
@@ -264,11 +272,14 @@ def _write_book(writer: Any, book: BookRecord, pages: list[PageRecord]) -> None:
     # Alternatives sit at their printed word's position (#21); only our positions format
     # can place them (an index made before the columnar codec gets the printed tokens only).
     placed = isinstance(writer.schema["text"].format, ArrayPositions)
-    counts = (
-        {BOOK_COUNTS_FIELD: book_counts((page.tokens for page in pages), _alternatives(pages) if placed else ())}
-        if BOOK_COUNTS_FIELD in writer.schema
-        else {}
-    )
+    counts = {}
+    if BOOK_COUNTS_FIELD in writer.schema:
+        held = placed and any(page.alternatives for page in pages)
+        marks = [] if held else [(NO_ALTERNATIVES_MARK, 1)]
+        counts = {
+            BOOK_COUNTS_FIELD: book_counts((page.tokens for page in pages), _alternatives(pages) if held else ())
+            + marks
+        }
     writer.delete_by_term("book", book.id)
     writer.add_document(
         key=document_key(book.id),

@@ -40,15 +40,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from indexer.index.counting import Deadline, Plan, count_pages
-from indexer.index.postings_codec import ArrayPositions
 from indexer.index.ranking import CorpusStats, Ranked, bm25, book_lengths
 from indexer.index.schema import BOOK_COUNTS_FIELD, is_indexed_pair, pair_term
 from indexer.index.snapshot import Snapshot
 
-#: What counting one book costs beyond its postings, in postings read (its terms' lookups,
-#: their first block, a few numpy calls): weighs books counted one at a time against
-#: counting every page at once.
-BOOK_OVERHEAD = 2_000
+#: What counting costs beyond reading postings, in postings read, to weigh books counted one
+#: at a time against counting every page at once. Measured at 303,278 pages in 6 segments
+#: (docs/benchmarks.md): a posting read costs ~0.3 us; a term a book's counting reads ~1 ms
+#: (its lookup in every segment, its first block, a few numpy calls), so a book's counting
+#: costs this per term it holds...
+TERM_OVERHEAD = 3_500
+#: ...and counting every page this per term of the query (its lookups once, and for a prefix
+#: or fuzzy word the positions two of its terms share: 2 to 3 ms a term).
+EVERY_PAGE_TERM_OVERHEAD = 7_000
+#: Books counted before their hits, against their bounds, are taken as a sample of the rest.
+SAMPLE = 4
 #: A bound is compared with this much room, so that a float rounding of BM25 can never
 #: put a book's bound behind its true score (it only costs a rare extra book counted).
 _ROOM = 1e-12
@@ -82,7 +88,7 @@ def top_books(
     deadline: Deadline,
     corpus: CorpusStats | None = None,
     *,
-    overhead: int = BOOK_OVERHEAD,
+    term_overhead: int = TERM_OVERHEAD,
     patience: float = 1.0,
 ) -> Ranked | None:
     """The best books for `plan` in rank order, at least the first `books` and enough to hold `hits` hits.
@@ -92,7 +98,8 @@ def top_books(
     (lower bounds exceed `books` and `hits` whenever more exist, so a next page shows).
     None when the index has no book counts, or when counting book by book would cost more
     than `patience` times counting every page (then use `rank_books` over `count_pages`);
-    `overhead` is what one book's counting costs beyond its postings, in postings.
+    `term_overhead` is what one book's counting costs beyond its postings per term it holds,
+    in postings (and EVERY_PAGE_TERM_OVERHEAD that of counting every page, per term).
     """
     if not has_book_counts(snapshot):
         return None
@@ -111,21 +118,15 @@ def top_books(
         docnums, found = count_pages(snapshot, held, book_ids[ordinal], deadline)
         return _Counted(ordinal, score, sum(found), docnums, found)
 
-    if len(plan) == 1 and len(plan[0]) == 1 and (len(plan[0][0]) == 1 or not _shared_positions(snapshot)):
+    if len(plan) == 1 and len(plan[0]) == 1 and (len(plan[0][0]) == 1 or not snapshot.shares_positions()):
         return _one_slot(book_ids, lengths, average, counts[0][0], books, hits, count)
-    return _bounded(book_ids, lengths, average, plan, counts, (books, hits), count, overhead, patience)
-
-
-def _shared_positions(snapshot: Snapshot) -> bool:
-    """Whether two terms may sit at one position: a printed word and its alternative readings (#21).
-
-    Then a prefix's or a fuzzy word's book counts, summed over its terms, count such a position
-    once per term that matches there (`schon` and its `schoen` both match `s*`): an upper bound
-    of the book's hits, which `_bounded` ranks from, not the exact count `_one_slot` needs.
-    Only our positions format places alternatives (store.py); an older index holds none.
-    """
+    terms = sorted({term for unit in plan for slot in unit for term in slot})
+    # A book's counting reads only the terms it holds (see `count`).
+    overheads = term_overhead * np.add.reduce([(cache[term] > 0) for term in terms]).astype(np.int64)
     assert snapshot.searcher is not None
-    return isinstance(snapshot.searcher.schema["text"].format, ArrayPositions)
+    postings = sum(snapshot.searcher.doc_frequency("text", term) for term in terms)  # pages holding each term
+    every_page = (postings + EVERY_PAGE_TERM_OVERHEAD * len(terms)) * patience
+    return _bounded(book_ids, lengths, average, plan, counts, (books, hits), count, overheads, every_page)
 
 
 def _book_counts(
@@ -190,10 +191,15 @@ def _bounded(
     counts: list[list[np.ndarray]],
     depth: tuple[int, int],
     count: Callable[[int, float], _Counted],
-    overhead: int,
-    patience: float,
+    overheads: np.ndarray,
+    every_page: float,
 ) -> Ranked | None:
-    """Books counted in the order of their bound until the first `books` (and `hits`) of `depth` are settled."""
+    """Books counted in the order of their bound until the first `books` (and `hits`) of `depth` are settled.
+
+    `overheads`: what counting each book costs beyond its postings, `every_page` what counting
+    every page costs, both in postings read; None as soon as the books left to count would
+    cost more.
+    """
     units = [np.minimum.reduce(slots) for slots in counts]
     bound = np.where(np.minimum.reduce(units) > 0, np.add.reduce(units), 0)
     candidates = np.flatnonzero(bound > 0)
@@ -201,15 +207,19 @@ def _bounded(
     bound_scores = bm25(bounds, lengths[candidates], average) * (1 + _ROOM)
     order = np.lexsort((candidates, -bounds, -bound_scores))
     candidates, bounds, bound_scores = candidates[order], bounds[order], bound_scores[order]
-    # What each candidate costs to count, and what counting every page costs, in postings.
-    terms = [slot for slots, unit in zip(counts, plan, strict=True) for slot in slots[: len(unit)]]
-    postings = np.add.reduce(terms)
-    work = np.cumsum(np.concatenate(([0], postings[candidates] + overhead)))
-    every_page = float(postings.sum()) * patience
+    # What each candidate costs to count, in postings.
+    slots = [slot for slots, unit in zip(counts, plan, strict=True) for slot in slots[: len(unit)]]
+    costs = (np.add.reduce(slots) + overheads)[candidates]
+    work = np.cumsum(np.concatenate(([0], costs)))
     descending = -bound_scores  # ascending, for searchsorted
 
     # A result whose totals are lower bounds must still show that a next page exists: one more.
     books, hits = (depth[0] + 1 if depth[0] else 0), (depth[1] + 1 if depth[1] else 0)
+    # Books are counted in this order, and their hits are at most their bounds: until the bounds
+    # counted hold the hits wanted, counting cannot stop. Where that alone costs more than
+    # counting every page (a rare word beside a common one: a hit or two a book), count every page.
+    if _least_work(bounds, work, books, hits, 1.0) > every_page:
+        return None
     waiting: list[tuple[tuple[float, int, int], _Counted]] = []  # a heap, best first (keys negated)
     settled: list[_Counted] = []
     settled_hits = 0
@@ -225,6 +235,11 @@ def _bounded(
             break
         if _hopeless(settled, waiting, books, hits, descending, at, work, every_page):
             return None
+        if (
+            at >= SAMPLE
+            and _least_work(bounds, work, books, hits, counted_hits / float(bounds[:at].sum())) > every_page
+        ):
+            return None  # the books counted hold far fewer hits than their bounds: the rest will too
         book = count(int(candidates[at]), 0.0)
         at += 1
         if book.hits:
@@ -247,6 +262,24 @@ def _bound_key(candidates: np.ndarray, bounds: np.ndarray, scores: np.ndarray, a
 
 def _negated(key: tuple[float, int, int]) -> tuple[float, int, int]:
     return (-key[0], -key[1], -key[2])
+
+
+def _least_work(bounds: np.ndarray, work: np.ndarray, books: int, hits: int, ratio: float) -> float:
+    """The work of counting, in order, the first books whose bounds times `ratio` hold `hits` (at least `books`).
+
+    With `ratio` 1 a true least (a book's hits are at most its bound); with the share of their
+    bounds the books counted so far held, an estimate of what is left.
+
+    >>> work = np.cumsum([0, 10, 20, 30])
+    >>> _least_work(np.array([5, 3, 1]), work, 0, 7, 1.0)  # the first two books at least
+    30.0
+    >>> _least_work(np.array([5, 3, 1]), work, 0, 7, 0.1)  # more than all of them
+    60.0
+    """
+    if ratio <= 0:
+        return float(work[-1])
+    needed = int(np.searchsorted(np.cumsum(bounds) * ratio, hits)) + 1 if hits else 0
+    return float(work[min(max(books, needed), len(work) - 1)])
 
 
 def _hopeless(

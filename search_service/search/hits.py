@@ -310,7 +310,12 @@ def _book_counts_pay(snapshot: Snapshot, plan: Plan) -> bool:
     """Whether ranking from book counts is expected to cost less than counting every page (measured)."""
     if len(plan) > 1 and not SEVERAL_UNITS_BY_BOOK_COUNTS:
         return False
-    bar = ONE_SLOT_EVERY_PAGE_BELOW if len(plan) == 1 and len(plan[0]) == 1 else EVERY_PAGE_BELOW
+    # One slot of one term, or of several where no two share a position, is ranked exactly from its
+    # book counts; a prefix or fuzzy word whose terms may share positions (alternative readings,
+    # #21) only bounds its books' hits, as a phrase does, and takes the phrases' bar.
+    one_slot = len(plan) == 1 and len(plan[0]) == 1
+    exact = one_slot and (len(plan[0][0]) == 1 or not snapshot.shares_positions())
+    bar = ONE_SLOT_EVERY_PAGE_BELOW if exact else EVERY_PAGE_BELOW
     return snapshot.pages_holding(plan_terms(plan), bar) >= bar
 
 
@@ -333,8 +338,8 @@ def rank_collection(
     (books, hits), only the first books are held, at least `books` of them and enough to
     hold `hits` hits, when book counts let the rest be skipped (indexer/index/top_books.py);
     the totals may then be lower bounds. Either way the order is the same. A query whose
-    terms hold fewer than EVERY_PAGE_BELOW pages (ONE_SLOT_EVERY_PAGE_BELOW for one word or
-    prefix), or of several units, is counted on every
+    terms hold fewer than EVERY_PAGE_BELOW pages (ONE_SLOT_EVERY_PAGE_BELOW for one word, or a
+    prefix whose terms share no positions), or of several units, is counted on every
     page all the same (`_book_counts_pay`: where the book counts were measured to lose).
     """
 

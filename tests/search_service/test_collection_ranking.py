@@ -28,7 +28,7 @@ from indexer.index.snapshot import Snapshot
 from indexer.index.store import Store
 from indexer.index.top_books import has_book_counts, top_books
 from indexer.model import Canvas
-from indexer.page_record import page_record
+from indexer.page_record import NO_ALTERNATIVES, AlternativePolicy, page_record
 from ocr.alto import parse as parse_alto
 from ocr.hocr import parse_pages
 from ocr.model import Page
@@ -75,13 +75,13 @@ def _pages() -> list[Page]:
     return pages
 
 
-def _write_shelf(store: Store, pages: list[Page]) -> None:
+def _write_shelf(store: Store, pages: list[Page], count: int = BOOKS, policy: AlternativePolicy | None = None) -> None:
     books = []
-    for b in range(BOOKS):
+    for b in range(count):
         book = f"shelf-{b:03d}"
         first, size = (b * 37) % len(pages), 1 + (b * 5) % 7
         chosen = [pages[(first + k) % len(pages)] for k in range(size)]
-        records: list[PageRecord] = [page_record(book, _canvas(book, n, p), p) for n, p in enumerate(chosen)]
+        records: list[PageRecord] = [page_record(book, _canvas(book, n, p), p, policy) for n, p in enumerate(chosen)]
         record = BookRecord(
             id=book, label=book, manifest_id=f"https://example.org/{book}", version=3, source="test", manifest={},
             canvas_count=len(records), page_count=len(records), word_count=sum(len(r.words) for r in records),
@@ -110,6 +110,16 @@ def shelf_pages() -> list[Page]:
 def shelf(tmp_path_factory: pytest.TempPathFactory, shelf_pages: list[Page]) -> Iterator[Snapshot]:
     store = Store(tmp_path_factory.mktemp("shelf"))
     _write_shelf(store, shelf_pages)
+    snap = store.snapshot()
+    yield snap
+    snap.close()
+
+
+@pytest.fixture(scope="module")
+def plain_shelf(tmp_path_factory: pytest.TempPathFactory, shelf_pages: list[Page]) -> Iterator[Snapshot]:
+    """A smaller shelf of the same pages without alternative readings, as books from linked OCR have none."""
+    store = Store(tmp_path_factory.mktemp("plain-shelf"))
+    _write_shelf(store, shelf_pages, BOOKS // 4, NO_ALTERNATIVES)
     snap = store.snapshot()
     yield snap
     snap.close()
@@ -192,7 +202,7 @@ def test_the_bounded_path_counted_to_the_end_ranks_exactly(shelf: Snapshot, q: s
     assert plan is not None
     every = rank_collection(shelf, plan, Deadline(None))
     for books, hits in ((10, 0), (1, 0), (0, 250), (40, 0)):
-        top = top_books(shelf, plan, books, hits, Deadline(None), overhead=0, patience=float("inf"))
+        top = top_books(shelf, plan, books, hits, Deadline(None), term_overhead=0, patience=float("inf"))
         assert top is not None
         held = len(top)
         assert held >= min(books, len(every)), q
@@ -206,7 +216,7 @@ def test_the_bounded_path_counted_to_the_end_ranks_exactly(shelf: Snapshot, q: s
 def test_bounds_skip_books_on_a_phrase_with_a_rare_word(shelf: Snapshot) -> None:
     plan = plan_query(shelf, parse_query('"les espagnols"'))
     assert plan is not None
-    top = top_books(shelf, plan, 10, 0, Deadline(None), overhead=0, patience=float("inf"))
+    top = top_books(shelf, plan, 10, 0, Deadline(None), term_overhead=0, patience=float("inf"))
     every = rank_collection(shelf, plan, Deadline(None))
     assert top is not None and not top.total_exact
     assert len(top) < len(every)
@@ -226,3 +236,41 @@ def test_an_index_without_book_counts_answers_as_before(old_shelf: Snapshot, she
             (r.book.id, r.score, r.hits, r.pages) for r in new.books
         ]
         assert (old.total_books, old.total_hits) == (new.total_books, new.total_hits)
+
+
+def test_an_index_knows_whether_two_terms_may_share_a_position(shelf: Snapshot, plain_shelf: Snapshot) -> None:
+    # The shelf's German pages have their umlauts written out as alternatives (#21); the plain one has none.
+    assert shelf.shares_positions()
+    assert not plain_shelf.shares_positions()
+
+
+@pytest.mark.parametrize("q", ["de*", "s*", "es*", "con*", "perou~", "pizare~"])
+def test_without_alternatives_a_prefix_ranks_from_exact_book_counts(plain_shelf: Snapshot, q: str) -> None:
+    """Every book marked as holding no alternative: a prefix's book counts are its hits, totals exact (#20)."""
+    plan = plan_query(plain_shelf, parse_query(q))
+    assert plan is not None
+    every = rank_collection(plain_shelf, plan, Deadline(None))
+    top = top_books(plain_shelf, plan, 10, 100, Deadline(None), term_overhead=0, patience=float("inf"))
+    assert top is not None and top.total_exact, q
+    assert (top.total_books, top.total) == (every.total_books, every.total), q
+    assert _books(top) == _books(every, len(top)), q
+    page = search(plain_shelf, parse_query(q), None, 0, 100)
+    assert page.total_exact and page.hits == search(plain_shelf, parse_query(q), None, 0, 100, exact_total=True).hits
+
+
+def test_a_book_with_alternatives_among_plain_ones_makes_the_index_share_positions(
+    tmp_path: Path, shelf_pages: list[Page]
+) -> None:
+    store = Store(tmp_path)
+    _write_shelf(store, shelf_pages, 8, NO_ALTERNATIVES)
+    assert not store.snapshot().shares_positions()
+    dta = next(p for p in shelf_pages if any("ä" in w.text for line in p.lines for w in line.words))
+    book = "with-alternatives"
+    record = page_record(book, _canvas(book, 0, dta), dta)
+    assert record.alternatives  # its umlauts written out (#21)
+    store.replace_book(
+        BookRecord(id=book, label=book, manifest_id=f"https://example.org/{book}", version=3, source="test",
+                   manifest={}, canvas_count=1, page_count=1, word_count=len(record.words)),
+        [record],
+    )  # fmt: skip
+    assert store.snapshot().shares_positions()
