@@ -157,12 +157,13 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     forked from it inherits their locks as they were; one held then is never released (a
     worker hung on its first pyvips call). The forkserver is a new process that only imports
     our modules (the command's and this one), once: each worker forked from it starts warm,
-    where a spawned worker spends ~0.9 s of CPU importing them again.
+    where a spawned worker spends ~0.9 s of CPU importing them again. It also loads what a
+    worker's first page needs (indexer/pool_preload.py).
     """
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["__main__", __name__])
+    context.set_forkserver_preload(["__main__", __name__, "indexer.pool_preload"])
     return context
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from indexer.index.records import PageRecord, StoredWord
 from indexer.index.snapshot import Snapshot
 from indexer.index.store import Store
 from indexer.model import BASE_URL_MARKER
-from indexer.pipeline import IndexOptions, first_image, index
+from indexer.pipeline import IndexOptions, _pool_context, first_image, index
 from indexer.sources import read_manifest_v2, read_manifest_v3
 from ocr.formats import parse_ocr
 from ocr.text import tokens
@@ -423,3 +425,19 @@ def test_a_folder_books_record_names_its_image_service(indexed_books) -> None:
         "height": 2313,
         "format": "image/png",
     }
+
+
+def _what_a_worker_starts_with() -> tuple[int, int, bool]:
+    from ocr import tesseract
+
+    return (
+        tesseract.tesseract_version.cache_info().currsize,
+        tesseract._list_languages.cache_info().currsize,
+        "PIL.Image" in sys.modules and "ocr.engine" in sys.modules,
+    )
+
+
+def test_an_ocr_worker_starts_with_what_its_first_page_needs() -> None:
+    """Forked from the pool's server: the command's version and models asked, Pillow and the engine imported once there (#21)."""
+    with ProcessPoolExecutor(1, mp_context=_pool_context()) as pool:
+        assert pool.submit(_what_a_worker_starts_with).result(timeout=120) == (1, 1, True)
