@@ -1,6 +1,7 @@
 """Collection search over HTTP at library scale, the new path against counting every page, in one run (#20).
 
     .venv/bin/python bench/collection_scale.py DATA_DIR [--duration 20] [--queries 2000] [--workers 2]
+        [--before WORKTREE OLD_DATA_DIR]
 
 For a data directory (e.g. a checkpoint of bench/bulk_collection.py), starts
 `iiif-search serve --workers N` afresh for each side and drives it with wrk, 16
@@ -13,6 +14,12 @@ fresh server so no cache of one side helps the other. Reports p50/p95/p99, reque
 errors and the server's CPU seconds per request (its processes' utime + stime, steadier than
 latency on a shared machine), with /health as the reference, and writes a JSON line to
 bench/out/collection_scale.jsonl.
+
+`--before WORKTREE OLD_DATA_DIR` adds a third side, run between the two: the code of an older
+checkout (e.g. 67d0a2b, the last commit before #20) serving the same books as that code wrote
+them (bench/bulk_collection_before.py; an index written by today's code does not open there),
+the same queries without `total=exact`, which that code did not know: the exhaustive search
+the issue measured, as it was.
 """
 
 from __future__ import annotations
@@ -51,19 +58,23 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
-def serve(data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def serve(data_dir: Path, workers: int, code: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """A fresh server on `data_dir`; `code`, an older checkout, goes first on its PYTHONPATH."""
     port = free_port()
+    env = dict(os.environ, IIIF_SEARCH_DATA_DIR=str(data_dir))
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
     server = subprocess.Popen(
         [str(REPO / ".venv/bin/iiif-search"), "serve", "--port", str(port), "--workers", str(workers), *QUIET],
-        env=dict(os.environ, IIIF_SEARCH_DATA_DIR=str(data_dir)),
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     wait_for(f"{base}/health", timeout=300)
     return server, base
 
 
-def side(data_dir: Path, workers: int, paths: list[str], duration: int) -> dict[str, Any]:
-    server, base = serve(data_dir, workers)
+def side(data_dir: Path, workers: int, paths: list[str], duration: int, code: Path | None = None) -> dict[str, Any]:
+    server, base = serve(data_dir, workers, code)
     try:
         with contextlib.suppress(urllib.error.HTTPError):  # a query past the time budget is a 400: fine here
             urllib.request.urlopen(base + "/iiif/search/2?q=zzzz", timeout=600).read()  # opens the index, its columns
@@ -92,6 +103,13 @@ def main() -> int:
     parser.add_argument(
         "--url", action="append", choices=URLS, help="measure only this URL (repeatable; default: both)"
     )
+    parser.add_argument(
+        "--before",
+        nargs=2,
+        type=Path,
+        metavar=("WORKTREE", "OLD_DATA_DIR"),
+        help="also an older checkout on the same books as it wrote them (bench/bulk_collection_before.py)",
+    )
     args = parser.parse_args()
     mix = queries(args.data_dir, None, args.queries, seed=2)
     from indexer.index.store import Store
@@ -104,10 +122,16 @@ def main() -> int:
     print(
         f"{args.data_dir}: {pages:,} pages in {books:,} books; {len(mix)} distinct queries; {row['commit']}", flush=True
     )
+    if args.before:
+        row["before"] = f"{args.before[0]} ({commit(args.before[0])}) on {args.before[1]}"
     for url in args.url or URLS:
-        for name, suffix in (("new", ""), ("exhaustive", "&total=exact")):
+        sides: list[tuple[str, str, Path, Path | None]] = [("new", "", args.data_dir, None)]
+        if args.before:
+            sides.append(("before", "", args.before[1], args.before[0]))
+        sides.append(("exhaustive", "&total=exact", args.data_dir, None))
+        for name, suffix, data_dir, code in sides:
             paths = [f"{url}?q={urllib.parse.quote(q)}{suffix}" for q in mix]
-            result = side(args.data_dir, args.workers, paths, args.duration)
+            result = side(data_dir, args.workers, paths, args.duration, code)
             row[f"{url} {name}"] = result
             print(
                 f"  {url:15} {name:10}: p50 {result['p50']:.1f} ms, p95 {result['p95']:.1f} ms, "
@@ -122,6 +146,13 @@ def main() -> int:
             f"CPU per request new/exhaustive {new['cpu_ms_per_request'] / old['cpu_ms_per_request']:.2f}",
             flush=True,
         )
+        if args.before:
+            before = row[f"{url} before"]
+            print(
+                f"  {url}: p50 new/before {new['p50'] / before['p50']:.2f}, "
+                f"CPU per request new/before {new['cpu_ms_per_request'] / before['cpu_ms_per_request']:.2f}",
+                flush=True,
+            )
     OUT.mkdir(exist_ok=True)
     with open(OUT / "collection_scale.jsonl", "a") as f:
         f.write(json.dumps(row) + "\n")
