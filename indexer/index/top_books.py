@@ -23,7 +23,8 @@ from, in the way search engines skip what cannot reach the top:
   stops once the requested depth is settled; the totals are then what was counted, a
   lower bound (`Ranked.total_exact` False). Where the bounds would leave more to count
   than counting every page costs (a collection of near-identical books ties every
-  bound), `top_books` says so early (None) and the caller counts every page.
+  bound; a rare word beside a common one spreads its hits a few a book), `top_books` says
+  so early (None) and the caller counts every page.
 
 The order is the exhaustive one, book for book and score for score: the same BM25
 (`ranking.bm25`) of the same hits, lengths and average, the same ties.
