@@ -119,14 +119,14 @@ def top_books(
         docnums, found = count_pages(snapshot, held, book_ids[ordinal], deadline)
         return _Counted(ordinal, score, sum(found), docnums, found)
 
-    if len(plan) == 1 and len(plan[0]) == 1 and (len(plan[0][0]) == 1 or not snapshot.shares_positions()):
-        return _one_slot(book_ids, lengths, average, counts[0][0], books, hits, count)
     terms = sorted({term for unit in plan for slot in unit for term in slot})
     # A book's counting reads only the terms it holds (see `count`).
     overheads = term_overhead * np.add.reduce([(cache[term] > 0) for term in terms]).astype(np.int64)
     assert snapshot.searcher is not None
     postings = sum(snapshot.searcher.doc_frequency("text", term) for term in terms)  # pages holding each term
     every_page = (postings + EVERY_PAGE_TERM_OVERHEAD * len(terms)) * patience
+    if len(plan) == 1 and len(plan[0]) == 1 and (len(plan[0][0]) == 1 or not snapshot.shares_positions()):
+        return _one_slot(book_ids, lengths, average, counts[0][0], books, hits, count, overheads, every_page)
     return _bounded(book_ids, lengths, average, plan, counts, (books, hits), count, overheads, every_page)
 
 
@@ -167,14 +167,23 @@ def _one_slot(
     books: int,
     hits: int,
     count: Callable[[int, float], _Counted],
+    overheads: np.ndarray,
+    every_page: float,
 ) -> Ranked | None:
-    """Every book ranked from its exact book counts; the pages counted of the first ones only."""
+    """Every book ranked from its exact book counts; the pages counted of the first ones only.
+
+    None when counting those first books would cost more than `every_page` (a prefix of many
+    terms whose hits are spread a few a book), both in postings read, as in `_bounded`.
+    """
     present = np.flatnonzero(book_hits > 0)
     found = book_hits[present]
     scores = bm25(found, lengths[present], average)
     order = np.lexsort((present, -found, -scores))  # as rank_books: score, then hits, then id
     cumulative = np.cumsum(found[order])
     depth = max(books, int(np.searchsorted(cumulative, hits)) + 1)
+    shown = present[order[:depth]]
+    if float((book_hits[shown] + overheads[shown]).sum()) > every_page:
+        return None
     counted: list[_Counted] = []
     for i in order[:depth].tolist():
         book = count(int(present[i]), float(scores[i]))
