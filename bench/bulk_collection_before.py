@@ -53,7 +53,7 @@ def seed_book(out: Path, worktree: Path) -> tuple[BookRecord, dict, list[PageRec
 
 
 def copy_of(n: int, book: BookRecord, manifest: dict, pages: list[PageRecord]) -> tuple[BookRecord, list[PageRecord]]:
-    """Book n as bench/bulk_collection.py cuts it, in the old records."""
+    """Book n as bench/bulk_collection.py cuts it, in the old records (its own copy_of fills fields they lack)."""
     rng = random.Random(SEED * 1_000_003 + n)
     length = rng.randint(60, len(pages))
     first = rng.randrange(len(pages))
