@@ -48,9 +48,11 @@ def mix(data_dir: Path, count: int) -> dict[str, list[float]]:
     found: dict[str, list[float]] = {}
     fast, exact = _fresh_snapshot(data_dir), _fresh_snapshot(data_dir)
     try:
-        for query in queries(data_dir, None, 6000, seed=2)[:count]:
+        for n, query in enumerate(queries(data_dir, None, 6000, seed=2)[:count]):
             kind = "phrase" if query.startswith('"') else "prefix" if query.endswith("*") else "word"
-            for path, snapshot in (("default", fast), ("total=exact", exact)):
+            sides = [("default", fast), ("total=exact", exact)]
+            # The side run first warms the file pages the second reads: each goes first every other query.
+            for path, snapshot in sides if n % 2 == 0 else sides[::-1]:
                 started = time.process_time()
                 search(snapshot, parse_query(query), None, 0, 100, exact_total=path != "default")
                 spent = (time.process_time() - started) * 1000
