@@ -43,6 +43,17 @@ def pixel_size(image: bytes | Path) -> tuple[int, int]:
         return int(header.width), int(header.height)
 
 
+def load_reader() -> None:
+    """Import Pillow and its common formats' readers now, not on the first header read.
+
+    Called by the OCR pool's server process (indexer/pool_preload.py), so that every worker
+    forked from it starts with them.
+    """
+    from PIL import Image
+
+    Image.preinit()
+
+
 def _pixel_size_pillow(image: bytes | Path) -> tuple[int, int]:
     from PIL import Image, UnidentifiedImageError
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 
-import PIL.Image  # noqa: F401  (indexer.image_header imports it lazily, on a worker's first page)
-
 import ocr.engine  # noqa: F401  (the warm engine's parent side, imported by a worker's first OCR)
+from indexer.image_header import load_reader
 from ocr.errors import OcrError
 from ocr.tesseract import available_languages, tesseract_version
+
+load_reader()  # Pillow, which indexer.image_header otherwise imports on a worker's first page
 
 # No tesseract here, or a broken one: each worker finds out on its own first page and says so.
 with contextlib.suppress(OcrError, OSError):
