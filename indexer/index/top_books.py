@@ -125,9 +125,17 @@ def top_books(
     assert snapshot.searcher is not None
     postings = sum(snapshot.searcher.doc_frequency("text", term) for term in terms)  # pages holding each term
     every_page = (postings + EVERY_PAGE_TERM_OVERHEAD * len(terms)) * patience
-    if len(plan) == 1 and len(plan[0]) == 1 and (len(plan[0][0]) == 1 or not snapshot.shares_positions()):
+    if counts_are_hits(snapshot, plan):
         return _one_slot(book_ids, lengths, average, counts[0][0], books, hits, count, overheads, every_page)
     return _bounded(book_ids, lengths, average, plan, counts, (books, hits), count, overheads, every_page)
+
+
+def counts_are_hits(snapshot: Snapshot, plan: Plan) -> bool:
+    """Whether a book's counts summed over the query's terms are its hits exactly: one slot of one
+    term, or of several where no two share a position (`Snapshot.shares_positions`); otherwise they
+    only bound its hits from above."""
+    one_slot = len(plan) == 1 and len(plan[0]) == 1
+    return one_slot and (len(plan[0][0]) == 1 or not snapshot.shares_positions())
 
 
 def _book_counts(

@@ -36,7 +36,7 @@ from indexer.index.counting import Deadline, Plan, UnitPlan, count_pages, hit_sp
 from indexer.index.ranking import CorpusStats, Ranked, book_lengths, rank_books
 from indexer.index.records import PageRecord
 from indexer.index.snapshot import Snapshot
-from indexer.index.top_books import top_books
+from indexer.index.top_books import counts_are_hits, top_books
 from ocr.dehyphenate import HYPHENS
 from ocr.model import Box
 from ocr.text import tokens as text_tokens
@@ -313,9 +313,7 @@ def _book_counts_pay(snapshot: Snapshot, plan: Plan) -> bool:
     # One slot of one term, or of several where no two share a position, is ranked exactly from its
     # book counts; a prefix or fuzzy word whose terms may share positions (alternative readings,
     # #21) only bounds its books' hits, as a phrase does, and takes the phrases' bar.
-    one_slot = len(plan) == 1 and len(plan[0]) == 1
-    exact = one_slot and (len(plan[0][0]) == 1 or not snapshot.shares_positions())
-    bar = ONE_SLOT_EVERY_PAGE_BELOW if exact else EVERY_PAGE_BELOW
+    bar = ONE_SLOT_EVERY_PAGE_BELOW if counts_are_hits(snapshot, plan) else EVERY_PAGE_BELOW
     return snapshot.pages_holding(plan_terms(plan), bar) >= bar
 
 
