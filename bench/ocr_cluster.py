@@ -114,12 +114,16 @@ def adopt_orphans() -> None:
         sys.exit(f"cannot become a child subreaper: errno {ctypes.get_errno()}")
 
 
+def children() -> set[int]:
+    """This process's living children (adopted orphans included)."""
+    return {int(c) for task in Path("/proc/self/task").iterdir() for c in (task / "children").read_text().split()}
+
+
 def reap_orphans(keep: set[int], timeout: float = 30.0) -> None:
     """Wait for every child of this process but `keep` (adopted orphans), so their CPU is counted."""
     deadline = time.monotonic() + timeout
     while True:
-        pids = {int(c) for task in Path("/proc/self/task").iterdir() for c in (task / "children").read_text().split()}
-        pids -= keep
+        pids = children() - keep
         if not pids:
             return
         if time.monotonic() > deadline:
@@ -133,6 +137,8 @@ def run(folder: Path, data_dir: Path, *how: str, cluster: LoopbackCluster | None
     """(wall seconds, CPU seconds) of one index-manifest command, the cluster's processes' CPU included."""
     cluster_pids = [p.pid for p in ([cluster.scheduler, *cluster.nannies] if cluster else []) if p is not None]
     cpu_before = children_cpu() + tree_cpu(cluster_pids)
+    # What was running before the command (a cluster that this run does not use) is not waited for.
+    keep = children() | set(cluster_pids)
     started = time.perf_counter()
     command = [str(REPO / ".venv/bin/index-manifest"), str(folder), "--data-dir", str(data_dir), "--lang", "eng"]
     result = subprocess.run(
@@ -141,7 +147,7 @@ def run(folder: Path, data_dir: Path, *how: str, cluster: LoopbackCluster | None
         text=True,
     )
     seconds = time.perf_counter() - started
-    reap_orphans(set(cluster_pids))
+    reap_orphans(keep)
     if result.returncode != 0:
         sys.exit(f"index-manifest {' '.join(how)} failed: {result.stderr}{result.stdout}")
     summary = json.loads(result.stdout)
