@@ -213,15 +213,16 @@ class Snapshot:
         """
         if self._shares_positions is None:
             searcher = self.searcher
-            self._shares_positions = (
-                searcher is not None
-                and isinstance(searcher.schema["text"].format, ArrayPositions)
-                and not (
-                    BOOK_COUNTS_FIELD in searcher.schema
-                    and searcher.doc_frequency(BOOK_COUNTS_FIELD, NO_ALTERNATIVES_MARK)
-                    == searcher.doc_frequency("kind", "book")  # deleted documents count on both sides
+            with self._io:  # the term dictionary is read through the shared file handles
+                self._shares_positions = (
+                    searcher is not None
+                    and isinstance(searcher.schema["text"].format, ArrayPositions)
+                    and not (
+                        BOOK_COUNTS_FIELD in searcher.schema
+                        and searcher.doc_frequency(BOOK_COUNTS_FIELD, NO_ALTERNATIVES_MARK)
+                        == searcher.doc_frequency("kind", "book")  # deleted documents count on both sides
+                    )
                 )
-            )
         return self._shares_positions
 
     @property
@@ -480,15 +481,20 @@ class Snapshot:
         """Occurrences of each term in one book, or in the whole index."""
         if self.searcher is None:
             return {}
-        reader = self.searcher.reader()
         if book_id is None:
-            return {t: int(reader.frequency("text", t)) for t in terms if ("text", t) in reader}
+            return self._index_counts(terms)
         counts: dict[str, int] = {}
         for term in terms:
             total = int(self.count_arrays([term], book_id, "text")[1].sum())
             if total:
                 counts[term] = total
         return counts
+
+    @_serialized
+    def _index_counts(self, terms: Sequence[str]) -> dict[str, int]:
+        assert self.searcher is not None
+        reader = self.searcher.reader()
+        return {t: int(reader.frequency("text", t)) for t in terms if ("text", t) in reader}
 
     # -- what counting.py counts with ------------------------------------------
 

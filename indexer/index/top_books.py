@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import sys
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -122,8 +123,7 @@ def top_books(
     terms = sorted({term for unit in plan for slot in unit for term in slot})
     # A book's counting reads only the terms it holds (see `count`).
     overheads = term_overhead * np.add.reduce([(cache[term] > 0) for term in terms]).astype(np.int64)
-    assert snapshot.searcher is not None
-    postings = sum(snapshot.searcher.doc_frequency("text", term) for term in terms)  # pages holding each term
+    postings = snapshot.pages_holding(terms, sys.maxsize)  # pages holding each term, summed
     every_page = (postings + EVERY_PAGE_TERM_OVERHEAD * len(terms)) * patience
     if counts_are_hits(snapshot, plan):
         return _one_slot(book_ids, lengths, average, counts[0][0], books, hits, count, overheads, every_page)

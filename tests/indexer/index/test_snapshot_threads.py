@@ -44,10 +44,13 @@ def test_concurrent_reads_agree_with_serial_reads(tmp_path: Path) -> None:
         counts = [a.tolist() for a in snap.count_arrays([word], None if i % 2 else f"book{i % 6}")]
         matches = counting.match(snap, [[word], ["fox"]], None, positions=True)
         page = snap.page(matches[i % len(matches)].docnum) if matches else None
-        return counts, [(m.docnum, m.positions) for m in matches], page
+        # What a prefix or fuzzy word reads of the term dictionary, and the ranking's cost estimate.
+        index_counts = snap.term_counts(snap.expand_prefix(word[:1], 50) + ["absent"], None)
+        holding = snap.pages_holding([word, "fox", "absent"], 10**9)
+        return counts, [(m.docnum, m.positions) for m in matches], page, index_counts, holding, snap.shares_positions()
 
     serial = [work(i) for i in range(48)]
-    for round_ in range(3):
+    for round_ in range(6):
         fresh = store.snapshot() if round_ else snap
         snap = fresh
         with ThreadPoolExecutor(8) as pool:
