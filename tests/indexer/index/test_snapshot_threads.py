@@ -45,7 +45,7 @@ def test_concurrent_reads_agree_with_serial_reads(tmp_path: Path) -> None:
         matches = counting.match(snap, [[word], ["fox"]], None, positions=True)
         page = snap.page(matches[i % len(matches)].docnum) if matches else None
         # What a prefix or fuzzy word reads of the term dictionary, and the ranking's cost estimate.
-        index_counts = snap.term_counts(snap.expand_prefix(word[:1], 50) + ["absent"], None)
+        index_counts = snap.term_counts([*snap.expand_prefix(word[:1], 50), "absent"], None)
         holding = snap.pages_holding([word, "fox", "absent"], 10**9)
         return counts, [(m.docnum, m.positions) for m in matches], page, index_counts, holding, snap.shares_positions()
 
