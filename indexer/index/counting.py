@@ -256,7 +256,7 @@ def _count_occurrences(
     positions, no per-page objects.
     """
     ids, counts, holders = snapshot.occurrence_arrays(terms, book_id, check=deadline.check)
-    if len(terms) > 1 and len(ids) and snapshot.shares_positions():
+    if len(terms) > 1 and len(ids) and snapshot.shares_positions(book_id):
         counts = counts - _shared_positions(snapshot, terms, book_id, ids, ids[holders > 1], deadline)
     order = snapshot.reading_order(ids)
     return _int_array(ids[order]), _int_array(counts[order])

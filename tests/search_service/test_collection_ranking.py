@@ -20,7 +20,7 @@ import pytest
 from whoosh import index as whoosh_index
 
 from indexer import paths
-from indexer.index.counting import Deadline
+from indexer.index.counting import Deadline, count_pages
 from indexer.index.ranking import Ranked
 from indexer.index.records import BookRecord, PageRecord
 from indexer.index.schema import BOOK_COUNTS_FIELD, SCHEMA
@@ -273,4 +273,27 @@ def test_a_book_with_alternatives_among_plain_ones_makes_the_index_share_positio
                    manifest={}, canvas_count=1, page_count=1, word_count=len(record.words)),
         [record],
     )  # fmt: skip
-    assert store.snapshot().shares_positions()
+    snapshot = store.snapshot()
+    assert snapshot.shares_positions()
+    # Within one book: only the book with alternatives; the plain books count prefixes without positions.
+    assert snapshot.shares_positions(book) and not snapshot.shares_positions("shelf-000")
+    for q in ("de*", "s*", "con*"):
+        plan = plan_query(snapshot, parse_query(q))
+        assert plan is not None
+        for book_id in ("shelf-000", "shelf-003", book):
+            fast = count_pages(snapshot, plan, book_id)
+            with_positions = count_pages(_SharingEverywhere(snapshot), plan, book_id)  # type: ignore[arg-type]
+            assert fast == with_positions, (q, book_id)
+
+
+class _SharingEverywhere:
+    """A snapshot that says every book may share positions: counting then reads positions in every book."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
+
+    def shares_positions(self, book_id: str | None = None) -> bool:
+        return True
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._snapshot, name)
