@@ -53,7 +53,11 @@ def seed_book(out: Path, worktree: Path) -> tuple[BookRecord, dict, list[PageRec
 
 
 def copy_of(n: int, book: BookRecord, manifest: dict, pages: list[PageRecord]) -> tuple[BookRecord, list[PageRecord]]:
-    """Book n as bench/bulk_collection.py cuts it, in the old records (its own copy_of fills fields they lack)."""
+    """Book n as bench/bulk_collection.py cuts it, in the old records (its own copy_of fills fields they lack).
+
+    Written again rather than imported: with the worktree first on PYTHONPATH, `bench` is the old
+    checkout's package, which has no bulk_collection.py (and its records no `image`).
+    """
     rng = random.Random(SEED * 1_000_003 + n)
     length = rng.randint(60, len(pages))
     first = rng.randrange(len(pages))
